@@ -1,0 +1,270 @@
+//! Typed scalar values as models see them: dates, fixed-point decimals and pseudonyms, and a
+//! hash map keyed by pseudonyms.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// A calendar date, stored as days since 1970-01-01 like the contract's `date` columns.
+///
+/// ```
+/// use supervise_sdk::Date;
+/// let d = Date::from_ymd(2024, 3, 2).unwrap();
+/// assert_eq!(d.to_string(), "2024-03-02");
+/// assert_eq!(d.add_days(31).to_string(), "2024-04-02");
+/// assert_eq!("2024-03-02".parse::<Date>().unwrap(), d);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct Date(pub i32);
+
+impl Date {
+    /// The date for a year, month (1–12) and day (1–31); `None` when it does not exist.
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        // Days from civil, after H. Hinnant's public-domain algorithm.
+        let y = i64::from(year) - i64::from(month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = i64::from(month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        i32::try_from(era * 146_097 + doe - 719_468).ok().map(Date)
+    }
+
+    /// The (year, month, day) of this date.
+    pub fn ymd(self) -> (i32, u32, u32) {
+        let z = i64::from(self.0) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        (year, month, day)
+    }
+
+    /// This date moved by `days` (negative moves back).
+    pub fn add_days(self, days: i32) -> Date {
+        Date(self.0.saturating_add(days))
+    }
+
+    /// Whole days from `earlier` to this date (negative when `earlier` is later).
+    pub fn days_since(self, earlier: Date) -> i32 {
+        self.0 - earlier.0
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = String;
+
+    /// Parses `YYYY-MM-DD`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a date in YYYY-MM-DD form");
+        let mut parts = s.trim().splitn(3, '-');
+        let mut next = || parts.next().ok_or_else(bad);
+        let (y, m, d) = (next()?, next()?, next()?);
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return Err(bad());
+        }
+        let y = y.parse().map_err(|_| bad())?;
+        let m = m.parse().map_err(|_| bad())?;
+        let d = d.parse().map_err(|_| bad())?;
+        Date::from_ymd(y, m, d).ok_or_else(bad)
+    }
+}
+
+/// A fixed-point decimal: a count of ten-thousandths, like the contract's `decimal` columns,
+/// so that sums of money are exact.
+///
+/// ```
+/// use supervise_sdk::Decimal;
+/// let total = Decimal::from_units(3_200) + Decimal::from_units(9_600);
+/// assert_eq!(total.to_money(), "12,800.00");
+/// assert_eq!("3200.5".parse::<Decimal>().unwrap(), Decimal(32_005_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct Decimal(pub i64);
+
+impl Decimal {
+    /// Ten-thousandths in one unit.
+    pub const SCALE: i64 = 10_000;
+
+    /// A whole number of units (yuan, for money).
+    pub fn from_units(units: i64) -> Decimal {
+        Decimal(units.saturating_mul(Self::SCALE))
+    }
+
+    /// The value as a float, for scores and ratios (not for sums).
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / Self::SCALE as f64
+    }
+
+    /// Two decimals with thousands separators: `12,800.00`.
+    pub fn to_money(self) -> String {
+        let cents = (i128::from(self.0) + if self.0 < 0 { -50 } else { 50 }) / 100;
+        let (sign, cents) = if cents < 0 { ("-", -cents) } else { ("", cents) };
+        let units = (cents / 100).to_string();
+        let mut grouped = String::with_capacity(units.len() + units.len() / 3);
+        for (i, c) in units.chars().enumerate() {
+            if i > 0 && (units.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("{sign}{grouped}.{:02}", cents % 100)
+    }
+}
+
+impl std::ops::Add for Decimal {
+    type Output = Decimal;
+    fn add(self, rhs: Decimal) -> Decimal {
+        Decimal(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl std::ops::AddAssign for Decimal {
+    fn add_assign(&mut self, rhs: Decimal) {
+        *self = *self + rhs;
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let (units, frac) = (abs / Self::SCALE as u64, abs % Self::SCALE as u64);
+        if frac == 0 {
+            write!(f, "{sign}{units}")
+        } else {
+            let frac = format!("{frac:04}");
+            write!(f, "{sign}{units}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+impl std::str::FromStr for Decimal {
+    type Err = String;
+
+    /// Parses `-123.4567`: at most four decimals.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a decimal with at most 4 decimals");
+        let t = s.trim();
+        let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || frac.len() > 4 || !all_digits(int) || !all_digits(frac) {
+            return Err(bad());
+        }
+        let int: i64 = int.parse().map_err(|_| bad())?;
+        let frac: i64 = format!("{frac:0<4}").parse().map_err(|_| bad())?;
+        let v = int
+            .checked_mul(Self::SCALE)
+            .and_then(|v| v.checked_add(frac))
+            .ok_or_else(bad)?;
+        Ok(Decimal(if neg { -v } else { v }))
+    }
+}
+
+/// A pseudonymised personal identifier: the host's 128-bit keyed hash of the normalised
+/// identifier, as (high, low) words. Equal identifiers give equal pseudonyms in every dataset,
+/// so models join on them; only the dashboard can turn one back into a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Pseudonym(pub [u64; 2]);
+
+impl Pseudonym {
+    /// The 32 hex digits, high word first: the form used in subject ids and dedup keys.
+    pub fn to_hex(self) -> String {
+        format!("{:016x}{:016x}", self.0[0], self.0[1])
+    }
+}
+
+impl fmt::Display for Pseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Hash for Pseudonym {
+    /// Pseudonyms are keyed hashes already, uniformly distributed: one word is a perfect hash.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[1]);
+    }
+}
+
+/// A hasher for keys that are already uniformly distributed (pseudonyms): it passes the
+/// last `u64` written through, and falls back to FNV-1a for anything else.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A `HashMap` keyed by pseudonyms, with the pass-through hasher: the fast way to join.
+pub type PseudonymMap<V> = HashMap<Pseudonym, V, BuildHasherDefault<PassThroughHasher>>;
+
+/// A `HashSet` of pseudonyms, with the pass-through hasher.
+pub type PseudonymSet = HashSet<Pseudonym, BuildHasherDefault<PassThroughHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_across_eras_and_leap_days() {
+        for (y, m, d, days) in [(1970, 1, 1, 0), (2000, 2, 29, 11_016), (1969, 12, 31, -1)] {
+            let date = Date::from_ymd(y, m, d).unwrap();
+            assert_eq!(date.0, days);
+            assert_eq!(date.ymd(), (y, m, d));
+        }
+        assert!(Date::from_ymd(2023, 2, 29).is_none());
+        assert!("2024-13-01".parse::<Date>().is_err());
+    }
+
+    #[test]
+    fn decimals_parse_and_format_exactly() {
+        assert_eq!("0.0001".parse::<Decimal>().unwrap(), Decimal(1));
+        assert_eq!("-2.5".parse::<Decimal>().unwrap().to_string(), "-2.5");
+        assert!("1.23456".parse::<Decimal>().is_err());
+        assert!("1e5".parse::<Decimal>().is_err());
+        assert_eq!(Decimal::from_units(1_234_567).to_money(), "1,234,567.00");
+        assert_eq!(Decimal(-15_000).to_money(), "-1.50");
+    }
+}
