@@ -168,16 +168,7 @@ fn collide(
 
 fn clue(person: Pseudonym, death: &Death, hit: &Hit) -> Clue {
     let times = if hit.count == 1 { "once".to_string() } else { format!("{} times", hit.count) };
-    let mut payments = Evidence::new(PAYMENTS);
-    let mut sorted = hit.payments.clone();
-    sorted.sort();
-    for (id, date, amount) in &sorted {
-        payments = payments
-            .row_key(id)
-            .date("pay_date", *date)
-            .decimal("amount", *amount);
-    }
-    Clue::new(KIND, "person", &person.to_hex())
+    let mut clue = Clue::new(KIND, "person", &person.to_hex())
         .score((0.6 + 0.1 * f64::from(hit.count)).min(1.0))
         .reason(&format!(
             "pension paid {times} (¥{}) after death on {}",
@@ -190,8 +181,18 @@ fn clue(person: Pseudonym, death: &Death, hit: &Hit) -> Clue {
                 .pseudonym("id_number", person)
                 .date("death_date", death.date),
         )
-        .evidence(payments.decimal("total_after_death", hit.total))
-        .dedup_key(&format!("person:{person}"))
+        .dedup_key(&format!("person:{person}"));
+    let mut payments = hit.payments.clone();
+    payments.sort();
+    for (id, date, amount) in &payments {
+        clue = clue.evidence(
+            Evidence::new(PAYMENTS)
+                .row_key(id)
+                .date("pay_date", *date)
+                .decimal("amount", *amount),
+        );
+    }
+    clue
 }
 
 supervise_sdk::export_model!(PensionAfterDeath);

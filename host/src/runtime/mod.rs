@@ -1,0 +1,392 @@
+//! The sandbox: a wasmtime engine with the component model, pooling allocator, fuel and
+//! epoch interruption; the linker with the contract's imports and WASI p2 granting nothing;
+//! the compiled-artifact cache; loading, describing and running models.
+
+pub mod bindings;
+pub mod cache;
+pub mod host_impl;
+pub mod limits;
+pub mod manifest;
+pub mod outcome;
+pub mod source;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+pub use bindings::{Manifest, SUPPORTED_WIT_VERSIONS, Value};
+pub use cache::{CacheStatus, ComponentCache};
+pub use limits::RunLimits;
+pub use outcome::{Failure, Outcome, RunOutcome, RunStats};
+pub use source::{DataSource, Scope};
+pub use state::RunInfo;
+
+use bindings::{Model, ModelPre};
+use state::{RunScope, RunState};
+
+/// Epoch tick: the resolution of wall-clock deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine-wide settings, fixed for the life of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Runs that may be live at once (sizes the pooling allocator).
+    pub max_concurrent_runs: u32,
+    /// Hard ceiling on any run's memory limit, bytes.
+    pub memory_ceiling_bytes: u64,
+    /// Guest call-stack size, bytes.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_concurrent_runs: 16,
+            memory_ceiling_bytes: 4 << 30,
+            max_wasm_stack: 1 << 20,
+        }
+    }
+}
+
+/// Why a component could not be loaded or a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly component: {0}")]
+    NotWasm(String),
+    /// A core module rather than a component.
+    #[error(
+        "this is a core WebAssembly module, not a component: build the model with \
+         `cargo build --release --target wasm32-wasip2`"
+    )]
+    CoreModule,
+    /// Built against a contract version this host does not bind.
+    #[error("the component targets {found}; this host accepts supervise:model@{supported}")]
+    UnsupportedWit {
+        /// The import that named the version.
+        found: String,
+        /// Supported versions.
+        supported: String,
+    },
+    /// The component does not export the model world.
+    #[error("the component does not export `{0}`: it is not a supervision model (use supervise_sdk::export_model!)")]
+    NotAModel(&'static str),
+    /// Cranelift or validation failed.
+    #[error("the component does not compile: {0}")]
+    Compile(String),
+    /// Imports the sandbox does not provide.
+    #[error("the component needs imports the sandbox does not provide: {0}")]
+    Link(String),
+    /// `describe` failed.
+    #[error("describe failed: {0}")]
+    Describe(Failure),
+    /// The manifest is malformed.
+    #[error("malformed manifest: {0}")]
+    Manifest(String),
+    /// A parameter value is wrong.
+    #[error("{0}")]
+    Params(String),
+    /// Limits are out of range.
+    #[error("bad limits: {0}")]
+    Limits(String),
+    /// The engine could not be set up.
+    #[error("engine setup failed: {0}")]
+    Engine(String),
+    /// The compiled cache could not be opened.
+    #[error("cannot open the compiled cache: {0}")]
+    Cache(#[from] std::io::Error),
+}
+
+/// A component compiled, linked, described and ready to instantiate.
+pub struct LoadedModel {
+    /// sha256 of the component bytes, hex.
+    pub sha256: String,
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// Whether it came from the compiled cache.
+    pub cache: CacheStatus,
+    /// Time to compile or deserialise.
+    pub load_time: Duration,
+    pre: ModelPre<RunState>,
+}
+
+/// One run's parameters.
+#[derive(Clone)]
+pub struct RunRequest {
+    /// Region, as-of date and run id.
+    pub info: RunInfo,
+    /// Parameter overrides (the rest take their defaults).
+    pub params: Vec<(String, Value)>,
+    /// Approved scope; `None` means everything the manifest declares.
+    pub scope: Option<Scope>,
+    /// Limits.
+    pub limits: RunLimits,
+    /// Where the data comes from.
+    pub source: Arc<dyn DataSource>,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("supervise-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The sandbox runtime. One per process; share it by reference.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<ComponentCache>,
+    config: RuntimeConfig,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// An engine and linker with the given settings.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let n = config.max_concurrent_runs.max(1) + 2;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .total_stacks(n)
+            .max_memory_size(usize::try_from(config.memory_ceiling_bytes).unwrap_or(usize::MAX));
+        let mut c = Config::new();
+        c.wasm_component_model(true)
+            .concurrency_support(false)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&c).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        Model::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(ComponentCache::open(dir, &engine)?),
+            None => None,
+        };
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine-wide settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Compiles (or loads from cache), checks the contract version and exports, links,
+    /// calls `describe` in the sandbox and validates the manifest.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedModel, RuntimeError> {
+        check_header(bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let start = Instant::now();
+        let (component, cache) = match &self.cache {
+            Some(c) => c.load(&self.engine, &sha256, bytes),
+            None => wasmtime::component::Component::new(&self.engine, bytes)
+                .map(|c| (c, CacheStatus::Compiled)),
+        }
+        .map_err(|e| RuntimeError::Compile(format!("{e:#}")))?;
+        let load_time = start.elapsed();
+        self.check_contract(&component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        let pre = ModelPre::new(pre).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        let manifest = self.describe(&pre)?;
+        manifest::validate(&manifest).map_err(RuntimeError::Manifest)?;
+        Ok(LoadedModel {
+            sha256,
+            manifest,
+            cache,
+            load_time,
+            pre,
+        })
+    }
+
+    fn check_contract(&self, component: &wasmtime::component::Component) -> Result<(), RuntimeError> {
+        let ty = component.component_type();
+        let prefix = format!("{}/", bindings::WIT_PACKAGE);
+        for (name, _) in ty.imports(&self.engine) {
+            if let Some(rest) = name.strip_prefix(&prefix) {
+                let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
+                if !SUPPORTED_WIT_VERSIONS.contains(&version) {
+                    return Err(RuntimeError::UnsupportedWit {
+                        found: format!("{}@{}", bindings::WIT_PACKAGE, if version.is_empty() { "(unversioned)" } else { version }),
+                        supported: SUPPORTED_WIT_VERSIONS.join(", "),
+                    });
+                }
+            }
+        }
+        let exports: Vec<&str> = ty.exports(&self.engine).map(|(n, _)| n).collect();
+        for want in ["describe", "run"] {
+            if !exports.contains(&want) {
+                return Err(RuntimeError::NotAModel(want));
+            }
+        }
+        Ok(())
+    }
+
+    fn store(&self, state: RunState) -> Store<RunState> {
+        let ticks = state.limits.wall_clock_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
+        let fuel = state.limits.fuel;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Fuel is enabled on the engine, so this cannot fail.
+        store.set_fuel(fuel).ok();
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn describe(&self, pre: &ModelPre<RunState>) -> Result<Manifest, RuntimeError> {
+        let limits = RunLimits {
+            memory_bytes: 64 << 20,
+            fuel: 1_000_000_000,
+            wall_clock_ms: 5_000,
+            ..RunLimits::default()
+        };
+        let mut store = self.store(RunState::new(limits, None));
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|m| m.call_describe(&mut store));
+        result.map_err(|e| RuntimeError::Describe(Failure::classify(&e, store.data())))
+    }
+
+    /// Instantiates the model in a fresh store and drops it: for warm-up and benchmarks.
+    pub fn instantiate(&self, model: &LoadedModel) -> Result<(), RuntimeError> {
+        let mut store = self.store(RunState::new(RunLimits::default(), None));
+        model
+            .pre
+            .instantiate(&mut store)
+            .map(drop)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))
+    }
+
+    /// Runs a model once. Fails before running on bad parameters or limits; a model that
+    /// misbehaves while running gives an `Ok` outcome that says why it failed.
+    pub fn run(&self, model: &LoadedModel, request: RunRequest) -> Result<RunOutcome, RuntimeError> {
+        let limits = request.limits;
+        limits
+            .validate(self.config.memory_ceiling_bytes)
+            .map_err(RuntimeError::Limits)?;
+        let m = &model.manifest;
+        let params = manifest::resolve_params(m, &request.params).map_err(RuntimeError::Params)?;
+        let scope = request.scope.unwrap_or_else(|| Scope::declared(&m.datasets));
+        let span = tracing::info_span!("run", model = %m.id, version = %m.version,
+            region = %request.info.region, run_id = %request.info.run_id);
+        let _enter = span.enter();
+        let run = RunScope {
+            info: request.info,
+            params,
+            scope,
+            clue_kinds: m.clue_kinds.iter().map(|k| k.id.clone()).collect(),
+            source: request.source,
+        };
+        let mut store = self.store(RunState::new(limits, Some(run)));
+        let start = Instant::now();
+        let result = model
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.call_run(&mut store));
+        let wall = start.elapsed();
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let state = store.data();
+        let outcome = match result {
+            Ok(Ok(())) => Outcome::Succeeded,
+            Ok(Err(e)) => Outcome::Failed(Failure::Model(wit_error_text(&e))),
+            Err(e) => Outcome::from_failure(Failure::classify(&e, state)),
+        };
+        match outcome.failure() {
+            None => tracing::info!(clues = state.out.clues.len(), "run succeeded"),
+            Some(f) => tracing::warn!("run failed: {f}"),
+        }
+        let state = store.into_data();
+        let text = |p: &wasmtime_wasi::p2::pipe::MemoryOutputPipe| {
+            String::from_utf8_lossy(&p.contents()).into_owned()
+        };
+        let stats = RunStats {
+            rows_read: state.out.rows_read.clone(),
+            fuel_used: state.limits.fuel.saturating_sub(fuel_left),
+            peak_memory_bytes: state.limiter.peak(),
+            wall_us: wall.as_micros() as u64,
+            clues: state.out.clues.len() as u64,
+        };
+        let succeeded = outcome == Outcome::Succeeded;
+        Ok(RunOutcome {
+            outcome,
+            clues: if succeeded { state.out.clues } else { Vec::new() },
+            stats,
+            log: state.out.log,
+            log_dropped: state.out.log_dropped,
+            stdout: text(&state.stdout),
+            stderr: text(&state.stderr),
+            denied: state.out.denied,
+        })
+    }
+}
+
+fn wit_error_text(e: &bindings::WitError) -> String {
+    use bindings::WitError as E;
+    match e {
+        E::NotDeclared(s) => format!("not declared: {s}"),
+        E::NotFound(s) => format!("not found: {s}"),
+        E::LimitExceeded(s) => format!("limit exceeded: {s}"),
+        E::InvalidArgument(s) => format!("invalid argument: {s}"),
+        E::ModelFailed(s) => s.clone(),
+    }
+}
+
+/// Rejects what is not a component before handing it to the compiler.
+fn check_header(bytes: &[u8]) -> Result<(), RuntimeError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(RuntimeError::NotWasm(
+            "the file does not start with the WebAssembly magic bytes".into(),
+        ));
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(RuntimeError::CoreModule),
+        [_, _, 1, 0] => Ok(()),
+        _ => Err(RuntimeError::NotWasm("unknown WebAssembly binary version".into())),
+    }
+}
