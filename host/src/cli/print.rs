@@ -20,10 +20,10 @@ pub fn manifest_json(model: &LoadedModel) -> Json {
         "author_office": m.author_office,
         "datasets": m.datasets.iter().map(|d| json!({
             "name": d.name, "purpose": d.purpose,
-            "columns": d.columns.iter().map(|c| json!({"name": c.name, "type": format!("{:?}", c.type_).to_lowercase()})).collect::<Vec<_>>(),
+            "columns": d.columns.iter().map(|c| json!({"name": c.name, "type": c.type_.to_string()})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "parameters": m.parameters.iter().map(|p| json!({
-            "name": p.name, "type": format!("{:?}", p.type_).to_lowercase(),
+            "name": p.name, "type": p.type_.to_string(),
             "default": display(&p.default), "description": p.description,
         })).collect::<Vec<_>>(),
         "clue_kinds": m.clue_kinds.iter().map(|k| json!({"id": k.id, "description": k.description})).collect::<Vec<_>>(),
@@ -41,7 +41,7 @@ pub fn manifest(model: &LoadedModel) {
     for d in &m.datasets {
         println!("  {}  ({})", d.name, d.purpose);
         for c in &d.columns {
-            println!("    {:<24} {}", c.name, format!("{:?}", c.type_).to_lowercase());
+            println!("    {:<24} {}", c.name, c.type_.to_string());
         }
     }
     println!("PARAMETERS");
@@ -49,7 +49,7 @@ pub fn manifest(model: &LoadedModel) {
         println!("  (none)");
     }
     for p in &m.parameters {
-        let ty = format!("{:?}", p.type_).to_lowercase();
+        let ty = p.type_.to_string();
         println!("  {:<24} {:<8} default {:<10} {}", p.name, ty, display(&p.default), p.description);
     }
     println!("CLUE KINDS");
@@ -125,7 +125,11 @@ pub fn run(model: &LoadedModel, region: &str, as_of: i32, out: &RunOutcome) {
     println!("  fuel         {}", s.fuel_used);
     println!("  peak memory  {}", mib(s.peak_memory_bytes));
     println!("  wall time    {:.1} ms", s.wall_us as f64 / 1000.0);
-    println!("  load         {:?} in {:.1} ms", model.cache, model.load_time.as_secs_f64() * 1000.0);
+    let how = match model.cache {
+        crate::runtime::CacheStatus::Compiled => "compiled",
+        crate::runtime::CacheStatus::Cached => "from cache",
+    };
+    println!("  load         {how} in {:.1} ms", model.load_time.as_secs_f64() * 1000.0);
     match out.outcome.failure() {
         None => println!("  outcome      succeeded"),
         Some(f) if f.is_timeout() => println!("  outcome      timed out: {f}"),

@@ -29,7 +29,7 @@ pub enum FixtureError {
         path: PathBuf,
     },
     /// A declared column is not in the header.
-    #[error("{path}: no column `{column}` (the model reads it as {ty:?}); the header has: {header}")]
+    #[error("{path}: no column `{column}` (the model reads it as {ty}); the header has: {header}")]
     Column {
         /// File.
         path: PathBuf,

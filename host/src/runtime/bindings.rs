@@ -24,3 +24,29 @@ pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
 
 /// The WIT package every model imports from.
 pub const WIT_PACKAGE: &str = "supervise:model";
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "integer",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Pseudonym => "pseudonym",
+        })
+    }
+}
+
+impl std::fmt::Display for ParamType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParamType::Text => "text",
+            ParamType::Integer => "integer",
+            ParamType::Decimal => "decimal",
+            ParamType::Date => "date",
+            ParamType::Boolean => "boolean",
+        })
+    }
+}

@@ -61,8 +61,8 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
         }
         if !value_matches(p.type_, &p.default) {
             return Err(format!(
-                "parameter `{}`: default {:?} is not of type {:?}",
-                p.name, p.default, p.type_
+                "parameter `{}`: default {} is not of type {}",
+                p.name, crate::datasets::values::display(&p.default), p.type_
             ));
         }
     }
@@ -93,7 +93,7 @@ pub fn resolve_params(m: &Manifest, overrides: &[(String, Value)]) -> Result<Vec
             ));
         };
         if !value_matches(spec.type_, value) {
-            return Err(format!("parameter `{name}` must be of type {:?}", spec.type_));
+            return Err(format!("parameter `{name}` must be of type {}", spec.type_));
         }
         if let Some(slot) = out.iter_mut().find(|(n, _)| n == name) {
             slot.1 = value.clone();

@@ -86,6 +86,9 @@ impl Failure {
             Some(wasmtime::Trap::StackOverflow) => Failure::StackOverflow,
             Some(trap) => match &state.out.panic {
                 Some(p) => Failure::Panic(p.clone()),
+                None if *trap == wasmtime::Trap::MemoryOutOfBounds => Failure::Trap(format!(
+                    "{trap} (a bug in the model, or its shadow stack in linear memory overflowing)"
+                )),
                 None => Failure::Trap(trap.to_string()),
             },
             None => Failure::Trap(format!("{err:#}")),

@@ -22,7 +22,7 @@ pub enum SourceError {
         column: String,
     },
     /// The column exists with another type than the model expects.
-    #[error("column `{dataset}.{column}` is {actual:?}, the model expects {expected:?}")]
+    #[error("column `{dataset}.{column}` is {actual}, the model expects {expected}")]
     TypeMismatch {
         /// Dataset.
         dataset: String,
@@ -37,7 +37,7 @@ pub enum SourceError {
     #[error("column `{0}` cannot be a look-up key (booleans and decimals cannot)")]
     BadKey(String),
     /// Look-up keys of the wrong type; the model's mistake, returned as a WIT error.
-    #[error("look-up keys are not of the key column's type {0:?}")]
+    #[error("look-up keys are not of the key column's type {0}")]
     KeyType(ColumnType),
     /// The backing store failed.
     #[error("data source failed: {0}")]

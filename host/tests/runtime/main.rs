@@ -1,0 +1,7 @@
+//! Runtime tests: real guest components built from `plugins/`, run in the real sandbox.
+
+mod cache;
+mod cli;
+mod hostile;
+mod pension;
+mod support;

@@ -1,0 +1,73 @@
+//! pension-after-death end to end in the sandbox.
+
+use supervise::runtime::{Outcome, RunLimits, Value};
+use supervise_test_guests::PENSION_AFTER_DEATH;
+
+use crate::support::*;
+
+#[test]
+fn finds_pensions_paid_after_death_once_per_person() {
+    let rt = runtime(None);
+    let model = load(&rt, PENSION_AFTER_DEATH);
+    assert_eq!(model.manifest.id, "pension-after-death");
+    let out = run_on_fixtures(&rt, &model, "330000", vec![], RunLimits::default());
+    assert_eq!(out.outcome, Outcome::Succeeded);
+    let mut reasons: Vec<&str> = out.clues.iter().map(|c| c.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "pension paid 3 times (¥9,600.00) after death on 2024-03-02",
+            "pension paid once (¥2,100.50) after death on 2024-05-20",
+        ]
+    );
+    let three = out.clues.iter().find(|c| c.reason.contains("3 times")).expect("clue");
+    assert_eq!(three.evidence.len(), 4, "death record plus three payments");
+    assert_eq!(three.evidence[1].row_keys, ["P-1003"]);
+    assert!(three.dedup_key.starts_with("person:"));
+    assert_eq!(out.stats.rows_read["pension_payments"], 9);
+    assert!(out.stats.fuel_used > 0 && out.stats.peak_memory_bytes > 0);
+}
+
+#[test]
+fn a_county_run_sees_only_its_rows() {
+    let rt = runtime(None);
+    let model = load(&rt, PENSION_AFTER_DEATH);
+    let out = run_on_fixtures(&rt, &model, "330102", vec![], RunLimits::default());
+    assert_eq!(out.clues.len(), 1);
+    assert_eq!(out.stats.rows_read["pension_payments"], 7);
+    assert_eq!(out.stats.rows_read["death_registrations"], 2);
+}
+
+#[test]
+fn parameters_are_typed_and_change_results() {
+    let rt = runtime(None);
+    let model = load(&rt, PENSION_AFTER_DEATH);
+    let out = run_on_fixtures(
+        &rt,
+        &model,
+        "330000",
+        vec![("grace_days".into(), Value::Integer(0))],
+        RunLimits::default(),
+    );
+    // With no grace, the 2023-11-15 payment four days after death counts too.
+    assert_eq!(out.clues.len(), 3);
+    let err = rt
+        .run(
+            &model,
+            supervise::runtime::RunRequest {
+                info: supervise::runtime::RunInfo {
+                    region: "330000".into(),
+                    as_of: 0,
+                    run_id: "x".into(),
+                },
+                params: vec![("grace_days".into(), Value::Text("soon".into()))],
+                scope: None,
+                limits: RunLimits::default(),
+                source: std::sync::Arc::new(supervise::datasets::memory::MemorySource::default()),
+            },
+        )
+        .err()
+        .expect("wrong type refused");
+    assert!(err.to_string().contains("grace_days"), "{err}");
+}
