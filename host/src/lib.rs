@@ -1,9 +1,11 @@
 //! Supervise: the host platform for sandboxed digital supervision models.
 //!
 //! - [`runtime`]: the wasmtime sandbox that loads, describes and runs model components;
-//! - [`datasets`]: data values, pseudonyms and the in-memory fixture source;
+//! - [`datasets`]: schemas, imports, regions, pseudonyms, snapshots and scoped feeds;
+//! - [`store`]: the database (SQLite by default, PostgreSQL by URL) and the audit log;
 //! - [`cli`]: the `supervise` command line.
 
 pub mod cli;
 pub mod datasets;
 pub mod runtime;
+pub mod store;

@@ -117,5 +117,12 @@ macro_rules! export_model {
 
             $crate::bindings::__export_model_world!(__SuperviseExport with_types_in $crate::bindings);
         };
+
+        // Natively (harness, benchmarks) nothing is exported, but the model is still used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$model as $crate::Model>::describe;
+            let _ = <$model as $crate::Model>::run;
+        };
     };
 }

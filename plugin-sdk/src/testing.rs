@@ -177,21 +177,22 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// Rows whose region code lies under `region`, or all rows without a region column.
+    /// Rows whose region code lies under `region`; `None` when every row is in scope.
     fn rows_in(&self, region: &str) -> Option<Vec<u32>> {
         let col = self.find(REGION_COLUMN)?;
         let ColumnValues::Text(t) = &col.values else {
             return None;
         };
         let prefix = region_prefix(region);
-        let rows = (0..self.rows())
+        let rows: Vec<u32> = (0..self.rows())
             .filter(|&i| {
                 let (s, e) = (t.offsets[i] as usize, t.offsets[i + 1] as usize);
                 t.data[s..e].starts_with(prefix.as_bytes())
             })
             .map(|i| i as u32)
             .collect();
-        Some(rows)
+        // Every row in scope: serve contiguous slices.
+        (rows.len() < self.rows()).then_some(rows)
     }
 }
 
@@ -531,25 +532,26 @@ fn len_of(v: &ColumnValues) -> usize {
 
 /// Rows `start..end` of a column.
 fn slice(c: &wit::Column, start: usize, end: usize) -> wit::Column {
-    let rows: Vec<u32> = (start as u32..end as u32).collect();
-    match &c.values {
-        ColumnValues::Text(_) => take(c, &rows),
-        v => wit::Column {
-            name: c.name.clone(),
-            values: match v {
-                ColumnValues::Integer(x) => ColumnValues::Integer(x[start..end].to_vec()),
-                ColumnValues::Decimal(x) => ColumnValues::Decimal(x[start..end].to_vec()),
-                ColumnValues::Timestamp(x) => ColumnValues::Timestamp(x[start..end].to_vec()),
-                ColumnValues::Date(x) => ColumnValues::Date(x[start..end].to_vec()),
-                ColumnValues::Boolean(x) => ColumnValues::Boolean(x[start..end].to_vec()),
-                ColumnValues::Pseudonym(x) => {
-                    ColumnValues::Pseudonym(x[2 * start..2 * end].to_vec())
-                }
-                ColumnValues::Text(_) => unreachable!("handled above"),
-            },
-            validity: c.validity.as_ref().map(|_| validity_of(c, &rows)),
-        },
-    }
+    let values = match &c.values {
+        ColumnValues::Text(t) => {
+            let base = t.offsets[start];
+            ColumnValues::Text(wit::TextColumn {
+                data: t.data[base as usize..t.offsets[end] as usize].to_vec(),
+                offsets: t.offsets[start..=end].iter().map(|o| o - base).collect(),
+            })
+        }
+        ColumnValues::Integer(x) => ColumnValues::Integer(x[start..end].to_vec()),
+        ColumnValues::Decimal(x) => ColumnValues::Decimal(x[start..end].to_vec()),
+        ColumnValues::Timestamp(x) => ColumnValues::Timestamp(x[start..end].to_vec()),
+        ColumnValues::Date(x) => ColumnValues::Date(x[start..end].to_vec()),
+        ColumnValues::Boolean(x) => ColumnValues::Boolean(x[start..end].to_vec()),
+        ColumnValues::Pseudonym(x) => ColumnValues::Pseudonym(x[2 * start..2 * end].to_vec()),
+    };
+    let validity = c.validity.as_ref().map(|_| {
+        let rows: Vec<u32> = (start as u32..end as u32).collect();
+        validity_of(c, &rows)
+    });
+    wit::Column { name: c.name.clone(), values, validity }
 }
 
 fn validity_of(c: &wit::Column, rows: &[u32]) -> Vec<u8> {

@@ -1,5 +1,6 @@
 //! The `supervise` command line: argument parsing, dispatch and one-line errors.
 
+mod data;
 mod model;
 mod new;
 mod print;
@@ -16,9 +17,26 @@ use crate::runtime::RuntimeError;
 #[derive(Debug, Parser)]
 #[command(name = "supervise", version, about)]
 pub struct Cli {
-    /// Directory for the compiled-model cache.
-    #[arg(long, global = true, env = "SUPERVISE_CACHE_DIR", default_value = ".supervise/cache")]
-    pub cache_dir: PathBuf,
+    /// The platform's working directory: database file, pseudonym key, compiled cache.
+    #[arg(long, global = true, env = "SUPERVISE_HOME", default_value = ".supervise")]
+    pub home: PathBuf,
+
+    /// Database URL: `sqlite://FILE` or `postgres://…`; a SQLite file in --home by default.
+    #[arg(long, global = true, env = "SUPERVISE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// File with the secret pseudonym key (kept outside the database); `--home`/secret.key
+    /// by default, created on first use.
+    #[arg(long, global = true, env = "SUPERVISE_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Directory for the compiled-model cache; `--home`/cache by default.
+    #[arg(long, global = true, env = "SUPERVISE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Who is acting, recorded in the audit log.
+    #[arg(long = "as", global = true, env = "SUPERVISE_ACTOR", default_value = "cli")]
+    pub actor: String,
 
     /// What to do.
     #[command(subcommand)]
@@ -31,6 +49,29 @@ pub enum Command {
     /// Write, inspect and test models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Define datasets and import data.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Load and list administrative regions.
+    #[command(subcommand)]
+    Regions(data::RegionsCommand),
+}
+
+impl Cli {
+    /// The compiled-model cache directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| self.home.join("cache"))
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| crate::store::Store::default_url(&self.home))
+    }
+
+    /// The pseudonym key file.
+    pub fn secret_file(&self) -> PathBuf {
+        self.secret_file.clone().unwrap_or_else(|| self.home.join("secret.key"))
+    }
 }
 
 /// `supervise model ...`
@@ -80,6 +121,21 @@ pub enum CliError {
     /// A malformed argument.
     #[error("{0}")]
     Usage(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A dataset catalogue error.
+    #[error(transparent)]
+    Catalog(#[from] crate::datasets::catalog::CatalogError),
+    /// An import failed.
+    #[error(transparent)]
+    Import(#[from] crate::datasets::import::ImportError),
+    /// Loading regions failed.
+    #[error(transparent)]
+    Regions(#[from] crate::datasets::regions::RegionError),
+    /// The pseudonym key is unusable.
+    #[error(transparent)]
+    Secret(#[from] crate::datasets::pseudonym::SecretError),
 }
 
 /// Runs the command line and returns the process exit code: 0 done, 1 a model run failed,
@@ -90,6 +146,8 @@ pub fn main() -> ExitCode {
         Command::Model(ModelCommand::Inspect(a)) => model::inspect(&cli, a),
         Command::Model(ModelCommand::Test(a)) => model::test(&cli, a),
         Command::Model(ModelCommand::New(a)) => new::run(a),
+        Command::Data(c) => data::data(&cli, c),
+        Command::Regions(c) => data::regions(&cli, c),
     };
     match result {
         Ok(code) => code,
@@ -97,5 +155,13 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs an async command body on a fresh runtime.
+pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(CliError::Usage(format!("cannot start the async runtime: {e}"))),
     }
 }

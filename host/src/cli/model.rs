@@ -55,7 +55,7 @@ pub struct TestArgs {
 
 fn runtime(cli: &Cli) -> Result<Runtime, CliError> {
     Runtime::new(RuntimeConfig {
-        cache_dir: Some(cli.cache_dir.clone()),
+        cache_dir: Some(cli.cache_dir()),
         max_concurrent_runs: 2,
         ..RuntimeConfig::default()
     })

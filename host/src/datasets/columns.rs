@@ -60,6 +60,60 @@ fn pick<T: Copy>(v: &[T], rows: &Rows<'_>, width: usize) -> Vec<T> {
 }
 
 impl StoredColumn {
+    /// A column from values already in the contract's layout. Fails when the values do not
+    /// have type `ty` or the validity bitmap is too short.
+    pub fn from_values(ty: ColumnType, values: ColumnValues, validity: Option<Vec<u8>>) -> Result<Self, String> {
+        let len = match (&values, ty) {
+            (ColumnValues::Text(t), ColumnType::Text) => t.offsets.len().saturating_sub(1),
+            (ColumnValues::Integer(v), ColumnType::Integer)
+            | (ColumnValues::Decimal(v), ColumnType::Decimal)
+            | (ColumnValues::Timestamp(v), ColumnType::Timestamp) => v.len(),
+            (ColumnValues::Date(v), ColumnType::Date) => v.len(),
+            (ColumnValues::Boolean(v), ColumnType::Boolean) => v.len(),
+            (ColumnValues::Pseudonym(v), ColumnType::Pseudonym) if v.len() % 2 == 0 => v.len() / 2,
+            _ => return Err(format!("values do not have type {ty}")),
+        };
+        if validity.as_ref().is_some_and(|v| v.len() < len.div_ceil(8)) {
+            return Err("validity bitmap is shorter than the column".into());
+        }
+        Ok(StoredColumn { ty, values, validity, len })
+    }
+
+    /// Appends the rows of `other`, a column of the same type.
+    pub fn append(&mut self, other: &StoredColumn) -> Result<(), String> {
+        let before = self.len;
+        match (&mut self.values, &other.values) {
+            (ColumnValues::Text(a), ColumnValues::Text(b)) => {
+                let base = a.data.len() as u32;
+                a.data.extend_from_slice(&b.data);
+                a.offsets.extend(b.offsets.iter().skip(1).map(|o| o + base));
+            }
+            (ColumnValues::Integer(a), ColumnValues::Integer(b))
+            | (ColumnValues::Decimal(a), ColumnValues::Decimal(b))
+            | (ColumnValues::Timestamp(a), ColumnValues::Timestamp(b)) => a.extend_from_slice(b),
+            (ColumnValues::Date(a), ColumnValues::Date(b)) => a.extend_from_slice(b),
+            (ColumnValues::Boolean(a), ColumnValues::Boolean(b)) => a.extend_from_slice(b),
+            (ColumnValues::Pseudonym(a), ColumnValues::Pseudonym(b)) => a.extend_from_slice(b),
+            _ => return Err(format!("cannot append a column of another type to a {} column", self.ty)),
+        }
+        self.len += other.len;
+        if self.validity.is_some() || other.validity.is_some() {
+            let mut bits = vec![0u8; self.len.div_ceil(8)];
+            for i in 0..self.len {
+                let valid = if i < before { self.is_valid_before(i) } else { other.is_valid(i - before) };
+                if valid {
+                    bits[i / 8] |= 1 << (i % 8);
+                }
+            }
+            self.validity = Some(bits);
+        }
+        Ok(())
+    }
+
+    fn is_valid_before(&self, i: usize) -> bool {
+        self.validity.as_ref().is_none_or(|v| v.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.len

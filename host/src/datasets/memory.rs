@@ -40,16 +40,15 @@ impl MemoryTable {
         self.rows
     }
 
-    /// Rows whose region code lies under `scope`; `None` when the table has no region column
-    /// (then every row is in scope).
+    /// Rows whose region code lies under `scope`; `None` when every row is in scope (or the
+    /// table has no region column), so scans serve contiguous slices.
     fn rows_under(&self, scope: &str) -> Option<Vec<u32>> {
         let col = self.columns.get(REGION_COLUMN)?;
-        Some(
-            (0..self.rows)
-                .filter(|&i| col.text_at(i).is_some_and(|c| region::covers(scope, c)))
-                .map(|i| i as u32)
-                .collect(),
-        )
+        let rows: Vec<u32> = (0..self.rows)
+            .filter(|&i| col.text_at(i).is_some_and(|c| region::covers(scope, c)))
+            .map(|i| i as u32)
+            .collect();
+        (rows.len() < self.rows).then_some(rows)
     }
 
     fn project(&self, dataset: &str, columns: &[ColumnRequest]) -> Result<Vec<(String, StoredColumn)>, SourceError> {

@@ -1,9 +1,17 @@
-//! Data as models see it: typed values parsed from text, pseudonyms, region scoping, columns
-//! and the in-memory source that serves fixture files (`supervise model test --data DIR`).
+//! Data as models see it: dataset schemas and the catalogue, validated imports into columnar
+//! chunks, regions and region scoping, pseudonyms, snapshots, and the sources that feed the
+//! sandbox (the store-backed feed and the in-memory one for fixture files).
 
+pub mod catalog;
+pub mod chunk;
 pub mod columns;
+pub mod feed;
 pub mod fixtures;
+pub mod import;
 pub mod memory;
 pub mod pseudonym;
 pub mod region;
+pub mod regions;
+pub mod schema;
+pub mod snapshot;
 pub mod values;

@@ -2,8 +2,20 @@
 //! bytes) before they enter the sandbox. The same identifier gives the same pseudonym in every
 //! dataset, so models can still join on it; without the key nobody can reverse or forge one.
 
+use std::path::Path;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// The pseudonym key file is missing or unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("pseudonym key {path}: {reason}")]
+pub struct SecretError {
+    /// The key file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
 
 /// The key used by `supervise model test` on fixture data. Public, so never a production key.
 pub const FIXTURE_KEY: &[u8] = b"supervise fixture pseudonym key - not a production secret";
@@ -32,6 +44,37 @@ impl Pseudonymizer {
         // HMAC accepts keys of any length.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
         Pseudonymizer { mac }
+    }
+
+    /// The platform's pseudonymiser, with the secret key kept in `path`, outside the
+    /// database: 32 random bytes, hex-encoded. When the file does not exist and `create` is
+    /// set, a new key is generated and written with mode 0600. Losing the key changes every
+    /// pseudonym (and so every dedup key): back it up with the database.
+    pub fn from_secret_file(path: &Path, create: bool) -> Result<Self, SecretError> {
+        let err = |reason: String| SecretError { path: path.display().to_string(), reason };
+        if !path.exists() {
+            if !create {
+                return Err(err("no such file".into()));
+            }
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| err(format!("no randomness: {e}")))?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
+            std::io::Write::write_all(&mut f, hex::encode(key).as_bytes()).map_err(|e| err(e.to_string()))?;
+            tracing::warn!(path = %path.display(), "generated a new pseudonym key: back it up with the database");
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let key = hex::decode(text.trim()).map_err(|_| err("is not a hex-encoded key".into()))?;
+        if key.len() < 16 {
+            return Err(err(format!("key is {} bytes; at least 16 are needed", key.len())));
+        }
+        Ok(Pseudonymizer::new(&key))
     }
 
     /// The pseudonym of an identifier, as (high, low) words.

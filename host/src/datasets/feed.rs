@@ -1,0 +1,263 @@
+//! The scoped feed: the runtime's [`DataSource`] backed by the store. A run reads a fixed
+//! snapshot; it sees only rows whose region code lies under the run's region (whole chunks are
+//! skipped by their region range), only the requested columns (the runtime has already checked
+//! them against the approved scope), and personal identifiers only as pseudonyms: the raw
+//! values kept for re-identification are stored under names no model can ask for.
+//!
+//! The sandbox is synchronous, so chunks are fetched with [`tokio::runtime::Handle::block_on`]:
+//! run models on a blocking thread (`spawn_blocking`), never inside an async task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sqlx::Row;
+use tokio::runtime::Handle;
+
+use crate::runtime::bindings::Batch;
+use crate::runtime::source::{BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError};
+use crate::store::Store;
+
+use super::catalog;
+use super::chunk;
+use super::columns::{Rows, StoredColumn};
+use super::memory::{MemorySource, MemoryTable};
+use super::region;
+use super::schema::DatasetSchema;
+use super::snapshot::Snapshot;
+
+/// Where one chunk is and which regions it spans.
+#[derive(Debug, Clone)]
+struct ChunkRef {
+    import: i64,
+    no: i64,
+    region_min: String,
+    region_max: String,
+}
+
+#[derive(Debug)]
+struct DatasetFeed {
+    schema: DatasetSchema,
+    chunks: Vec<ChunkRef>,
+}
+
+/// A store-backed data source over one snapshot.
+#[derive(Debug, Clone)]
+pub struct StoreSource {
+    store: Store,
+    handle: Handle,
+    datasets: Arc<BTreeMap<String, DatasetFeed>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> SourceError {
+    SourceError::Backend(e.to_string())
+}
+
+impl StoreSource {
+    /// A source over `snapshot`, reading with the schema of each dataset's latest import in it.
+    pub async fn new(store: &Store, snapshot: &Snapshot) -> Result<StoreSource, SourceError> {
+        let mut datasets = BTreeMap::new();
+        for (name, imports) in &snapshot.datasets {
+            let mut version = None;
+            let mut chunks = Vec::new();
+            for &import in imports {
+                let v: i64 = sqlx::query("SELECT schema_version FROM imports WHERE id = $1")
+                    .bind(import)
+                    .fetch_one(store.pool())
+                    .await
+                    .map_err(backend)?
+                    .try_get(0)
+                    .map_err(backend)?;
+                version = Some(v);
+                let rows = sqlx::query("SELECT chunk_no, region_min, region_max FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no")
+                    .bind(import)
+                    .fetch_all(store.pool())
+                    .await
+                    .map_err(backend)?;
+                for r in rows {
+                    chunks.push(ChunkRef {
+                        import,
+                        no: r.try_get(0).map_err(backend)?,
+                        region_min: r.try_get(1).map_err(backend)?,
+                        region_max: r.try_get(2).map_err(backend)?,
+                    });
+                }
+            }
+            let schema = match catalog::schema(store, name, version).await {
+                Ok((_, s)) => s,
+                Err(catalog::CatalogError::UnknownDataset(_)) => continue,
+                Err(e) => return Err(backend(e)),
+            };
+            datasets.insert(name.clone(), DatasetFeed { schema, chunks });
+        }
+        Ok(StoreSource { store: store.clone(), handle: Handle::current(), datasets: Arc::new(datasets) })
+    }
+
+    /// The feed of a dataset, with the requested columns checked against its schema.
+    fn feed(&self, request: &ScanRequest) -> Result<&DatasetFeed, SourceError> {
+        let feed = self
+            .datasets
+            .get(&request.dataset)
+            .ok_or_else(|| SourceError::UnknownDataset(request.dataset.clone()))?;
+        for c in &request.columns {
+            let def = feed.schema.column(&c.name).ok_or_else(|| SourceError::UnknownColumn {
+                dataset: request.dataset.clone(),
+                column: c.name.clone(),
+            })?;
+            if def.model_type() != c.ty {
+                return Err(SourceError::TypeMismatch {
+                    dataset: request.dataset.clone(),
+                    column: c.name.clone(),
+                    actual: def.model_type(),
+                    expected: c.ty,
+                });
+            }
+        }
+        Ok(feed)
+    }
+
+    fn reader(&self, request: &ScanRequest) -> Result<StoreScan, SourceError> {
+        let feed = self.feed(request)?;
+        let prefix = region::prefix(&request.region).to_string();
+        let chunks = feed
+            .chunks
+            .iter()
+            .filter(|c| !(c.region_max.as_str() < prefix.as_str() || (c.region_min.as_str() > prefix.as_str() && !c.region_min.starts_with(&prefix))))
+            .cloned()
+            .collect();
+        Ok(StoreScan {
+            store: self.store.clone(),
+            handle: self.handle.clone(),
+            columns: request.columns.iter().map(|c| c.name.clone()).collect(),
+            region_column: feed.schema.region_column.clone(),
+            scope: request.region.clone(),
+            prefix,
+            chunks,
+            next_chunk: 0,
+            current: None,
+        })
+    }
+}
+
+/// A decoded chunk being served.
+struct Current {
+    columns: Vec<StoredColumn>,
+    selection: Option<Vec<u32>>,
+    rows: usize,
+    pos: usize,
+}
+
+struct StoreScan {
+    store: Store,
+    handle: Handle,
+    columns: Vec<String>,
+    region_column: String,
+    scope: String,
+    prefix: String,
+    chunks: Vec<ChunkRef>,
+    next_chunk: usize,
+    current: Option<Current>,
+}
+
+impl StoreScan {
+    fn load(&self, c: &ChunkRef) -> Result<Current, SourceError> {
+        let (pool, import, no) = (self.store.pool().clone(), c.import, c.no);
+        let blob: Vec<u8> = self.handle.block_on(async move {
+            sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
+                .bind(import)
+                .bind(no)
+                .fetch_one(&pool)
+                .await?
+                .try_get(0)
+        })
+        .map_err(backend)?;
+        let all_in = c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
+        let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        if !all_in {
+            wanted.push(&self.region_column);
+        }
+        let (rows, mut decoded) = chunk::decode(&blob, &wanted).map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        let selection = if all_in {
+            None
+        } else {
+            let region = decoded.pop().flatten().ok_or_else(|| backend("chunk lacks its region column"))?;
+            Some((0..rows).filter(|&i| region.text_at(i).is_some_and(|code| region::covers(&self.scope, code))).map(|i| i as u32).collect())
+        };
+        let columns = decoded
+            .into_iter()
+            .zip(&self.columns)
+            .map(|(c, name)| c.ok_or_else(|| backend(format!("import {import} has no column `{name}` (it follows an older schema version)"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Current { columns, selection, rows, pos: 0 })
+    }
+}
+
+impl BatchReader for StoreScan {
+    fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>, SourceError> {
+        loop {
+            if let Some(cur) = &mut self.current {
+                let n = cur.selection.as_ref().map_or(cur.rows, Vec::len);
+                if cur.pos < n {
+                    let end = (cur.pos + max_rows).min(n);
+                    let rows = match &cur.selection {
+                        None => Rows::Range(cur.pos..end),
+                        Some(sel) => Rows::List(&sel[cur.pos..end]),
+                    };
+                    let columns = cur.columns.iter().zip(&self.columns).map(|(c, name)| c.gather(name, &rows)).collect();
+                    let count = (end - cur.pos) as u32;
+                    cur.pos = end;
+                    return Ok(Some(Batch { rows: count, columns }));
+                }
+            }
+            let Some(chunk) = self.chunks.get(self.next_chunk).cloned() else {
+                return Ok(None);
+            };
+            self.next_chunk += 1;
+            self.current = Some(self.load(&chunk)?);
+        }
+    }
+}
+
+impl DataSource for StoreSource {
+    fn scan(&self, request: &ScanRequest) -> Result<Box<dyn BatchReader>, SourceError> {
+        Ok(Box::new(self.reader(request)?))
+    }
+
+    /// Reads the dataset's rows in scope once and indexes them in memory.
+    fn index(&self, request: &ScanRequest, key: &ColumnRequest) -> Result<Box<dyn KeyIndex>, SourceError> {
+        let mut with_key = request.clone();
+        with_key.columns.push(key.clone());
+        let mut reader = self.reader(&with_key)?;
+        let mut gathered: Option<Vec<StoredColumn>> = None;
+        while let Some(batch) = reader.next_batch(chunk::CHUNK_ROWS)? {
+            let cols: Vec<StoredColumn> = batch
+                .columns
+                .into_iter()
+                .zip(&with_key.columns)
+                .map(|(c, req)| StoredColumn::from_values(req.ty, c.values, c.validity))
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
+            match &mut gathered {
+                None => gathered = Some(cols),
+                Some(all) => {
+                    for (a, c) in all.iter_mut().zip(&cols) {
+                        a.append(c).map_err(backend)?;
+                    }
+                }
+            }
+        }
+        let mut table = MemoryTable::default();
+        for (req, col) in with_key.columns.iter().zip(gathered.unwrap_or_default()) {
+            table.add(&req.name, col).map_err(backend)?;
+        }
+        if table.rows() == 0 {
+            // No rows in scope: an empty table of the right columns.
+            for req in &with_key.columns {
+                let empty = super::columns::ColumnBuilder::new(req.ty).finish();
+                table.add(&req.name, empty).map_err(backend)?;
+            }
+        }
+        let mut memory = MemorySource::default();
+        memory.insert(&request.dataset, table);
+        memory.index(request, key)
+    }
+}

@@ -1,0 +1,73 @@
+//! Snapshots: the fixed set of imports a run reads, per dataset, stored by content so that a
+//! run can be repeated on the same data after later imports.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::store::{Store, StoreError, now_ms};
+
+/// Imports per dataset, in import order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// Dataset → import ids.
+    pub datasets: BTreeMap<String, Vec<i64>>,
+}
+
+impl Snapshot {
+    /// The current data of `datasets`: for each, its imports since (and including) the latest
+    /// `replace` import. A dataset with no import maps to no imports.
+    pub async fn current<S: AsRef<str>>(store: &Store, datasets: &[S]) -> Result<Snapshot, StoreError> {
+        let mut snap = Snapshot::default();
+        for d in datasets {
+            let rows = sqlx::query("SELECT id, mode FROM imports WHERE dataset = $1 ORDER BY id")
+                .bind(d.as_ref())
+                .fetch_all(store.pool())
+                .await?;
+            let mut ids = Vec::new();
+            for r in rows {
+                let (id, mode): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                if mode == "replace" {
+                    ids.clear();
+                }
+                ids.push(id);
+            }
+            snap.datasets.insert(d.as_ref().to_string(), ids);
+        }
+        Ok(snap)
+    }
+
+    /// Stores the snapshot (once per distinct content) and returns its id.
+    pub async fn save(&self, store: &Store) -> Result<i64, StoreError> {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let sha = hex::encode(Sha256::digest(json.as_bytes()));
+        sqlx::query(
+            "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (content_sha256) DO NOTHING",
+        )
+        .bind(&sha)
+        .bind(&json)
+        .bind(now_ms())
+        .execute(store.pool())
+        .await?;
+        let id = sqlx::query("SELECT id FROM snapshots WHERE content_sha256 = $1")
+            .bind(&sha)
+            .fetch_one(store.pool())
+            .await?
+            .try_get(0)?;
+        Ok(id)
+    }
+
+    /// A stored snapshot.
+    pub async fn load(store: &Store, id: i64) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query("SELECT entries_json FROM snapshots WHERE id = $1")
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .and_then(|j| serde_json::from_str(&j).ok()))
+    }
+}

@@ -1,0 +1,168 @@
+//! The database: a SQLite file by default (created on first use) or PostgreSQL by URL,
+//! through sqlx's `Any` driver so every query is written once; migrations per dialect run on
+//! open. Also the audit log every state change writes to.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The embedded default.
+    Sqlite,
+    /// For several workers.
+    Postgres,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names neither SQLite nor PostgreSQL.
+    #[error("database URL `{0}` is neither sqlite://… nor postgres://…")]
+    Url(String),
+    /// Could not connect.
+    #[error("cannot open database {url}: {source}")]
+    Open {
+        /// URL with any password removed.
+        url: String,
+        /// Cause.
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Could not create the database file's directory.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// Directory.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A connection pool with its dialect.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The URL without a password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    /// The default database: a SQLite file in `dir`.
+    pub fn default_url(dir: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", dir.join("supervise.db").display())
+    }
+
+    /// Opens (creating a SQLite file if needed) and migrates.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        if dialect == Dialect::Sqlite {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or("");
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 });
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await.map_err(|source| StoreError::Open {
+            url: redact(url),
+            source,
+        })?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, dialect })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+/// Appends an audit event: who did what to which subject, with details. Call it in the same
+/// transaction as the change it records.
+pub async fn audit<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at_ms, actor, action, subject, detail_json) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(now_ms())
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(detail.to_string())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,201 @@
+//! The scoped feed: pension-after-death run from the store in the real sandbox, limited to
+//! the run's region, reading pseudonyms only, denied outside its scope, on a fixed snapshot.
+
+use std::sync::{Arc, OnceLock};
+
+use supervise::datasets::feed::StoreSource;
+use supervise::datasets::fixtures;
+use supervise::datasets::import::{self, ImportRequest, Mode};
+use supervise::datasets::snapshot::Snapshot;
+use supervise::runtime::bindings::{ColumnType, Value};
+use supervise::runtime::source::{ColumnRequest, DataSource, ScanRequest, SourceError};
+use supervise::runtime::{
+    Failure, LoadedModel, Outcome, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime,
+    RuntimeConfig, Scope,
+};
+use supervise_test_guests as guests;
+
+use crate::support::*;
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("runtime"))
+}
+
+fn model(path: &'static str) -> Arc<LoadedModel> {
+    Arc::new(runtime().load(&guests::bytes(path)).expect("load"))
+}
+
+fn fixtures_dir() -> std::path::PathBuf {
+    repo().join("plugins/pension-after-death/fixtures")
+}
+
+async fn import_fixtures(db: &TestDb) -> Snapshot {
+    load_regions(db).await;
+    for dataset in ["death_registrations", "pension_payments"] {
+        define(db, dataset).await;
+        let req = ImportRequest {
+            dataset: dataset.into(),
+            path: fixtures_dir().join(format!("{dataset}.csv")),
+            format: None,
+            schema_version: None,
+            mode: Mode::Append,
+            actor: "test".into(),
+            progress: false,
+        };
+        import::import(&db.store, &key(), &req).await.expect("import fixture");
+    }
+    Snapshot::current(&db.store, &["death_registrations", "pension_payments"]).await.expect("snapshot")
+}
+
+async fn run(db: &TestDb, model: Arc<LoadedModel>, region: &str, snapshot: &Snapshot, scope: Option<Scope>, params: Vec<(String, Value)>) -> RunOutcome {
+    let source = StoreSource::new(&db.store, snapshot).await.expect("source");
+    let region = region.to_string();
+    tokio::task::spawn_blocking(move || {
+        let request = RunRequest {
+            info: RunInfo { region, as_of: 19_935, run_id: "store-test".into() },
+            params,
+            scope,
+            limits: RunLimits::default(),
+            source: Arc::new(source),
+        };
+        runtime().run(&model, request).expect("run")
+    })
+    .await
+    .expect("join")
+}
+
+fn summary(out: &RunOutcome) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = out
+        .clues
+        .iter()
+        .map(|c| (c.dedup_key.clone(), c.reason.clone(), format!("{:?}", c.evidence)))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn regions_scope_what_a_run_sees(db: &TestDb) {
+    let snap = import_fixtures(db).await;
+    let pension = model(guests::PENSION_AFTER_DEATH);
+    let county = run(db, pension.clone(), "330102", &snap, None, vec![]).await;
+    assert_eq!(county.outcome, Outcome::Succeeded);
+    assert_eq!(county.clues.len(), 1);
+    assert_eq!(county.stats.rows_read["pension_payments"], 7);
+    assert_eq!(county.stats.rows_read["death_registrations"], 2);
+
+    let other = run(db, pension.clone(), "330103", &snap, None, vec![]).await;
+    assert_eq!(other.stats.rows_read["pension_payments"], 2);
+    let city = run(db, pension.clone(), "330100", &snap, None, vec![]).await;
+    assert_eq!(city.stats.rows_read["pension_payments"], 9);
+    assert_eq!(city.clues.len(), 2);
+    let province = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
+    assert_eq!(summary(&province), summary(&city));
+    let elsewhere = run(db, pension, "330200", &snap, None, vec![]).await;
+    assert!(elsewhere.clues.is_empty());
+    assert_eq!(elsewhere.stats.rows_read.get("pension_payments").copied().unwrap_or(0), 0);
+}
+both!(regions_scope_what_a_run_sees);
+
+async fn store_and_fixtures_give_the_same_clues(db: &TestDb) {
+    let snap = import_fixtures(db).await;
+    let pension = model(guests::PENSION_AFTER_DEATH);
+    let from_store = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
+    let memory = fixtures::load_dir(&fixtures_dir(), &pension.manifest, &key()).expect("fixtures");
+    let request = RunRequest {
+        info: RunInfo { region: "330000".into(), as_of: 19_935, run_id: "fixture".into() },
+        params: vec![],
+        scope: None,
+        limits: RunLimits::default(),
+        source: Arc::new(memory),
+    };
+    let from_fixtures = runtime().run(&pension, request).expect("run");
+    assert_eq!(from_store.clues.len(), 2);
+    assert_eq!(summary(&from_store), summary(&from_fixtures));
+
+    // Pseudonyms are stable across datasets, after normalising: the death registered with a
+    // lower-case check letter joined the payments with an upper-case one.
+    let expected = key().pseudonym("33010319480515432X");
+    let hex = format!("{:016x}{:016x}", expected[0], expected[1]);
+    assert!(from_store.clues.iter().any(|c| c.subject.id == hex), "{:?}", from_store.clues);
+}
+both!(store_and_fixtures_give_the_same_clues);
+
+async fn no_raw_identifier_and_nothing_outside_scope(db: &TestDb) {
+    let snap = import_fixtures(db).await;
+    let source = StoreSource::new(&db.store, &snap).await.expect("source");
+    let ask = |column: &str, ty| ScanRequest {
+        dataset: "death_registrations".into(),
+        columns: vec![ColumnRequest { name: column.into(), ty }],
+        region: "330000".into(),
+    };
+    let raw = tokio::task::spawn_blocking(move || {
+        let raw = source.scan(&ask("raw:id_number", ColumnType::Text)).err();
+        let as_text = source.scan(&ask("id_number", ColumnType::Text)).err();
+        let mut ok = source.scan(&ask("id_number", ColumnType::Pseudonym)).expect("pseudonyms");
+        let batch = ok.next_batch(100).expect("batch").expect("rows");
+        (raw, as_text, batch)
+    })
+    .await
+    .expect("join");
+    assert!(matches!(raw.0, Some(SourceError::UnknownColumn { .. })));
+    assert!(matches!(raw.1, Some(SourceError::TypeMismatch { .. })), "a pii column is only a pseudonym");
+    assert_eq!(raw.2.rows, 3);
+
+    let hostile = model(guests::TEST_UNDECLARED);
+    let out = run(db, hostile, "330000", &snap, None, vec![]).await;
+    assert_eq!(out.outcome.failure(), Some(&Failure::Model("not declared: dataset `pension_payments`".into())));
+    assert_eq!(out.denied, ["dataset `pension_payments`"]);
+
+    // An approved scope narrower than the manifest: the amount column was not approved.
+    let pension = model(guests::PENSION_AFTER_DEATH);
+    let mut scope = Scope::default();
+    for (d, c, t) in [
+        ("death_registrations", "record_id", ColumnType::Text),
+        ("death_registrations", "id_number", ColumnType::Pseudonym),
+        ("death_registrations", "death_date", ColumnType::Date),
+        ("pension_payments", "payment_id", ColumnType::Text),
+        ("pension_payments", "id_number", ColumnType::Pseudonym),
+        ("pension_payments", "pay_date", ColumnType::Date),
+    ] {
+        scope.allow(d, c, t);
+    }
+    let out = run(db, pension, "330000", &snap, Some(scope), vec![]).await;
+    assert_eq!(out.denied, ["column `pension_payments.amount`"]);
+    assert!(out.outcome.failure().is_some());
+}
+both!(no_raw_identifier_and_nothing_outside_scope);
+
+async fn a_snapshot_reads_the_same_data_after_new_imports(db: &TestDb) {
+    let snap = import_fixtures(db).await;
+    let id = snap.save(&db.store).await.expect("save");
+    assert_eq!(snap.save(&db.store).await.expect("save again"), id, "stored once per content");
+    let pension = model(guests::PENSION_AFTER_DEATH);
+    let before = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
+
+    let later = "payment_id,id_number,pay_date,amount,region_code\nP-2001,330102195002027777,2024-06-15,2800,330102\n";
+    let req = ImportRequest {
+        dataset: "pension_payments".into(),
+        path: file(db, "later.csv", later),
+        format: None,
+        schema_version: None,
+        mode: Mode::Append,
+        actor: "test".into(),
+        progress: false,
+    };
+    import::import(&db.store, &key(), &req).await.expect("later import");
+    let now = Snapshot::current(&db.store, &["death_registrations", "pension_payments"]).await.expect("current");
+    assert_ne!(now, snap);
+    let after = run(db, pension.clone(), "330000", &now, None, vec![]).await;
+    assert_eq!(after.clues.len(), before.clues.len() + 1);
+
+    let stored = Snapshot::load(&db.store, id).await.expect("load").expect("exists");
+    let replayed = run(db, pension.clone(), "330000", &stored, None, vec![]).await;
+    assert_eq!(summary(&replayed), summary(&before));
+
+    let replace = ImportRequest { mode: Mode::Replace, path: file(db, "replace.csv", &later.replace("P-2001", "P-3001")), ..req };
+    import::import(&db.store, &key(), &replace).await.expect("replace");
+    let replaced = Snapshot::current(&db.store, &["pension_payments"]).await.expect("current");
+    assert_eq!(replaced.datasets["pension_payments"].len(), 1, "a replace supersedes earlier imports");
+}
+both!(a_snapshot_reads_the_same_data_after_new_imports);
