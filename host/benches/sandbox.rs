@@ -16,6 +16,9 @@ use supervise::runtime::{Outcome, RunInfo, RunLimits, RunRequest, Runtime, Runti
 use supervise_sdk::bindings::supervise::model::types as sdk;
 use supervise_sdk::testing::{Fixture, Table};
 
+mod common;
+use common::arg;
+
 /// Raw columns, generated once and handed to both systems.
 struct Data {
     death_ids: (Vec<u8>, Vec<u32>),
@@ -55,12 +58,18 @@ fn text(values: impl Iterator<Item = String>) -> (Vec<u8>, Vec<u32>) {
 fn generate(payments: usize, deaths: usize) -> Data {
     let mut rng = Rng(42);
     let pensioners = (payments / 10).max(1);
-    let people: Vec<[u64; 2]> = (0..pensioners + deaths).map(|_| [rng.next(), rng.next()]).collect();
+    let people: Vec<[u64; 2]> = (0..pensioners + deaths)
+        .map(|_| [rng.next(), rng.next()])
+        .collect();
     let start = 19_723; // 2024-01-01
     let mut death_people = Vec::with_capacity(deaths * 2);
     let mut death_dates = Vec::with_capacity(deaths);
     for i in 0..deaths {
-        let who = if i % 10 < 6 { people[i % pensioners] } else { people[pensioners + i] };
+        let who = if i % 10 < 6 {
+            people[i % pensioners]
+        } else {
+            people[pensioners + i]
+        };
         death_people.extend(who);
         death_dates.push(start + (rng.next() % 300) as i32);
     }
@@ -86,36 +95,98 @@ fn generate(payments: usize, deaths: usize) -> Data {
 
 fn host_source(d: &Data) -> MemorySource {
     let col = |ty, v| StoredColumn::from_values(ty, v, None).expect("column");
-    let txt = |t: &(Vec<u8>, Vec<u32>)| host::ColumnValues::Text(host::TextColumn { data: t.0.clone(), offsets: t.1.clone() });
+    let txt = |t: &(Vec<u8>, Vec<u32>)| {
+        host::ColumnValues::Text(host::TextColumn {
+            data: t.0.clone(),
+            offsets: t.1.clone(),
+        })
+    };
     let mut source = MemorySource::default();
     let mut deaths = MemoryTable::default();
-    deaths.add("record_id", col(host::ColumnType::Text, txt(&d.death_ids))).expect("add");
-    deaths.add("id_number", col(host::ColumnType::Pseudonym, host::ColumnValues::Pseudonym(d.death_people.clone()))).expect("add");
-    deaths.add("death_date", col(host::ColumnType::Date, host::ColumnValues::Date(d.death_dates.clone()))).expect("add");
+    deaths
+        .add("record_id", col(host::ColumnType::Text, txt(&d.death_ids)))
+        .expect("add");
+    deaths
+        .add(
+            "id_number",
+            col(
+                host::ColumnType::Pseudonym,
+                host::ColumnValues::Pseudonym(d.death_people.clone()),
+            ),
+        )
+        .expect("add");
+    deaths
+        .add(
+            "death_date",
+            col(
+                host::ColumnType::Date,
+                host::ColumnValues::Date(d.death_dates.clone()),
+            ),
+        )
+        .expect("add");
     source.insert(DEATHS, deaths);
     let mut pays = MemoryTable::default();
-    pays.add("payment_id", col(host::ColumnType::Text, txt(&d.pay_ids))).expect("add");
-    pays.add("id_number", col(host::ColumnType::Pseudonym, host::ColumnValues::Pseudonym(d.pay_people.clone()))).expect("add");
-    pays.add("pay_date", col(host::ColumnType::Date, host::ColumnValues::Date(d.pay_dates.clone()))).expect("add");
-    pays.add("amount", col(host::ColumnType::Decimal, host::ColumnValues::Decimal(d.amounts.clone()))).expect("add");
+    pays.add("payment_id", col(host::ColumnType::Text, txt(&d.pay_ids)))
+        .expect("add");
+    pays.add(
+        "id_number",
+        col(
+            host::ColumnType::Pseudonym,
+            host::ColumnValues::Pseudonym(d.pay_people.clone()),
+        ),
+    )
+    .expect("add");
+    pays.add(
+        "pay_date",
+        col(
+            host::ColumnType::Date,
+            host::ColumnValues::Date(d.pay_dates.clone()),
+        ),
+    )
+    .expect("add");
+    pays.add(
+        "amount",
+        col(
+            host::ColumnType::Decimal,
+            host::ColumnValues::Decimal(d.amounts.clone()),
+        ),
+    )
+    .expect("add");
     source.insert(PAYMENTS, pays);
     source
 }
 
 fn native_fixture(d: &Data) -> Fixture {
-    let txt = |t: &(Vec<u8>, Vec<u32>)| sdk::ColumnValues::Text(sdk::TextColumn { data: t.0.clone(), offsets: t.1.clone() });
+    let txt = |t: &(Vec<u8>, Vec<u32>)| {
+        sdk::ColumnValues::Text(sdk::TextColumn {
+            data: t.0.clone(),
+            offsets: t.1.clone(),
+        })
+    };
     let (nd, np) = (d.death_dates.len(), d.pay_dates.len());
     Fixture::new("330000", "2024-12-31")
         .table(
             Table::new(DEATHS)
                 .column("record_id", txt(&d.death_ids), nd)
-                .column("id_number", sdk::ColumnValues::Pseudonym(d.death_people.clone()), nd)
-                .column("death_date", sdk::ColumnValues::Date(d.death_dates.clone()), nd),
+                .column(
+                    "id_number",
+                    sdk::ColumnValues::Pseudonym(d.death_people.clone()),
+                    nd,
+                )
+                .column(
+                    "death_date",
+                    sdk::ColumnValues::Date(d.death_dates.clone()),
+                    nd,
+                ),
         )
         .table(
             Table::new(PAYMENTS)
                 .column("payment_id", txt(&d.pay_ids), np)
-                .column("id_number", sdk::ColumnValues::Pseudonym(d.pay_people.clone()), np)
+                .column(
+                    "id_number",
+                    sdk::ColumnValues::Pseudonym(d.pay_people.clone()),
+                    np,
+                )
                 .column("pay_date", sdk::ColumnValues::Date(d.pay_dates.clone()), np)
                 .column("amount", sdk::ColumnValues::Decimal(d.amounts.clone()), np),
         )
@@ -124,15 +195,6 @@ fn native_fixture(d: &Data) -> Fixture {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -147,12 +209,19 @@ fn main() {
     drop(data);
 
     let cache = tempfile::tempdir().expect("tempdir");
-    let config = RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), ..RuntimeConfig::default() };
+    let config = RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
     let bytes = supervise_test_guests::bytes(supervise_test_guests::PENSION_AFTER_DEATH);
     let rt = Runtime::new(config.clone()).expect("runtime");
     let model = rt.load(&bytes).expect("load");
     let cold = model.load_time;
-    let warm = Runtime::new(config).expect("runtime").load(&bytes).expect("load").load_time;
+    let warm = Runtime::new(config)
+        .expect("runtime")
+        .load(&bytes)
+        .expect("load")
+        .load_time;
 
     // Native: the model's own code through the SDK harness.
     let mut native_times = Vec::new();
@@ -161,7 +230,11 @@ fn main() {
         let t = Instant::now();
         let out = fixture.run::<PensionAfterDeath>().expect("native run");
         native_times.push(t.elapsed());
-        native_clues = out.clues.iter().map(|c| (c.dedup_key_text().to_string(), c.reason_text().to_string())).collect();
+        native_clues = out
+            .clues
+            .iter()
+            .map(|c| (c.dedup_key_text().to_string(), c.reason_text().to_string()))
+            .collect();
     }
 
     // Sandbox: the component in wasmtime with fuel, epoch deadline and memory cap.
@@ -171,10 +244,17 @@ fn main() {
     let mut peak = 0;
     for i in 0..runs {
         let request = RunRequest {
-            info: RunInfo { region: "330000".into(), as_of: 20_088, run_id: format!("bench-{i}") },
+            info: RunInfo {
+                region: "330000".into(),
+                as_of: 20_088,
+                run_id: format!("bench-{i}"),
+            },
             params: vec![],
             scope: None,
-            limits: RunLimits { memory_bytes: 2 << 30, ..RunLimits::default() },
+            limits: RunLimits {
+                memory_bytes: 2 << 30,
+                ..RunLimits::default()
+            },
             source: source.clone(),
         };
         let t = Instant::now();
@@ -183,11 +263,18 @@ fn main() {
         assert_eq!(out.outcome, Outcome::Succeeded, "{:?}", out.outcome);
         fuel = out.stats.fuel_used;
         peak = out.stats.peak_memory_bytes;
-        sandbox_clues = out.clues.iter().map(|c| (c.dedup_key.clone(), c.reason.clone())).collect();
+        sandbox_clues = out
+            .clues
+            .iter()
+            .map(|c| (c.dedup_key.clone(), c.reason.clone()))
+            .collect();
     }
     native_clues.sort();
     sandbox_clues.sort();
-    assert_eq!(native_clues, sandbox_clues, "sandbox and native clues differ");
+    assert_eq!(
+        native_clues, sandbox_clues,
+        "sandbox and native clues differ"
+    );
 
     // Instantiation with InstancePre and the pooling allocator.
     for _ in 0..100 {
@@ -203,7 +290,10 @@ fn main() {
     }
 
     let (n, s) = (median(native_times), median(sandbox_times));
-    println!("pension-after-death: {payments} payments x {deaths} deaths, {} clues, median of {runs} runs", sandbox_clues.len());
+    println!(
+        "pension-after-death: {payments} payments x {deaths} deaths, {} clues, median of {runs} runs",
+        sandbox_clues.len()
+    );
     println!();
     println!("| system  | seconds | rows/s      | vs native |");
     println!("|---------|---------|-------------|-----------|");
@@ -218,10 +308,25 @@ fn main() {
     println!();
     println!("| measure                               | value        |");
     println!("|---------------------------------------|--------------|");
-    println!("| sandbox throughput / native (target >= 0.8) | {:>12.2} |", n.as_secs_f64() / s.as_secs_f64());
-    println!("| instantiation, InstancePre + pooling (target <= 50 us) | {:>9.1} us |", median(inst).as_secs_f64() * 1e6);
-    println!("| compile, cold                         | {:>9.1} ms |", cold.as_secs_f64() * 1e3);
-    println!("| load from compiled cache              | {:>9.2} ms |", warm.as_secs_f64() * 1e3);
+    println!(
+        "| sandbox throughput / native (target >= 0.8) | {:>12.2} |",
+        n.as_secs_f64() / s.as_secs_f64()
+    );
+    println!(
+        "| instantiation, InstancePre + pooling (target <= 50 us) | {:>9.1} us |",
+        median(inst).as_secs_f64() * 1e6
+    );
+    println!(
+        "| compile, cold                         | {:>9.1} ms |",
+        cold.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load from compiled cache              | {:>9.2} ms |",
+        warm.as_secs_f64() * 1e3
+    );
     println!("| fuel per run                          | {fuel:>12} |");
-    println!("| guest peak memory                     | {:>8.1} MiB |", peak as f64 / (1 << 20) as f64);
+    println!(
+        "| guest peak memory                     | {:>8.1} MiB |",
+        peak as f64 / (1 << 20) as f64
+    );
 }

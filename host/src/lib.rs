@@ -2,10 +2,12 @@
 //!
 //! - [`runtime`]: the wasmtime sandbox that loads, describes and runs model components;
 //! - [`datasets`]: schemas, imports, regions, pseudonyms, snapshots and scoped feeds;
+//! - [`registry`]: offices, keys, signed publishing, review, enablement, fail-closed loads;
 //! - [`store`]: the database (SQLite by default, PostgreSQL by URL) and the audit log;
 //! - [`cli`]: the `supervise` command line.
 
 pub mod cli;
 pub mod datasets;
+pub mod registry;
 pub mod runtime;
 pub mod store;

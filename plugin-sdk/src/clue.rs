@@ -97,10 +97,13 @@ impl Clue {
 
     /// The evidence, as (dataset, row keys, fields) triples.
     pub fn evidence_rows(&self) -> impl Iterator<Item = (&str, &[String], &[wit::Field])> {
-        self.0
-            .evidence
-            .iter()
-            .map(|e| (e.dataset.as_str(), e.row_keys.as_slice(), e.fields.as_slice()))
+        self.0.evidence.iter().map(|e| {
+            (
+                e.dataset.as_str(),
+                e.row_keys.as_slice(),
+                e.fields.as_slice(),
+            )
+        })
     }
 
     /// Checks what the host also checks, so a model fails the same way under the test harness.

@@ -268,9 +268,11 @@ impl Index {
         offsets.push(0u32);
         for k in keys {
             data.extend_from_slice(k.as_bytes());
-            offsets.push(u32::try_from(data.len()).map_err(|_| {
-                Error::LimitExceeded("look-up keys exceed 4 GiB of text".into())
-            })?);
+            offsets.push(
+                u32::try_from(data.len()).map_err(|_| {
+                    Error::LimitExceeded("look-up keys exceed 4 GiB of text".into())
+                })?,
+            );
         }
         self.get(ColumnValues::Text(wit::TextColumn { data, offsets }))
     }

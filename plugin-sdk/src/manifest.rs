@@ -76,17 +76,32 @@ impl Manifest {
 
     /// Declares an integer parameter with its default.
     pub fn integer_param(self, name: &str, default: i64, description: &str) -> Self {
-        self.param(name, ParamType::Integer, Value::Integer(default), description)
+        self.param(
+            name,
+            ParamType::Integer,
+            Value::Integer(default),
+            description,
+        )
     }
 
     /// Declares a decimal parameter with its default.
     pub fn decimal_param(self, name: &str, default: Decimal, description: &str) -> Self {
-        self.param(name, ParamType::Decimal, Value::Decimal(default.0), description)
+        self.param(
+            name,
+            ParamType::Decimal,
+            Value::Decimal(default.0),
+            description,
+        )
     }
 
     /// Declares a text parameter with its default.
     pub fn text_param(self, name: &str, default: &str, description: &str) -> Self {
-        self.param(name, ParamType::Text, Value::Text(default.into()), description)
+        self.param(
+            name,
+            ParamType::Text,
+            Value::Text(default.into()),
+            description,
+        )
     }
 
     /// Declares a date parameter with its default.
@@ -96,7 +111,12 @@ impl Manifest {
 
     /// Declares a boolean parameter with its default.
     pub fn boolean_param(self, name: &str, default: bool, description: &str) -> Self {
-        self.param(name, ParamType::Boolean, Value::Boolean(default), description)
+        self.param(
+            name,
+            ParamType::Boolean,
+            Value::Boolean(default),
+            description,
+        )
     }
 
     /// Declares a kind of clue the model emits.

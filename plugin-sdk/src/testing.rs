@@ -112,7 +112,11 @@ impl Table {
             data.extend_from_slice(v.as_bytes());
             offsets.push(data.len() as u32);
         }
-        self.column(name, ColumnValues::Text(wit::TextColumn { data, offsets }), values.len())
+        self.column(
+            name,
+            ColumnValues::Text(wit::TextColumn { data, offsets }),
+            values.len(),
+        )
     }
 
     /// Adds an integer column.
@@ -157,9 +161,14 @@ impl Table {
         let Some(col) = self.columns.iter_mut().find(|c| c.name == name) else {
             panic!("fixture table `{table}`: no column `{name}` to mark nulls in");
         };
-        let bits = col.validity.get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
+        let bits = col
+            .validity
+            .get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
         for &r in rows {
-            assert!(r < n, "fixture table `{table}`: null row {r} is past the end");
+            assert!(
+                r < n,
+                "fixture table `{table}`: null row {r} is past the end"
+            );
             bits[r / 8] &= !(1 << (r % 8));
         }
         self
@@ -204,7 +213,11 @@ fn parse<T: std::str::FromStr<Err = String>>(column: &str, v: &str) -> T {
 /// The significant prefix of a region code: `330000` → `33`, `330100` → `3301`.
 fn region_prefix(code: &str) -> &str {
     let trimmed = code.trim_end_matches("00");
-    if trimmed.len() < 2 { &code[..code.len().min(2)] } else { trimmed }
+    if trimmed.len() < 2 {
+        &code[..code.len().min(2)]
+    } else {
+        trimmed
+    }
 }
 
 /// What a harness run produced.
@@ -316,9 +329,9 @@ impl Harness<'_> {
             .ok_or_else(|| Error::NotFound(format!("no fixture table for dataset `{dataset}`")))?;
         let mut projected = Vec::with_capacity(columns.len());
         for c in columns {
-            let col = table
-                .find(c)
-                .ok_or_else(|| Error::NotFound(format!("fixture table `{dataset}` has no `{c}`")))?;
+            let col = table.find(c).ok_or_else(|| {
+                Error::NotFound(format!("fixture table `{dataset}` has no `{c}`"))
+            })?;
             let want = self.manifest.column_type(dataset, c);
             if want != Some(type_of(&col.values)) {
                 return Err(Error::InvalidArgument(format!(
@@ -440,7 +453,11 @@ impl ScanSource for HarnessScan {
                 if self.pos >= end {
                     return Ok(None);
                 }
-                let cols = self.columns.iter().map(|c| slice(c, self.pos, end)).collect();
+                let cols = self
+                    .columns
+                    .iter()
+                    .map(|c| slice(c, self.pos, end))
+                    .collect();
                 self.pos = end;
                 cols
             }
@@ -551,7 +568,11 @@ fn slice(c: &wit::Column, start: usize, end: usize) -> wit::Column {
         let rows: Vec<u32> = (start as u32..end as u32).collect();
         validity_of(c, &rows)
     });
-    wit::Column { name: c.name.clone(), values, validity }
+    wit::Column {
+        name: c.name.clone(),
+        values,
+        validity,
+    }
 }
 
 fn validity_of(c: &wit::Column, rows: &[u32]) -> Vec<u8> {
@@ -617,7 +638,10 @@ mod tests {
 
     #[test]
     fn pseudonyms_normalise_before_hashing() {
-        assert_eq!(pseudonym(" 11010519491231002x "), pseudonym("11010519491231002X"));
+        assert_eq!(
+            pseudonym(" 11010519491231002x "),
+            pseudonym("11010519491231002X")
+        );
         assert_ne!(pseudonym("A"), pseudonym("B"));
     }
 }

@@ -124,7 +124,11 @@ impl Decimal {
     /// Two decimals with thousands separators: `12,800.00`.
     pub fn to_money(self) -> String {
         let cents = (i128::from(self.0) + if self.0 < 0 { -50 } else { 50 }) / 100;
-        let (sign, cents) = if cents < 0 { ("-", -cents) } else { ("", cents) };
+        let (sign, cents) = if cents < 0 {
+            ("-", -cents)
+        } else {
+            ("", cents)
+        };
         let units = (cents / 100).to_string();
         let mut grouped = String::with_capacity(units.len() + units.len() / 3);
         for (i, c) in units.chars().enumerate() {

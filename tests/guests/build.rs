@@ -18,7 +18,10 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
 
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().expect("run rustc");
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if !sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
         panic!(
@@ -28,7 +31,13 @@ fn main() {
     }
 
     let status = Command::new(&cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
@@ -39,11 +48,16 @@ fn main() {
         .env_remove("RUSTC_WRAPPER")
         .status()
         .expect("run cargo for plugins/");
-    assert!(status.success(), "building plugins/ for wasm32-wasip2 failed; see the output above");
+    assert!(
+        status.success(),
+        "building plugins/ for wasm32-wasip2 failed; see the output above"
+    );
 
     let out_dir = target.join("wasm32-wasip2/release");
     let mut consts = String::new();
-    let mut all = String::from("/// Every guest, as (crate name, component path).\npub const ALL: &[(&str, &str)] = &[\n");
+    let mut all = String::from(
+        "/// Every guest, as (crate name, component path).\npub const ALL: &[(&str, &str)] = &[\n",
+    );
     let mut names: Vec<String> = std::fs::read_dir(&plugins)
         .expect("read plugins/")
         .filter_map(|e| e.ok())

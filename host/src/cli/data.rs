@@ -77,12 +77,22 @@ pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
         let store = Store::open(&cli.database_url()).await?;
         match cmd {
             DataCommand::Define { file } => {
-                let text = std::fs::read_to_string(file).map_err(|source| CliError::Read { path: file.clone(), source })?;
-                let schema = DatasetSchema::from_toml(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+                let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
+                    path: file.clone(),
+                    source,
+                })?;
+                let schema = DatasetSchema::from_toml(&text)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
                 match catalog::define(&store, &schema, &cli.actor).await? {
-                    catalog::Defined::Created(v) => println!("defined `{}` (schema version {v})", schema.name),
-                    catalog::Defined::NewVersion(v) => println!("`{}` now at schema version {v}", schema.name),
-                    catalog::Defined::Unchanged(v) => println!("`{}` unchanged (schema version {v})", schema.name),
+                    catalog::Defined::Created(v) => {
+                        println!("defined `{}` (schema version {v})", schema.name)
+                    }
+                    catalog::Defined::NewVersion(v) => {
+                        println!("`{}` now at schema version {v}", schema.name)
+                    }
+                    catalog::Defined::Unchanged(v) => {
+                        println!("`{}` unchanged (schema version {v})", schema.name)
+                    }
                 }
             }
             DataCommand::Import(a) => {
@@ -90,7 +100,11 @@ pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
                     None => None,
                     Some("csv") => Some(Format::Csv),
                     Some("jsonl" | "ndjson") => Some(Format::JsonLines),
-                    Some(other) => return Err(CliError::Usage(format!("--format {other}: use csv or jsonl"))),
+                    Some(other) => {
+                        return Err(CliError::Usage(format!(
+                            "--format {other}: use csv or jsonl"
+                        )));
+                    }
                 };
                 let pseudo = Pseudonymizer::from_secret_file(&cli.secret_file(), true)?;
                 let request = ImportRequest {
@@ -122,9 +136,15 @@ pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
                 if *json {
                     print::json(&serde_json::to_value(&list).unwrap_or_default());
                 } else {
-                    println!("{:<28} {:>7} {:>8} {:>12}  description", "dataset", "version", "imports", "rows");
+                    println!(
+                        "{:<28} {:>7} {:>8} {:>12}  description",
+                        "dataset", "version", "imports", "rows"
+                    );
                     for d in list {
-                        println!("{:<28} {:>7} {:>8} {:>12}  {}", d.name, d.version, d.imports, d.rows, d.description);
+                        println!(
+                            "{:<28} {:>7} {:>8} {:>12}  {}",
+                            d.name, d.version, d.imports, d.rows, d.description
+                        );
                     }
                 }
             }
@@ -148,7 +168,12 @@ pub fn regions(cli: &Cli, cmd: &RegionsCommand) -> Result<ExitCode, CliError> {
                     print::json(&serde_json::to_value(&list).unwrap_or_default());
                 } else {
                     for r in list {
-                        println!("{} {:<8} {}", r.code, format!("{:?}", r.level).to_lowercase(), r.name);
+                        println!(
+                            "{} {:<8} {}",
+                            r.code,
+                            format!("{:?}", r.level).to_lowercase(),
+                            r.name
+                        );
                     }
                 }
             }

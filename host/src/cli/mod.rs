@@ -18,7 +18,12 @@ use crate::runtime::RuntimeError;
 #[command(name = "supervise", version, about)]
 pub struct Cli {
     /// The platform's working directory: database file, pseudonym key, compiled cache.
-    #[arg(long, global = true, env = "SUPERVISE_HOME", default_value = ".supervise")]
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERVISE_HOME",
+        default_value = ".supervise"
+    )]
     pub home: PathBuf,
 
     /// Database URL: `sqlite://FILE` or `postgres://…`; a SQLite file in --home by default.
@@ -35,7 +40,12 @@ pub struct Cli {
     pub cache_dir: Option<PathBuf>,
 
     /// Who is acting, recorded in the audit log.
-    #[arg(long = "as", global = true, env = "SUPERVISE_ACTOR", default_value = "cli")]
+    #[arg(
+        long = "as",
+        global = true,
+        env = "SUPERVISE_ACTOR",
+        default_value = "cli"
+    )]
     pub actor: String,
 
     /// What to do.
@@ -60,17 +70,23 @@ pub enum Command {
 impl Cli {
     /// The compiled-model cache directory.
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| self.home.join("cache"))
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.home.join("cache"))
     }
 
     /// The database URL.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| crate::store::Store::default_url(&self.home))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::store::Store::default_url(&self.home))
     }
 
     /// The pseudonym key file.
     pub fn secret_file(&self) -> PathBuf {
-        self.secret_file.clone().unwrap_or_else(|| self.home.join("secret.key"))
+        self.secret_file
+            .clone()
+            .unwrap_or_else(|| self.home.join("secret.key"))
     }
 }
 
@@ -159,9 +175,17 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs an async command body on a fresh runtime.
-pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+pub(crate) fn block_on<T>(
+    f: impl std::future::Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(f),
-        Err(e) => Err(CliError::Usage(format!("cannot start the async runtime: {e}"))),
+        Err(e) => Err(CliError::Usage(format!(
+            "cannot start the async runtime: {e}"
+        ))),
     }
 }

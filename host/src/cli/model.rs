@@ -88,17 +88,21 @@ pub fn inspect(cli: &Cli, args: &InspectArgs) -> Result<ExitCode, CliError> {
 fn parse_params(model: &LoadedModel, raw: &[String]) -> Result<Vec<(String, Value)>, CliError> {
     raw.iter()
         .map(|p| {
-            let (name, value) = p
-                .split_once('=')
-                .ok_or_else(|| CliError::Usage(format!("--param `{p}` must look like name=value")))?;
+            let (name, value) = p.split_once('=').ok_or_else(|| {
+                CliError::Usage(format!("--param `{p}` must look like name=value"))
+            })?;
             let spec = model
                 .manifest
                 .parameters
                 .iter()
                 .find(|s| s.name == name)
                 .ok_or_else(|| {
-                    let known: Vec<&str> =
-                        model.manifest.parameters.iter().map(|s| s.name.as_str()).collect();
+                    let known: Vec<&str> = model
+                        .manifest
+                        .parameters
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
                     CliError::Usage(format!(
                         "--param {name}: the model has no such parameter (it has: {})",
                         known.join(", ")
@@ -122,7 +126,11 @@ pub fn test(cli: &Cli, args: &TestArgs) -> Result<ExitCode, CliError> {
     let rt = runtime(cli)?;
     let model = load(&rt, &args.file)?;
     let params = parse_params(&model, &args.params)?;
-    let source = fixtures::load_dir(&args.data, &model.manifest, &Pseudonymizer::new(FIXTURE_KEY))?;
+    let source = fixtures::load_dir(
+        &args.data,
+        &model.manifest,
+        &Pseudonymizer::new(FIXTURE_KEY),
+    )?;
     let defaults = RunLimits::default();
     let limits = RunLimits {
         fuel: args.fuel.unwrap_or(defaults.fuel),
@@ -141,10 +149,12 @@ pub fn test(cli: &Cli, args: &TestArgs) -> Result<ExitCode, CliError> {
         limits,
         source: Arc::new(source),
     };
-    let outcome = rt.run(&model, request).map_err(|source| CliError::Runtime {
-        path: args.file.clone(),
-        source,
-    })?;
+    let outcome = rt
+        .run(&model, request)
+        .map_err(|source| CliError::Runtime {
+            path: args.file.clone(),
+            source,
+        })?;
     if args.json {
         print::json(&print::run_json(&model, &outcome));
     } else {

@@ -54,7 +54,10 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
         }
     });
     if dir.exists() {
-        return Err(CliError::Usage(format!("{} already exists; choose another name or --dir", dir.display())));
+        return Err(CliError::Usage(format!(
+            "{} already exists; choose another name or --dir",
+            dir.display()
+        )));
     }
     let in_workspace = dir.parent().is_some_and(sdk_workspace);
     let (dependency, workspace_table) = if in_workspace {
@@ -67,10 +70,18 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
                 let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
                 built_in.is_dir().then_some(built_in)
             })
-            .ok_or_else(|| CliError::Usage("cannot find the supervise-sdk crate: pass --sdk PATH".into()))?;
-        let sdk = sdk.canonicalize().map_err(|source| CliError::Read { path: sdk.clone(), source })?;
+            .ok_or_else(|| {
+                CliError::Usage("cannot find the supervise-sdk crate: pass --sdk PATH".into())
+            })?;
+        let sdk = sdk.canonicalize().map_err(|source| CliError::Read {
+            path: sdk.clone(),
+            source,
+        })?;
         (
-            format!("supervise-sdk = {{ path = {:?} }}", sdk.display().to_string()),
+            format!(
+                "supervise-sdk = {{ path = {:?} }}",
+                sdk.display().to_string()
+            ),
             "\n# A model of its own, outside any workspace.\n[workspace]\n",
         )
     };
@@ -78,7 +89,9 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
         .split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect();
     let human = name.replace('-', " ");
@@ -93,15 +106,29 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
     let write = |rel: &str, text: String| {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| CliError::Write { path: parent.into(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
+                path: parent.into(),
+                source,
+            })?;
         }
         std::fs::write(&path, text).map_err(|source| CliError::Write { path, source })
     };
     write("Cargo.toml", fill(CARGO))?;
     write("src/lib.rs", fill(LIB))?;
     write("README.md", fill(README))?;
-    println!("created {} ({})", dir.display(), if in_workspace { "workspace member" } else { "standalone crate" });
-    println!("next: cd {} && cargo test && cargo build --release --target wasm32-wasip2", dir.display());
+    println!(
+        "created {} ({})",
+        dir.display(),
+        if in_workspace {
+            "workspace member"
+        } else {
+            "standalone crate"
+        }
+    );
+    println!(
+        "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

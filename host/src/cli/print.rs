@@ -35,7 +35,14 @@ pub fn manifest(model: &LoadedModel) {
     let m = &model.manifest;
     println!("{} {} — {}", m.id, m.version, m.name);
     println!("sha256  {}", model.sha256);
-    println!("author  {}", if m.author_office.is_empty() { "(not given)" } else { &m.author_office });
+    println!(
+        "author  {}",
+        if m.author_office.is_empty() {
+            "(not given)"
+        } else {
+            &m.author_office
+        }
+    );
     println!("\n{}\n", m.summary);
     println!("DATA SCOPE");
     for d in &m.datasets {
@@ -50,7 +57,13 @@ pub fn manifest(model: &LoadedModel) {
     }
     for p in &m.parameters {
         let ty = p.type_.to_string();
-        println!("  {:<24} {:<8} default {:<10} {}", p.name, ty, display(&p.default), p.description);
+        println!(
+            "  {:<24} {:<8} default {:<10} {}",
+            p.name,
+            ty,
+            display(&p.default),
+            p.description
+        );
     }
     println!("CLUE KINDS");
     for k in &m.clue_kinds {
@@ -104,12 +117,23 @@ pub fn run(model: &LoadedModel, region: &str, as_of: i32, out: &RunOutcome) {
         out.clues.len()
     );
     for c in &out.clues {
-        println!("  {:.2}  {}  {}:{}", c.score, c.kind, c.subject.type_, c.subject.id);
+        println!(
+            "  {:.2}  {}  {}:{}",
+            c.score, c.kind, c.subject.type_, c.subject.id
+        );
         println!("        {}", c.reason);
         for e in &c.evidence {
-            let fields: Vec<String> =
-                e.fields.iter().map(|f| format!("{}={}", f.name, display(&f.value))).collect();
-            println!("        {} [{}] {}", e.dataset, e.row_keys.join(", "), fields.join(" "));
+            let fields: Vec<String> = e
+                .fields
+                .iter()
+                .map(|f| format!("{}={}", f.name, display(&f.value)))
+                .collect();
+            println!(
+                "        {} [{}] {}",
+                e.dataset,
+                e.row_keys.join(", "),
+                fields.join(" ")
+            );
         }
     }
     if !out.log.is_empty() {
@@ -120,8 +144,19 @@ pub fn run(model: &LoadedModel, region: &str, as_of: i32, out: &RunOutcome) {
     }
     let s = &out.stats;
     println!("\nSTATS");
-    let rows: Vec<String> = s.rows_read.iter().map(|(d, n)| format!("{d} {n}")).collect();
-    println!("  rows read    {}", if rows.is_empty() { "none".into() } else { rows.join(", ") });
+    let rows: Vec<String> = s
+        .rows_read
+        .iter()
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    println!(
+        "  rows read    {}",
+        if rows.is_empty() {
+            "none".into()
+        } else {
+            rows.join(", ")
+        }
+    );
     println!("  fuel         {}", s.fuel_used);
     println!("  peak memory  {}", mib(s.peak_memory_bytes));
     println!("  wall time    {:.1} ms", s.wall_us as f64 / 1000.0);
@@ -129,7 +164,10 @@ pub fn run(model: &LoadedModel, region: &str, as_of: i32, out: &RunOutcome) {
         crate::runtime::CacheStatus::Compiled => "compiled",
         crate::runtime::CacheStatus::Cached => "from cache",
     };
-    println!("  load         {how} in {:.1} ms", model.load_time.as_secs_f64() * 1000.0);
+    println!(
+        "  load         {how} in {:.1} ms",
+        model.load_time.as_secs_f64() * 1000.0
+    );
     match out.outcome.failure() {
         None => println!("  outcome      succeeded"),
         Some(f) if f.is_timeout() => println!("  outcome      timed out: {f}"),

@@ -66,8 +66,13 @@ pub struct DatasetSummary {
 }
 
 /// Defines a dataset or a new version of its schema.
-pub async fn define(store: &Store, schema: &DatasetSchema, actor: &str) -> Result<Defined, CatalogError> {
-    let json = serde_json::to_string(schema).map_err(|e| CatalogError::Corrupt(schema.name.clone(), e.to_string()))?;
+pub async fn define(
+    store: &Store,
+    schema: &DatasetSchema,
+    actor: &str,
+) -> Result<Defined, CatalogError> {
+    let json = serde_json::to_string(schema)
+        .map_err(|e| CatalogError::Corrupt(schema.name.clone(), e.to_string()))?;
     let sha = hex::encode(Sha256::digest(json.as_bytes()));
     let mut tx = store.pool().begin().await?;
     let current: Option<i64> = sqlx::query("SELECT current_version FROM datasets WHERE name = $1")
@@ -78,13 +83,15 @@ pub async fn define(store: &Store, schema: &DatasetSchema, actor: &str) -> Resul
         .transpose()?;
     let version = match current {
         Some(v) => {
-            let same: Option<String> = sqlx::query("SELECT schema_sha256 FROM dataset_versions WHERE dataset = $1 AND version = $2")
-                .bind(&schema.name)
-                .bind(v)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
+            let same: Option<String> = sqlx::query(
+                "SELECT schema_sha256 FROM dataset_versions WHERE dataset = $1 AND version = $2",
+            )
+            .bind(&schema.name)
+            .bind(v)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
             if same.as_deref() == Some(sha.as_str()) {
                 return Ok(Defined::Unchanged(v));
             }
@@ -96,11 +103,13 @@ pub async fn define(store: &Store, schema: &DatasetSchema, actor: &str) -> Resul
             v + 1
         }
         None => {
-            sqlx::query("INSERT INTO datasets (name, current_version, created_at_ms) VALUES ($1, 1, $2)")
-                .bind(&schema.name)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO datasets (name, current_version, created_at_ms) VALUES ($1, 1, $2)",
+            )
+            .bind(&schema.name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
             1
         }
     };
@@ -119,11 +128,19 @@ pub async fn define(store: &Store, schema: &DatasetSchema, actor: &str) -> Resul
     let detail = serde_json::json!({"version": version, "schema_sha256": sha});
     audit(&mut *tx, actor, "dataset.define", &schema.name, &detail).await?;
     tx.commit().await?;
-    Ok(if version == 1 { Defined::Created(1) } else { Defined::NewVersion(version) })
+    Ok(if version == 1 {
+        Defined::Created(1)
+    } else {
+        Defined::NewVersion(version)
+    })
 }
 
 /// A dataset's schema at `version` (the current one when `None`), with its version number.
-pub async fn schema(store: &Store, dataset: &str, version: Option<i64>) -> Result<(i64, DatasetSchema), CatalogError> {
+pub async fn schema(
+    store: &Store,
+    dataset: &str,
+    version: Option<i64>,
+) -> Result<(i64, DatasetSchema), CatalogError> {
     let latest: i64 = sqlx::query("SELECT current_version FROM datasets WHERE name = $1")
         .bind(dataset)
         .fetch_optional(store.pool())
@@ -131,14 +148,20 @@ pub async fn schema(store: &Store, dataset: &str, version: Option<i64>) -> Resul
         .ok_or_else(|| CatalogError::UnknownDataset(dataset.to_string()))?
         .try_get(0)?;
     let version = version.unwrap_or(latest);
-    let row = sqlx::query("SELECT schema_json FROM dataset_versions WHERE dataset = $1 AND version = $2")
-        .bind(dataset)
-        .bind(version)
-        .fetch_optional(store.pool())
-        .await?
-        .ok_or_else(|| CatalogError::UnknownVersion { dataset: dataset.to_string(), version, latest })?;
+    let row =
+        sqlx::query("SELECT schema_json FROM dataset_versions WHERE dataset = $1 AND version = $2")
+            .bind(dataset)
+            .bind(version)
+            .fetch_optional(store.pool())
+            .await?
+            .ok_or_else(|| CatalogError::UnknownVersion {
+                dataset: dataset.to_string(),
+                version,
+                latest,
+            })?;
     let json: String = row.try_get(0)?;
-    let schema = serde_json::from_str(&json).map_err(|e| CatalogError::Corrupt(dataset.to_string(), e.to_string()))?;
+    let schema = serde_json::from_str(&json)
+        .map_err(|e| CatalogError::Corrupt(dataset.to_string(), e.to_string()))?;
     Ok((version, schema))
 }
 
@@ -158,7 +181,8 @@ pub async fn list(store: &Store) -> Result<Vec<DatasetSummary>, CatalogError> {
         .map(|r| {
             let name: String = r.try_get("name")?;
             let json: String = r.try_get("schema_json")?;
-            let schema: DatasetSchema = serde_json::from_str(&json).map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
+            let schema: DatasetSchema = serde_json::from_str(&json)
+                .map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
             Ok(DatasetSummary {
                 version: r.try_get("current_version")?,
                 description: schema.description,

@@ -59,16 +59,22 @@ pub fn encode(rows: usize, columns: &[(&str, &StoredColumn)]) -> Vec<u8> {
         }
         match &col.values {
             ColumnValues::Text(t) => {
-                t.offsets.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
+                t.offsets
+                    .iter()
+                    .for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
                 out.extend_from_slice(&(t.data.len() as u32).to_le_bytes());
                 out.extend_from_slice(&t.data);
             }
-            ColumnValues::Integer(v) | ColumnValues::Decimal(v) | ColumnValues::Timestamp(v) => {
-                v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
-            }
-            ColumnValues::Date(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            ColumnValues::Integer(v) | ColumnValues::Decimal(v) | ColumnValues::Timestamp(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            ColumnValues::Date(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             ColumnValues::Boolean(v) => out.extend_from_slice(v),
-            ColumnValues::Pseudonym(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            ColumnValues::Pseudonym(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
         let len = (out.len() - len_at - 4) as u32;
         out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
@@ -117,17 +123,23 @@ fn decode_values(ty: ColumnType, rows: usize, p: &mut Cursor<'_>) -> Result<Colu
             let offsets = words(p.take((rows + 1) * 4)?, u32::from_le_bytes);
             let len = p.u32()?;
             let data = p.take(len)?.to_vec();
-            if offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last().is_some_and(|&o| o as usize != len) {
+            if offsets.windows(2).any(|w| w[0] > w[1])
+                || offsets.last().is_some_and(|&o| o as usize != len)
+            {
                 return Err("text offsets are inconsistent".into());
             }
             ColumnValues::Text(TextColumn { data, offsets })
         }
         ColumnType::Integer => ColumnValues::Integer(words(p.take(rows * 8)?, i64::from_le_bytes)),
         ColumnType::Decimal => ColumnValues::Decimal(words(p.take(rows * 8)?, i64::from_le_bytes)),
-        ColumnType::Timestamp => ColumnValues::Timestamp(words(p.take(rows * 8)?, i64::from_le_bytes)),
+        ColumnType::Timestamp => {
+            ColumnValues::Timestamp(words(p.take(rows * 8)?, i64::from_le_bytes))
+        }
         ColumnType::Date => ColumnValues::Date(words(p.take(rows * 4)?, i32::from_le_bytes)),
         ColumnType::Boolean => ColumnValues::Boolean(p.take(rows * 1)?.to_vec()),
-        ColumnType::Pseudonym => ColumnValues::Pseudonym(words(p.take(rows * 16)?, u64::from_le_bytes)),
+        ColumnType::Pseudonym => {
+            ColumnValues::Pseudonym(words(p.take(rows * 16)?, u64::from_le_bytes))
+        }
     })
 }
 
@@ -143,7 +155,8 @@ pub fn decode(bytes: &[u8], wanted: &[&str]) -> Result<(usize, Vec<Option<Stored
     let mut out: Vec<Option<StoredColumn>> = vec![None; wanted.len()];
     for _ in 0..ncols {
         let name_len = c.u16()?;
-        let name = std::str::from_utf8(c.take(name_len)?).map_err(|_| "column name is not UTF-8")?;
+        let name =
+            std::str::from_utf8(c.take(name_len)?).map_err(|_| "column name is not UTF-8")?;
         let ty = untag(c.take(1)?[0]).ok_or("unknown column type tag")?;
         let has_validity = c.take(1)?[0] == 1;
         let len = c.u32()?;
@@ -152,7 +165,11 @@ pub fn decode(bytes: &[u8], wanted: &[&str]) -> Result<(usize, Vec<Option<Stored
             continue;
         };
         let mut p = Cursor { b: payload };
-        let validity = if has_validity { Some(p.take(rows.div_ceil(8))?.to_vec()) } else { None };
+        let validity = if has_validity {
+            Some(p.take(rows.div_ceil(8))?.to_vec())
+        } else {
+            None
+        };
         let values = decode_values(ty, rows, &mut p)?;
         out[slot] = Some(StoredColumn::from_values(ty, values, validity)?);
     }
@@ -171,7 +188,11 @@ mod tests {
         let build = |ty, vals: &[&str]| {
             let mut b = ColumnBuilder::new(ty);
             for v in vals {
-                if v.is_empty() { b.push_null() } else { b.push_str(v, &p).unwrap() }
+                if v.is_empty() {
+                    b.push_null()
+                } else {
+                    b.push_str(v, &p).unwrap()
+                }
             }
             b.finish()
         };

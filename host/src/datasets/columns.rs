@@ -62,7 +62,11 @@ fn pick<T: Copy>(v: &[T], rows: &Rows<'_>, width: usize) -> Vec<T> {
 impl StoredColumn {
     /// A column from values already in the contract's layout. Fails when the values do not
     /// have type `ty` or the validity bitmap is too short.
-    pub fn from_values(ty: ColumnType, values: ColumnValues, validity: Option<Vec<u8>>) -> Result<Self, String> {
+    pub fn from_values(
+        ty: ColumnType,
+        values: ColumnValues,
+        validity: Option<Vec<u8>>,
+    ) -> Result<Self, String> {
         let len = match (&values, ty) {
             (ColumnValues::Text(t), ColumnType::Text) => t.offsets.len().saturating_sub(1),
             (ColumnValues::Integer(v), ColumnType::Integer)
@@ -76,7 +80,12 @@ impl StoredColumn {
         if validity.as_ref().is_some_and(|v| v.len() < len.div_ceil(8)) {
             return Err("validity bitmap is shorter than the column".into());
         }
-        Ok(StoredColumn { ty, values, validity, len })
+        Ok(StoredColumn {
+            ty,
+            values,
+            validity,
+            len,
+        })
     }
 
     /// Appends the rows of `other`, a column of the same type.
@@ -94,13 +103,22 @@ impl StoredColumn {
             (ColumnValues::Date(a), ColumnValues::Date(b)) => a.extend_from_slice(b),
             (ColumnValues::Boolean(a), ColumnValues::Boolean(b)) => a.extend_from_slice(b),
             (ColumnValues::Pseudonym(a), ColumnValues::Pseudonym(b)) => a.extend_from_slice(b),
-            _ => return Err(format!("cannot append a column of another type to a {} column", self.ty)),
+            _ => {
+                return Err(format!(
+                    "cannot append a column of another type to a {} column",
+                    self.ty
+                ));
+            }
         }
         self.len += other.len;
         if self.validity.is_some() || other.validity.is_some() {
             let mut bits = vec![0u8; self.len.div_ceil(8)];
             for i in 0..self.len {
-                let valid = if i < before { self.is_valid_before(i) } else { other.is_valid(i - before) };
+                let valid = if i < before {
+                    self.is_valid_before(i)
+                } else {
+                    other.is_valid(i - before)
+                };
                 if valid {
                     bits[i / 8] |= 1 << (i % 8);
                 }
@@ -111,7 +129,9 @@ impl StoredColumn {
     }
 
     fn is_valid_before(&self, i: usize) -> bool {
-        self.validity.as_ref().is_none_or(|v| v.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+        self.validity
+            .as_ref()
+            .is_none_or(|v| v.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
     }
 
     /// Number of rows.
@@ -126,7 +146,9 @@ impl StoredColumn {
 
     /// Whether row `i` holds a value.
     pub fn is_valid(&self, i: usize) -> bool {
-        self.validity.as_ref().is_none_or(|v| v[i / 8] & (1 << (i % 8)) != 0)
+        self.validity
+            .as_ref()
+            .is_none_or(|v| v[i / 8] & (1 << (i % 8)) != 0)
     }
 
     /// The text of row `i` of a text column.
@@ -155,7 +177,9 @@ impl StoredColumn {
                     _ => {
                         let mut data = Vec::new();
                         rows.for_each(|i| {
-                            data.extend_from_slice(&t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize]);
+                            data.extend_from_slice(
+                                &t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize],
+                            );
                             offsets.push(data.len() as u32);
                         });
                         data
@@ -260,9 +284,11 @@ impl ColumnBuilder {
                     .map_err(|_| "text column exceeds 4 GiB".to_string())?;
                 t.offsets.push(end);
             }
-            ColumnValues::Integer(v) => {
-                v.push(raw.trim().parse().map_err(|_| format!("`{raw}` is not an integer"))?)
-            }
+            ColumnValues::Integer(v) => v.push(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| format!("`{raw}` is not an integer"))?,
+            ),
             ColumnValues::Decimal(v) => v.push(values::parse_decimal(raw)?),
             ColumnValues::Timestamp(v) => v.push(values::parse_timestamp(raw)?),
             ColumnValues::Date(v) => v.push(values::parse_date(raw)?),
@@ -305,13 +331,20 @@ mod tests {
 
     #[test]
     fn gathers_ranges_and_lists_with_nulls() {
-        let c = col(ColumnType::Text, &[Some("a"), None, Some("ccc"), Some("dd")]);
+        let c = col(
+            ColumnType::Text,
+            &[Some("a"), None, Some("ccc"), Some("dd")],
+        );
         let g = c.gather("t", &Rows::Range(1..4));
-        let ColumnValues::Text(t) = &g.values else { panic!() };
+        let ColumnValues::Text(t) = &g.values else {
+            panic!()
+        };
         assert_eq!(t.offsets, vec![0, 0, 3, 5]);
         assert_eq!(g.validity, Some(vec![0b110]));
         let g = c.gather("t", &Rows::List(&[3, 0]));
-        let ColumnValues::Text(t) = &g.values else { panic!() };
+        let ColumnValues::Text(t) = &g.values else {
+            panic!()
+        };
         assert_eq!(t.data, b"dda");
         assert_eq!(g.validity, Some(vec![0b11]));
     }
@@ -320,8 +353,12 @@ mod tests {
     fn fixed_width_and_pseudonym_columns_gather_by_width() {
         let c = col(ColumnType::Pseudonym, &[Some("A"), Some("B"), Some("C")]);
         let g = c.gather("p", &Rows::List(&[2]));
-        let ColumnValues::Pseudonym(v) = g.values else { panic!() };
-        let ColumnValues::Pseudonym(all) = &c.values else { panic!() };
+        let ColumnValues::Pseudonym(v) = g.values else {
+            panic!()
+        };
+        let ColumnValues::Pseudonym(all) = &c.values else {
+            panic!()
+        };
         assert_eq!(v, all[4..6].to_vec());
         assert!(g.validity.is_none());
     }

@@ -14,7 +14,9 @@ use sqlx::Row;
 use tokio::runtime::Handle;
 
 use crate::runtime::bindings::Batch;
-use crate::runtime::source::{BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError};
+use crate::runtime::source::{
+    BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError,
+};
 use crate::store::Store;
 
 use super::catalog;
@@ -89,7 +91,11 @@ impl StoreSource {
             };
             datasets.insert(name.clone(), DatasetFeed { schema, chunks });
         }
-        Ok(StoreSource { store: store.clone(), handle: Handle::current(), datasets: Arc::new(datasets) })
+        Ok(StoreSource {
+            store: store.clone(),
+            handle: Handle::current(),
+            datasets: Arc::new(datasets),
+        })
     }
 
     /// The feed of a dataset, with the requested columns checked against its schema.
@@ -99,10 +105,13 @@ impl StoreSource {
             .get(&request.dataset)
             .ok_or_else(|| SourceError::UnknownDataset(request.dataset.clone()))?;
         for c in &request.columns {
-            let def = feed.schema.column(&c.name).ok_or_else(|| SourceError::UnknownColumn {
-                dataset: request.dataset.clone(),
-                column: c.name.clone(),
-            })?;
+            let def = feed
+                .schema
+                .column(&c.name)
+                .ok_or_else(|| SourceError::UnknownColumn {
+                    dataset: request.dataset.clone(),
+                    column: c.name.clone(),
+                })?;
             if def.model_type() != c.ty {
                 return Err(SourceError::TypeMismatch {
                     dataset: request.dataset.clone(),
@@ -121,7 +130,11 @@ impl StoreSource {
         let chunks = feed
             .chunks
             .iter()
-            .filter(|c| !(c.region_max.as_str() < prefix.as_str() || (c.region_min.as_str() > prefix.as_str() && !c.region_min.starts_with(&prefix))))
+            .filter(|c| {
+                !(c.region_max.as_str() < prefix.as_str()
+                    || (c.region_min.as_str() > prefix.as_str()
+                        && !c.region_min.starts_with(&prefix)))
+            })
             .cloned()
             .collect();
         Ok(StoreScan {
@@ -161,33 +174,54 @@ struct StoreScan {
 impl StoreScan {
     fn load(&self, c: &ChunkRef) -> Result<Current, SourceError> {
         let (pool, import, no) = (self.store.pool().clone(), c.import, c.no);
-        let blob: Vec<u8> = self.handle.block_on(async move {
-            sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
-                .bind(import)
-                .bind(no)
-                .fetch_one(&pool)
-                .await?
-                .try_get(0)
-        })
-        .map_err(backend)?;
-        let all_in = c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
+        let blob: Vec<u8> = self
+            .handle
+            .block_on(async move {
+                sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
+                    .bind(import)
+                    .bind(no)
+                    .fetch_one(&pool)
+                    .await?
+                    .try_get(0)
+            })
+            .map_err(backend)?;
+        let all_in =
+            c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
         let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
         if !all_in {
             wanted.push(&self.region_column);
         }
-        let (rows, mut decoded) = chunk::decode(&blob, &wanted).map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        let (rows, mut decoded) = chunk::decode(&blob, &wanted)
+            .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
         let selection = if all_in {
             None
         } else {
-            let region = decoded.pop().flatten().ok_or_else(|| backend("chunk lacks its region column"))?;
-            Some((0..rows).filter(|&i| region.text_at(i).is_some_and(|code| region::covers(&self.scope, code))).map(|i| i as u32).collect())
+            let region = decoded
+                .pop()
+                .flatten()
+                .ok_or_else(|| backend("chunk lacks its region column"))?;
+            Some(
+                (0..rows)
+                    .filter(|&i| {
+                        region
+                            .text_at(i)
+                            .is_some_and(|code| region::covers(&self.scope, code))
+                    })
+                    .map(|i| i as u32)
+                    .collect(),
+            )
         };
         let columns = decoded
             .into_iter()
             .zip(&self.columns)
             .map(|(c, name)| c.ok_or_else(|| backend(format!("import {import} has no column `{name}` (it follows an older schema version)"))))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Current { columns, selection, rows, pos: 0 })
+        Ok(Current {
+            columns,
+            selection,
+            rows,
+            pos: 0,
+        })
     }
 }
 
@@ -202,10 +236,18 @@ impl BatchReader for StoreScan {
                         None => Rows::Range(cur.pos..end),
                         Some(sel) => Rows::List(&sel[cur.pos..end]),
                     };
-                    let columns = cur.columns.iter().zip(&self.columns).map(|(c, name)| c.gather(name, &rows)).collect();
+                    let columns = cur
+                        .columns
+                        .iter()
+                        .zip(&self.columns)
+                        .map(|(c, name)| c.gather(name, &rows))
+                        .collect();
                     let count = (end - cur.pos) as u32;
                     cur.pos = end;
-                    return Ok(Some(Batch { rows: count, columns }));
+                    return Ok(Some(Batch {
+                        rows: count,
+                        columns,
+                    }));
                 }
             }
             let Some(chunk) = self.chunks.get(self.next_chunk).cloned() else {
@@ -223,7 +265,11 @@ impl DataSource for StoreSource {
     }
 
     /// Reads the dataset's rows in scope once and indexes them in memory.
-    fn index(&self, request: &ScanRequest, key: &ColumnRequest) -> Result<Box<dyn KeyIndex>, SourceError> {
+    fn index(
+        &self,
+        request: &ScanRequest,
+        key: &ColumnRequest,
+    ) -> Result<Box<dyn KeyIndex>, SourceError> {
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
         let mut reader = self.reader(&with_key)?;

@@ -63,7 +63,11 @@ pub enum FixtureError {
 }
 
 /// Loads `DIR/<dataset>.csv` for every dataset `manifest` declares.
-pub fn load_dir(dir: &Path, manifest: &Manifest, pseudo: &Pseudonymizer) -> Result<MemorySource, FixtureError> {
+pub fn load_dir(
+    dir: &Path,
+    manifest: &Manifest,
+    pseudo: &Pseudonymizer,
+) -> Result<MemorySource, FixtureError> {
     if !dir.is_dir() {
         return Err(FixtureError::NoDir(dir.to_path_buf()));
     }
@@ -76,8 +80,11 @@ pub fn load_dir(dir: &Path, manifest: &Manifest, pseudo: &Pseudonymizer) -> Resu
                 path,
             });
         }
-        let mut columns: Vec<(String, ColumnType)> =
-            d.columns.iter().map(|c| (c.name.clone(), c.type_)).collect();
+        let mut columns: Vec<(String, ColumnType)> = d
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_))
+            .collect();
         let table = load_csv(&path, &mut columns, pseudo)?;
         source.insert(&d.name, table);
     }
@@ -121,19 +128,24 @@ pub fn load_csv(
         slots.push((at, name.clone(), ColumnBuilder::new(*ty)));
     }
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(|e| csv_error(path, &e))? {
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(path, &e))?
+    {
         let line = record.position().map_or(0, |p| p.line());
         for (at, name, builder) in &mut slots {
             let cell = record.get(*at).unwrap_or("");
             if cell.is_empty() {
                 builder.push_null();
             } else {
-                builder.push_str(cell, pseudo).map_err(|reason| FixtureError::Value {
-                    path: path.to_path_buf(),
-                    line,
-                    column: name.clone(),
-                    reason,
-                })?;
+                builder
+                    .push_str(cell, pseudo)
+                    .map_err(|reason| FixtureError::Value {
+                        path: path.to_path_buf(),
+                        line,
+                        column: name.clone(),
+                        reason,
+                    })?;
             }
         }
     }
@@ -141,7 +153,10 @@ pub fn load_csv(
     for (_, name, builder) in slots {
         table
             .add(&name, builder.finish())
-            .map_err(|reason| FixtureError::Csv { path: path.to_path_buf(), reason })?;
+            .map_err(|reason| FixtureError::Csv {
+                path: path.to_path_buf(),
+                reason,
+            })?;
     }
     Ok(table)
 }

@@ -190,7 +190,11 @@ fn list(errors: &[RowError]) -> String {
 }
 
 fn more(total: u64, shown: usize) -> String {
-    if total > shown as u64 { format!("  … and {} more", total - shown as u64) } else { String::new() }
+    if total > shown as u64 {
+        format!("  … and {} more", total - shown as u64)
+    } else {
+        String::new()
+    }
 }
 
 impl From<sqlx::Error> for ImportError {
@@ -234,7 +238,10 @@ impl<R: Read> Read for Guarded<R> {
             None => self.since_newline + n,
         };
         if self.since_newline > MAX_LINE {
-            return Err(std::io::Error::other(format!("a line is longer than {} MiB", MAX_LINE >> 20)));
+            return Err(std::io::Error::other(format!(
+                "a line is longer than {} MiB",
+                MAX_LINE >> 20
+            )));
         }
         Ok(n)
     }
@@ -293,8 +300,17 @@ impl KeySpill {
 
 /// Rows of the file, as text cells in schema column order.
 enum Rows<R: Read> {
-    Csv { reader: csv::Reader<R>, record: csv::ByteRecord, map: Vec<usize> },
-    Json { reader: BufReader<R>, line: u64, buf: String, names: Vec<String> },
+    Csv {
+        reader: csv::Reader<R>,
+        record: csv::ByteRecord,
+        map: Vec<usize>,
+    },
+    Json {
+        reader: BufReader<R>,
+        line: u64,
+        buf: String,
+        names: Vec<String>,
+    },
 }
 
 /// One row's cells: `None` for empty or missing.
@@ -304,7 +320,11 @@ impl<R: Read> Rows<R> {
     /// The next row into `cells`, with its line; a whole-row problem as `Err`.
     fn next(&mut self, cells: &mut Cells) -> Result<Option<u64>, RowError> {
         match self {
-            Rows::Csv { reader, record, map } => {
+            Rows::Csv {
+                reader,
+                record,
+                map,
+            } => {
                 let ok = reader.read_byte_record(record).map_err(|e| RowError {
                     line: e.position().map_or(0, |p| p.line()),
                     column: String::new(),
@@ -330,7 +350,12 @@ impl<R: Read> Rows<R> {
                 }
                 Ok(Some(line))
             }
-            Rows::Json { reader, line, buf, names } => loop {
+            Rows::Json {
+                reader,
+                line,
+                buf,
+                names,
+            } => loop {
                 buf.clear();
                 *line += 1;
                 let n = reader.read_line(buf).map_err(|e| RowError {
@@ -345,23 +370,36 @@ impl<R: Read> Rows<R> {
                 if buf.trim().is_empty() {
                     continue;
                 }
-                let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(buf).map_err(|e| RowError {
-                    line: *line,
-                    column: String::new(),
-                    value: String::new(),
-                    reason: format!("not a JSON object: {e}"),
-                })?;
+                let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(buf)
+                    .map_err(|e| RowError {
+                        line: *line,
+                        column: String::new(),
+                        value: String::new(),
+                        reason: format!("not a JSON object: {e}"),
+                    })?;
                 if let Some(extra) = obj.keys().find(|k| !names.contains(k)) {
-                    return Err(RowError { line: *line, column: extra.clone(), value: String::new(), reason: "not a column of the schema".into() });
+                    return Err(RowError {
+                        line: *line,
+                        column: extra.clone(),
+                        value: String::new(),
+                        reason: "not a column of the schema".into(),
+                    });
                 }
                 for (slot, name) in cells.iter_mut().zip(names.iter()) {
                     *slot = match obj.get(name) {
                         None | Some(serde_json::Value::Null) => None,
                         Some(serde_json::Value::String(s)) if s.is_empty() => None,
                         Some(serde_json::Value::String(s)) => Some(s.clone()),
-                        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => Some(v.to_string()),
+                        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                            Some(v.to_string())
+                        }
                         Some(_) => {
-                            return Err(RowError { line: *line, column: name.clone(), value: String::new(), reason: "arrays and objects are not values".into() });
+                            return Err(RowError {
+                                line: *line,
+                                column: name.clone(),
+                                value: String::new(),
+                                reason: "arrays and objects are not values".into(),
+                            });
                         }
                     };
                 }
@@ -380,8 +418,12 @@ impl<R: Read> Rows<R> {
 
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} fields, the header has {expected_len} (a truncated or malformed line)")
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!(
+                "has {len} fields, the header has {expected_len} (a truncated or malformed line)"
+            )
         }
         csv::ErrorKind::Io(io) => format!("{READ_FAILED}{io}"),
         _ => e.to_string(),
@@ -402,8 +444,16 @@ impl<'s> ChunkBuilder<'s> {
     fn new(schema: &'s DatasetSchema) -> Self {
         ChunkBuilder {
             schema,
-            cols: schema.columns.iter().map(|c| ColumnBuilder::new(c.model_type())).collect(),
-            raw: schema.columns.iter().map(|c| c.pii.then(|| ColumnBuilder::new(ColumnType::Text))).collect(),
+            cols: schema
+                .columns
+                .iter()
+                .map(|c| ColumnBuilder::new(c.model_type()))
+                .collect(),
+            raw: schema
+                .columns
+                .iter()
+                .map(|c| c.pii.then(|| ColumnBuilder::new(ColumnType::Text)))
+                .collect(),
             rows: 0,
             region_min: String::new(),
             region_max: String::new(),
@@ -411,30 +461,64 @@ impl<'s> ChunkBuilder<'s> {
     }
 
     fn encode(self) -> (Vec<u8>, usize, String, String) {
-        let finished: Vec<StoredColumn> = self.cols.into_iter().map(ColumnBuilder::finish).collect();
-        let raw: Vec<Option<StoredColumn>> = self.raw.into_iter().map(|r| r.map(ColumnBuilder::finish)).collect();
-        let raw_names: Vec<String> = self.schema.columns.iter().map(|c| format!("raw:{}", c.name)).collect();
-        let mut named: Vec<(&str, &StoredColumn)> =
-            self.schema.columns.iter().map(|c| c.name.as_str()).zip(finished.iter()).collect();
+        let finished: Vec<StoredColumn> =
+            self.cols.into_iter().map(ColumnBuilder::finish).collect();
+        let raw: Vec<Option<StoredColumn>> = self
+            .raw
+            .into_iter()
+            .map(|r| r.map(ColumnBuilder::finish))
+            .collect();
+        let raw_names: Vec<String> = self
+            .schema
+            .columns
+            .iter()
+            .map(|c| format!("raw:{}", c.name))
+            .collect();
+        let mut named: Vec<(&str, &StoredColumn)> = self
+            .schema
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .zip(finished.iter())
+            .collect();
         for (name, col) in raw_names.iter().zip(raw.iter()) {
             if let Some(col) = col {
                 named.push((name, col));
             }
         }
-        (chunk::encode(self.rows, &named), self.rows, self.region_min, self.region_max)
+        (
+            chunk::encode(self.rows, &named),
+            self.rows,
+            self.region_min,
+            self.region_max,
+        )
     }
 }
 
 /// Imports a file into a dataset.
-pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) -> Result<ImportReport, ImportError> {
+pub async fn import(
+    store: &Store,
+    pseudo: &Pseudonymizer,
+    req: &ImportRequest,
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let path = req.path.clone();
-    let io_err = |source| ImportError::Io { path: path.clone(), source };
-    let file_err = |reason: String| ImportError::File { path: path.clone(), reason };
+    let io_err = |source| ImportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file_err = |reason: String| ImportError::File {
+        path: path.clone(),
+        reason,
+    };
     let (version, schema) = catalog::schema(store, &req.dataset, req.schema_version).await?;
     let format = match req.format.or_else(|| Format::from_path(&path)) {
         Some(f) => f,
-        None => return Err(file_err("cannot tell the format: name it .csv or .jsonl, or pass --format".into())),
+        None => {
+            return Err(file_err(
+                "cannot tell the format: name it .csv or .jsonl, or pass --format".into(),
+            ));
+        }
     };
     // First pass: the file's hash, to refuse a file imported before without reading it twice.
     let size = std::fs::metadata(&path).map_err(io_err)?.len();
@@ -447,15 +531,20 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
         std::io::copy(&mut f, &mut h).map_err(io_err)?;
         hex::encode(h.finalize())
     };
-    let earlier: Option<i64> = sqlx::query("SELECT id FROM imports WHERE dataset = $1 AND file_sha256 = $2")
-        .bind(&req.dataset)
-        .bind(&sha)
-        .fetch_optional(store.pool())
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()?;
+    let earlier: Option<i64> =
+        sqlx::query("SELECT id FROM imports WHERE dataset = $1 AND file_sha256 = $2")
+            .bind(&req.dataset)
+            .bind(&sha)
+            .fetch_optional(store.pool())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
     if let Some(id) = earlier {
-        return Err(ImportError::AlreadyImported { path, dataset: req.dataset.clone(), id });
+        return Err(ImportError::AlreadyImported {
+            path,
+            dataset: req.dataset.clone(),
+            id,
+        });
     }
     let regions: HashSet<String> = sqlx::query("SELECT code FROM regions")
         .fetch_all(store.pool())
@@ -464,21 +553,50 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
     if regions.is_empty() {
-        return Err(file_err("no regions are loaded: load them first with `supervise regions load FILE.csv`".into()));
+        return Err(file_err(
+            "no regions are loaded: load them first with `supervise regions load FILE.csv`".into(),
+        ));
     }
 
-    let guarded = Guarded { inner: File::open(&path).map_err(io_err)?, sha: Sha256::new(), bytes: 0, since_newline: 0 };
+    let guarded = Guarded {
+        inner: File::open(&path).map_err(io_err)?,
+        sha: Sha256::new(),
+        bytes: 0,
+        since_newline: 0,
+    };
     let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     let mut rows = match format {
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().flexible(false).buffer_capacity(1 << 16).from_reader(guarded);
-            let header = reader.byte_headers().map_err(|e| file_err(csv_reason(&e)))?.clone();
-            let header: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string()).collect();
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(false)
+                .buffer_capacity(1 << 16)
+                .from_reader(guarded);
+            let header = reader
+                .byte_headers()
+                .map_err(|e| file_err(csv_reason(&e)))?
+                .clone();
+            let header: Vec<String> = header
+                .iter()
+                .map(|h| {
+                    String::from_utf8_lossy(h)
+                        .trim()
+                        .trim_start_matches('\u{feff}')
+                        .to_string()
+                })
+                .collect();
             if header.iter().all(String::is_empty) {
                 return Err(file_err("the file has no header row".into()));
             }
-            let missing: Vec<&str> = names.iter().filter(|n| !header.contains(n)).map(String::as_str).collect();
-            let unknown: Vec<&str> = header.iter().filter(|h| !names.contains(h)).map(String::as_str).collect();
+            let missing: Vec<&str> = names
+                .iter()
+                .filter(|n| !header.contains(n))
+                .map(String::as_str)
+                .collect();
+            let unknown: Vec<&str> = header
+                .iter()
+                .filter(|h| !names.contains(h))
+                .map(String::as_str)
+                .collect();
             if !missing.is_empty() || !unknown.is_empty() {
                 return Err(file_err(format!(
                     "the header does not follow schema version {version} of `{}`: missing [{}], not in the schema [{}]",
@@ -487,24 +605,47 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
                     unknown.join(", ")
                 )));
             }
-            let map = names.iter().filter_map(|n| header.iter().position(|h| h == n)).collect();
-            Rows::Csv { reader, record: csv::ByteRecord::new(), map }
+            let map = names
+                .iter()
+                .filter_map(|n| header.iter().position(|h| h == n))
+                .collect();
+            Rows::Csv {
+                reader,
+                record: csv::ByteRecord::new(),
+                map,
+            }
         }
-        Format::JsonLines => Rows::Json { reader: BufReader::with_capacity(1 << 16, guarded), line: 0, buf: String::new(), names: names.clone() },
+        Format::JsonLines => Rows::Json {
+            reader: BufReader::with_capacity(1 << 16, guarded),
+            line: 0,
+            buf: String::new(),
+            names: names.clone(),
+        },
     };
 
-    let progress = (req.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
-        let bar = indicatif::ProgressBar::new(size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {per_sec} eta {eta}")
+    let progress =
+        (req.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {bytes}/{total_bytes} {per_sec} eta {eta}",
+                )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("importing {}", req.dataset));
-        bar
-    });
+            );
+            bar.set_message(format!("importing {}", req.dataset));
+            bar
+        });
 
-    let region_at = schema.columns.iter().position(|c| c.name == schema.region_column).unwrap_or(0);
-    let key_at: Vec<usize> = schema.key.iter().filter_map(|k| schema.columns.iter().position(|c| &c.name == k)).collect();
+    let region_at = schema
+        .columns
+        .iter()
+        .position(|c| c.name == schema.region_column)
+        .unwrap_or(0);
+    let key_at: Vec<usize> = schema
+        .key
+        .iter()
+        .filter_map(|k| schema.columns.iter().position(|c| &c.name == k))
+        .collect();
     let mut spill = KeySpill::new().map_err(io_err)?;
     let mut problems = Problems::default();
 
@@ -553,10 +694,14 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
                     None
                 }
                 None => Some(("required value is missing".to_string(), String::new())),
-                Some(v) if v.len() > MAX_CELL => Some((format!("value is {} bytes, the limit is {MAX_CELL}", v.len()), v.chars().take(80).collect())),
-                Some(v) if i == region_at && !regions.contains(v.trim()) => {
-                    Some(("unknown region code (not in the loaded regions)".to_string(), v.clone()))
-                }
+                Some(v) if v.len() > MAX_CELL => Some((
+                    format!("value is {} bytes, the limit is {MAX_CELL}", v.len()),
+                    v.chars().take(80).collect(),
+                )),
+                Some(v) if i == region_at && !regions.contains(v.trim()) => Some((
+                    "unknown region code (not in the loaded regions)".to_string(),
+                    v.clone(),
+                )),
                 Some(v) => match chunk.cols[i].push_str(v, pseudo) {
                     Ok(()) => {
                         if let Some(r) = &mut chunk.raw[i] {
@@ -569,7 +714,12 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
             };
             if let Some((reason, value)) = problem {
                 row_ok = false;
-                problems.add(RowError { line, column: col.name.clone(), value, reason });
+                problems.add(RowError {
+                    line,
+                    column: col.name.clone(),
+                    value,
+                    reason,
+                });
                 break;
             }
         }
@@ -596,7 +746,12 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
             v.hash(&mut h1);
             v.hash(&mut h2);
         }
-        spill.add((u128::from(h1.finish()) << 64) | u128::from(h2.finish()), line).map_err(io_err)?;
+        spill
+            .add(
+                (u128::from(h1.finish()) << 64) | u128::from(h2.finish()),
+                line,
+            )
+            .map_err(io_err)?;
         chunk.rows += 1;
         if chunk.rows == CHUNK_ROWS {
             let full = std::mem::replace(&mut chunk, ChunkBuilder::new(&schema));
@@ -613,13 +768,22 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
     if problems.total == 0 {
         for (line, first) in spill.duplicates().map_err(io_err)? {
             let key = schema.key.join(", ");
-            problems.add(RowError { line, column: key, value: String::new(), reason: format!("duplicate key: line {first} has the same") });
+            problems.add(RowError {
+                line,
+                column: key,
+                value: String::new(),
+                reason: format!("duplicate key: line {first} has the same"),
+            });
         }
     }
     if problems.total > 0 {
         tx.rollback().await?;
         problems.errors.sort_by_key(|e| e.line);
-        return Err(ImportError::Invalid { path, errors: problems.errors, total: problems.total });
+        return Err(ImportError::Invalid {
+            path,
+            errors: problems.errors,
+            total: problems.total,
+        });
     }
     if total_rows == 0 {
         tx.rollback().await?;
@@ -635,7 +799,9 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
     };
     if read_sha != sha {
         tx.rollback().await?;
-        return Err(file_err("the file changed while it was being imported".into()));
+        return Err(file_err(
+            "the file changed while it was being imported".into(),
+        ));
     }
     sqlx::query("UPDATE imports SET row_count = $1, chunk_count = $2 WHERE id = $3")
         .bind(total_rows as i64)
@@ -647,7 +813,14 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
         "import": id, "file": path.display().to_string(), "sha256": sha, "rows": total_rows,
         "schema_version": version, "mode": req.mode.as_str(),
     });
-    audit(&mut *tx, &req.actor, "dataset.import", &req.dataset, &detail).await?;
+    audit(
+        &mut *tx,
+        &req.actor,
+        "dataset.import",
+        &req.dataset,
+        &detail,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ImportReport {
         id,
@@ -660,7 +833,12 @@ pub async fn import(store: &Store, pseudo: &Pseudonymizer, req: &ImportRequest) 
     })
 }
 
-async fn write_chunk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, import: i64, no: u64, chunk: ChunkBuilder<'_>) -> Result<(), ImportError> {
+async fn write_chunk(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    import: i64,
+    no: u64,
+    chunk: ChunkBuilder<'_>,
+) -> Result<(), ImportError> {
     let (blob, rows, min, max) = chunk.encode();
     sqlx::query("INSERT INTO import_chunks (import_id, chunk_no, row_count, region_min, region_max, data) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(import)

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::runtime::bindings::{Batch, ColumnType, ColumnValues};
-use crate::runtime::source::{BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError};
+use crate::runtime::source::{
+    BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError,
+};
 
 use super::columns::{Rows, StoredColumn};
 use super::region;
@@ -51,14 +53,21 @@ impl MemoryTable {
         (rows.len() < self.rows).then_some(rows)
     }
 
-    fn project(&self, dataset: &str, columns: &[ColumnRequest]) -> Result<Vec<(String, StoredColumn)>, SourceError> {
+    fn project(
+        &self,
+        dataset: &str,
+        columns: &[ColumnRequest],
+    ) -> Result<Vec<(String, StoredColumn)>, SourceError> {
         columns
             .iter()
             .map(|c| {
-                let col = self.columns.get(&c.name).ok_or_else(|| SourceError::UnknownColumn {
-                    dataset: dataset.into(),
-                    column: c.name.clone(),
-                })?;
+                let col = self
+                    .columns
+                    .get(&c.name)
+                    .ok_or_else(|| SourceError::UnknownColumn {
+                        dataset: dataset.into(),
+                        column: c.name.clone(),
+                    })?;
                 if col.ty != c.ty {
                     return Err(SourceError::TypeMismatch {
                         dataset: dataset.into(),
@@ -90,7 +99,10 @@ impl MemorySource {
         self.tables.get(dataset).map(|t| t.as_ref())
     }
 
-    fn open(&self, request: &ScanRequest) -> Result<(Vec<(String, StoredColumn)>, Option<Vec<u32>>, usize), SourceError> {
+    fn open(
+        &self,
+        request: &ScanRequest,
+    ) -> Result<(Vec<(String, StoredColumn)>, Option<Vec<u32>>, usize), SourceError> {
         let table = self
             .tables
             .get(&request.dataset)
@@ -118,10 +130,17 @@ impl BatchReader for MemoryScan {
             None => Rows::Range(self.pos..end),
             Some(sel) => Rows::List(&sel[self.pos..end]),
         };
-        let columns = self.columns.iter().map(|(name, c)| c.gather(name, &rows)).collect();
+        let columns = self
+            .columns
+            .iter()
+            .map(|(name, c)| c.gather(name, &rows))
+            .collect();
         let count = (end - self.pos) as u32;
         self.pos = end;
-        Ok(Some(Batch { rows: count, columns }))
+        Ok(Some(Batch {
+            rows: count,
+            columns,
+        }))
     }
 }
 
@@ -168,7 +187,11 @@ struct MemoryIndex {
 }
 
 impl KeyIndex for MemoryIndex {
-    fn get_many(&mut self, keys: &ColumnValues, max_rows: usize) -> Result<Option<(Batch, Vec<u32>)>, SourceError> {
+    fn get_many(
+        &mut self,
+        keys: &ColumnValues,
+        max_rows: usize,
+    ) -> Result<Option<(Batch, Vec<u32>)>, SourceError> {
         if type_of(keys) != self.key_type {
             return Err(SourceError::KeyType(self.key_type));
         }
@@ -188,17 +211,32 @@ impl KeyIndex for MemoryIndex {
             .iter()
             .map(|(name, c)| c.gather(name, &Rows::List(&rows)))
             .collect();
-        Ok(Some((Batch { rows: rows.len() as u32, columns }, positions)))
+        Ok(Some((
+            Batch {
+                rows: rows.len() as u32,
+                columns,
+            },
+            positions,
+        )))
     }
 }
 
 impl DataSource for MemorySource {
     fn scan(&self, request: &ScanRequest) -> Result<Box<dyn BatchReader>, SourceError> {
         let (columns, selection, total) = self.open(request)?;
-        Ok(Box::new(MemoryScan { columns, selection, total, pos: 0 }))
+        Ok(Box::new(MemoryScan {
+            columns,
+            selection,
+            total,
+            pos: 0,
+        }))
     }
 
-    fn index(&self, request: &ScanRequest, key: &ColumnRequest) -> Result<Box<dyn KeyIndex>, SourceError> {
+    fn index(
+        &self,
+        request: &ScanRequest,
+        key: &ColumnRequest,
+    ) -> Result<Box<dyn KeyIndex>, SourceError> {
         if matches!(key.ty, ColumnType::Boolean | ColumnType::Decimal) {
             return Err(SourceError::BadKey(key.name.clone()));
         }
@@ -219,6 +257,10 @@ impl DataSource for MemorySource {
             Some(sel) => sel.iter().for_each(|&i| add(i as usize)),
             None => (0..total).for_each(add),
         }
-        Ok(Box::new(MemoryIndex { columns, key_type: key.ty, map }))
+        Ok(Box::new(MemoryIndex {
+            columns,
+            key_type: key.ty,
+            map,
+        }))
     }
 }

@@ -51,7 +51,10 @@ impl Pseudonymizer {
     /// set, a new key is generated and written with mode 0600. Losing the key changes every
     /// pseudonym (and so every dedup key): back it up with the database.
     pub fn from_secret_file(path: &Path, create: bool) -> Result<Self, SecretError> {
-        let err = |reason: String| SecretError { path: path.display().to_string(), reason };
+        let err = |reason: String| SecretError {
+            path: path.display().to_string(),
+            reason,
+        };
         if !path.exists() {
             if !create {
                 return Err(err("no such file".into()));
@@ -66,13 +69,17 @@ impl Pseudonymizer {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
             let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
-            std::io::Write::write_all(&mut f, hex::encode(key).as_bytes()).map_err(|e| err(e.to_string()))?;
+            std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())
+                .map_err(|e| err(e.to_string()))?;
             tracing::warn!(path = %path.display(), "generated a new pseudonym key: back it up with the database");
         }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let key = hex::decode(text.trim()).map_err(|_| err("is not a hex-encoded key".into()))?;
         if key.len() < 16 {
-            return Err(err(format!("key is {} bytes; at least 16 are needed", key.len())));
+            return Err(err(format!(
+                "key is {} bytes; at least 16 are needed",
+                key.len()
+            )));
         }
         Ok(Pseudonymizer::new(&key))
     }
@@ -103,8 +110,14 @@ mod tests {
     #[test]
     fn same_identifier_same_pseudonym_after_normalising() {
         let p = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef");
-        assert_eq!(p.pseudonym("11010519491231002x"), p.pseudonym(" 11010519491231002X "));
-        assert_ne!(p.pseudonym("11010519491231002X"), p.pseudonym("110105194912310021"));
+        assert_eq!(
+            p.pseudonym("11010519491231002x"),
+            p.pseudonym(" 11010519491231002X ")
+        );
+        assert_ne!(
+            p.pseudonym("11010519491231002X"),
+            p.pseudonym("110105194912310021")
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub enum Level {
 /// Checks a region code is six digits with a valid province part, and returns its level.
 pub fn level(code: &str) -> Result<Level, String> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("region code `{code}` must be 6 digits, like 330102"));
+        return Err(format!(
+            "region code `{code}` must be 6 digits, like 330102"
+        ));
     }
     if &code[..2] == "00" {
         return Err(format!("region code `{code}` has no province part"));

@@ -73,15 +73,28 @@ pub fn parent_of(code: &str) -> Option<String> {
 /// Loads (or renames) regions from a CSV; every row is checked first and nothing is written
 /// when any is wrong.
 pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, RegionError> {
-    let file_err = |reason: String| RegionError::File { path: path.display().to_string(), reason };
+    let file_err = |reason: String| RegionError::File {
+        path: path.display().to_string(),
+        reason,
+    };
     let mut reader = csv::Reader::from_path(path).map_err(|e| file_err(e.to_string()))?;
-    let header = reader.headers().map_err(|e| file_err(e.to_string()))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| file_err(e.to_string()))?
+        .clone();
     let col = |n: &str| header.iter().position(|h| h.trim() == n);
     let (Some(code_at), Some(name_at)) = (col("code"), col("name")) else {
-        return Err(file_err(format!("needs columns `code` and `name`; the header has: {}", header.iter().collect::<Vec<_>>().join(", "))));
+        return Err(file_err(format!(
+            "needs columns `code` and `name`; the header has: {}",
+            header.iter().collect::<Vec<_>>().join(", ")
+        )));
     };
     let (level_at, parent_at) = (col("level"), col("parent"));
-    let mut known: BTreeMap<String, Region> = list(store).await?.into_iter().map(|r| (r.code.clone(), r)).collect();
+    let mut known: BTreeMap<String, Region> = list(store)
+        .await?
+        .into_iter()
+        .map(|r| (r.code.clone(), r))
+        .collect();
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for (i, rec) in reader.records().enumerate() {
@@ -105,18 +118,35 @@ pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, 
         if name.is_empty() {
             problems.push(format!("line {line}: region {code} has no name"));
         }
-        if let Some(given) = level_at.and_then(|at| rec.get(at)).filter(|s| !s.trim().is_empty())
+        if let Some(given) = level_at
+            .and_then(|at| rec.get(at))
+            .filter(|s| !s.trim().is_empty())
             && given.trim() != level_name(level)
         {
-            problems.push(format!("line {line}: {code} is a {} code, not a {}", level_name(level), given.trim()));
+            problems.push(format!(
+                "line {line}: {code} is a {} code, not a {}",
+                level_name(level),
+                given.trim()
+            ));
         }
         let parent = parent_of(&code);
-        if let Some(given) = parent_at.and_then(|at| rec.get(at)).filter(|s| !s.trim().is_empty())
+        if let Some(given) = parent_at
+            .and_then(|at| rec.get(at))
+            .filter(|s| !s.trim().is_empty())
             && Some(given.trim()) != parent.as_deref()
         {
-            problems.push(format!("line {line}: the parent of {code} is {}, not {}", parent.as_deref().unwrap_or("none"), given.trim()));
+            problems.push(format!(
+                "line {line}: the parent of {code} is {}, not {}",
+                parent.as_deref().unwrap_or("none"),
+                given.trim()
+            ));
         }
-        let region = Region { code: code.clone(), name, level, parent };
+        let region = Region {
+            code: code.clone(),
+            name,
+            level,
+            parent,
+        };
         known.insert(code, region.clone());
         rows.push((line, region));
     }
@@ -124,11 +154,17 @@ pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, 
         if let Some(p) = &r.parent
             && !known.contains_key(p)
         {
-            problems.push(format!("line {line}: parent {p} of {} is neither in the file nor loaded", r.code));
+            problems.push(format!(
+                "line {line}: parent {p} of {} is neither in the file nor loaded",
+                r.code
+            ));
         }
     }
     if !problems.is_empty() {
-        return Err(RegionError::Invalid { path: path.display().to_string(), problems });
+        return Err(RegionError::Invalid {
+            path: path.display().to_string(),
+            problems,
+        });
     }
     // Parents before children, so the foreign key holds at every insert.
     rows.sort_by_key(|(_, r)| (r.level as u8, r.code.clone()));

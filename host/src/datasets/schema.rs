@@ -116,7 +116,10 @@ impl DatasetSchema {
     /// The first problem with the schema, if any.
     pub fn validate(&self) -> Result<(), String> {
         if !is_name(&self.name) {
-            return Err(format!("dataset name `{}` must be lowercase letters, digits and underscores", self.name));
+            return Err(format!(
+                "dataset name `{}` must be lowercase letters, digits and underscores",
+                self.name
+            ));
         }
         if self.owner_office.trim().is_empty() {
             return Err("owner_office is empty".into());
@@ -137,13 +140,18 @@ impl DatasetSchema {
             .column(&self.region_column)
             .ok_or_else(|| format!("region_column `{}` is not a column", self.region_column))?;
         if region.ty != StoredType::Text || region.nullable || region.pii {
-            return Err(format!("region column `{}` must be text, required and not pii", region.name));
+            return Err(format!(
+                "region column `{}` must be text, required and not pii",
+                region.name
+            ));
         }
         if self.key.is_empty() {
             return Err("key names no column".into());
         }
         for k in &self.key {
-            let c = self.column(k).ok_or_else(|| format!("key column `{k}` is not a column"))?;
+            let c = self
+                .column(k)
+                .ok_or_else(|| format!("key column `{k}` is not a column"))?;
             if c.nullable {
                 return Err(format!("key column `{k}` cannot be nullable"));
             }
@@ -181,18 +189,42 @@ mod tests {
     #[test]
     fn pii_columns_are_pseudonyms_to_models() {
         let s = DatasetSchema::from_toml(GOOD).unwrap();
-        assert_eq!(s.column("id_number").unwrap().model_type(), ColumnType::Pseudonym);
-        assert_eq!(s.column("record_id").unwrap().model_type(), ColumnType::Text);
+        assert_eq!(
+            s.column("id_number").unwrap().model_type(),
+            ColumnType::Pseudonym
+        );
+        assert_eq!(
+            s.column("record_id").unwrap().model_type(),
+            ColumnType::Text
+        );
     }
 
     #[test]
     fn bad_schemas_say_what_is_wrong() {
         let cases = [
-            (GOOD.replace("region_column = \"region_code\"", "region_column = \"nope\""), "region_column"),
-            (GOOD.replace("key = [\"record_id\"]", "key = [\"x\"]"), "key column `x`"),
-            (GOOD.replace("type = \"text\"\n        pii", "type = \"integer\"\n        pii"), "only text columns can be pii"),
+            (
+                GOOD.replace(
+                    "region_column = \"region_code\"",
+                    "region_column = \"nope\"",
+                ),
+                "region_column",
+            ),
+            (
+                GOOD.replace("key = [\"record_id\"]", "key = [\"x\"]"),
+                "key column `x`",
+            ),
+            (
+                GOOD.replace(
+                    "type = \"text\"\n        pii",
+                    "type = \"integer\"\n        pii",
+                ),
+                "only text columns can be pii",
+            ),
             (GOOD.replace("owner_office", "owner"), "unknown field"),
-            (GOOD.replace("type = \"text\"", "type = \"blob\""), "unknown variant"),
+            (
+                GOOD.replace("type = \"text\"", "type = \"blob\""),
+                "unknown variant",
+            ),
         ];
         for (text, want) in cases {
             let err = DatasetSchema::from_toml(&text).unwrap_err();

@@ -18,7 +18,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// The current data of `datasets`: for each, its imports since (and including) the latest
     /// `replace` import. A dataset with no import maps to no imports.
-    pub async fn current<S: AsRef<str>>(store: &Store, datasets: &[S]) -> Result<Snapshot, StoreError> {
+    pub async fn current<S: AsRef<str>>(
+        store: &Store,
+        datasets: &[S],
+    ) -> Result<Snapshot, StoreError> {
         let mut snap = Snapshot::default();
         for d in datasets {
             let rows = sqlx::query("SELECT id, mode FROM imports WHERE dataset = $1 ORDER BY id")

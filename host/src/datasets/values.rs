@@ -18,7 +18,10 @@ pub fn parse_date(s: &str) -> Result<i32, String> {
 pub fn format_date(days: i32) -> String {
     EPOCH
         .checked_add_signed(chrono::TimeDelta::days(i64::from(days)))
-        .map_or_else(|| format!("day {days}"), |d| d.format("%Y-%m-%d").to_string())
+        .map_or_else(
+            || format!("day {days}"),
+            |d| d.format("%Y-%m-%d").to_string(),
+        )
 }
 
 /// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS[Z]` (UTC) as microseconds since the epoch.
@@ -43,7 +46,10 @@ pub fn parse_decimal(s: &str) -> Result<i64, String> {
     }
     let int: i64 = int.parse().map_err(|_| bad())?;
     let frac: i64 = format!("{frac:0<4}").parse().map_err(|_| bad())?;
-    let v = int.checked_mul(10_000).and_then(|v| v.checked_add(frac)).ok_or_else(bad)?;
+    let v = int
+        .checked_mul(10_000)
+        .and_then(|v| v.checked_add(frac))
+        .ok_or_else(bad)?;
     Ok(if neg { -v } else { v })
 }
 
@@ -72,7 +78,9 @@ pub fn parse_param(ty: ParamType, s: &str) -> Result<Value, String> {
     Ok(match ty {
         ParamType::Text => Value::Text(s.to_string()),
         ParamType::Integer => Value::Integer(
-            s.trim().parse().map_err(|_| format!("`{s}` is not an integer"))?,
+            s.trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not an integer"))?,
         ),
         ParamType::Decimal => Value::Decimal(parse_decimal(s)?),
         ParamType::Date => Value::Date(parse_date(s)?),
@@ -88,8 +96,10 @@ pub fn display(v: &Value) -> String {
         Value::Integer(i) => i.to_string(),
         Value::Decimal(d) => format_decimal(*d),
         Value::Date(d) => format_date(*d),
-        Value::Timestamp(t) => chrono::DateTime::from_timestamp_micros(*t)
-            .map_or_else(|| t.to_string(), |dt| dt.format("%Y-%m-%d %H:%M:%S").to_string()),
+        Value::Timestamp(t) => chrono::DateTime::from_timestamp_micros(*t).map_or_else(
+            || t.to_string(),
+            |dt| dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ),
         Value::Boolean(b) => b.to_string(),
         Value::Pseudonym((hi, lo)) => super::pseudonym::to_hex([*hi, *lo]),
     }

@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
         "supervise:model/data.scan": crate::runtime::host_impl::data::ScanHandle,
         "supervise:model/data.index": crate::runtime::host_impl::data::IndexHandle,
     },
-    additional_derives: [PartialEq, serde::Serialize],
+    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
 });
 
 pub use supervise::model::clues::{Clue, Evidence, Field, Subject};

@@ -79,7 +79,9 @@ impl ComponentCache {
             // compiled; the directory is private to the service account (see module docs).
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok((c, CacheStatus::Cached)),
-                Err(e) => tracing::warn!(path = %path.display(), "recompiling unusable cache entry: {e}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "recompiling unusable cache entry: {e}")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;

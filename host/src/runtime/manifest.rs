@@ -42,7 +42,10 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
     let mut seen = BTreeSet::new();
     for d in &m.datasets {
         if !is_id(&d.name, '_') || !seen.insert(d.name.as_str()) {
-            return Err(format!("dataset name `{}` is malformed or repeated", d.name));
+            return Err(format!(
+                "dataset name `{}` is malformed or repeated",
+                d.name
+            ));
         }
         if d.columns.is_empty() {
             return Err(format!("dataset `{}` declares no column", d.name));
@@ -50,19 +53,27 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
         let mut cols = BTreeSet::new();
         for c in &d.columns {
             if !is_id(&c.name, '_') || !cols.insert(c.name.as_str()) {
-                return Err(format!("column `{}.{}` is malformed or repeated", d.name, c.name));
+                return Err(format!(
+                    "column `{}.{}` is malformed or repeated",
+                    d.name, c.name
+                ));
             }
         }
     }
     let mut params = BTreeSet::new();
     for p in &m.parameters {
         if !is_id(&p.name, '_') || !params.insert(p.name.as_str()) {
-            return Err(format!("parameter name `{}` is malformed or repeated", p.name));
+            return Err(format!(
+                "parameter name `{}` is malformed or repeated",
+                p.name
+            ));
         }
         if !value_matches(p.type_, &p.default) {
             return Err(format!(
                 "parameter `{}`: default {} is not of type {}",
-                p.name, crate::datasets::values::display(&p.default), p.type_
+                p.name,
+                crate::datasets::values::display(&p.default),
+                p.type_
             ));
         }
     }
@@ -80,16 +91,26 @@ pub fn validate(m: &Manifest) -> Result<(), String> {
 
 /// Effective parameter values: the manifest's defaults overridden by `overrides`, in manifest
 /// order. Fails naming an unknown parameter or a value of the wrong type.
-pub fn resolve_params(m: &Manifest, overrides: &[(String, Value)]) -> Result<Vec<(String, Value)>, String> {
-    let mut out: Vec<(String, Value)> =
-        m.parameters.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+pub fn resolve_params(
+    m: &Manifest,
+    overrides: &[(String, Value)],
+) -> Result<Vec<(String, Value)>, String> {
+    let mut out: Vec<(String, Value)> = m
+        .parameters
+        .iter()
+        .map(|p| (p.name.clone(), p.default.clone()))
+        .collect();
     for (name, value) in overrides {
         let Some(spec) = m.parameters.iter().find(|p| &p.name == name) else {
             let known: Vec<&str> = m.parameters.iter().map(|p| p.name.as_str()).collect();
             return Err(format!(
                 "model `{}` has no parameter `{name}` (it has: {})",
                 m.id,
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         };
         if !value_matches(spec.type_, value) {

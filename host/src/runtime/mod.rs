@@ -78,7 +78,9 @@ pub enum RuntimeError {
         supported: String,
     },
     /// The component does not export the model world.
-    #[error("the component does not export `{0}`: it is not a supervision model (use supervise_sdk::export_model!)")]
+    #[error(
+        "the component does not export `{0}`: it is not a supervision model (use supervise_sdk::export_model!)"
+    )]
     NotAModel(&'static str),
     /// Cranelift or validation failed.
     #[error("the component does not compile: {0}")]
@@ -244,7 +246,10 @@ impl Runtime {
         })
     }
 
-    fn check_contract(&self, component: &wasmtime::component::Component) -> Result<(), RuntimeError> {
+    fn check_contract(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> Result<(), RuntimeError> {
         let ty = component.component_type();
         let prefix = format!("{}/", bindings::WIT_PACKAGE);
         for (name, _) in ty.imports(&self.engine) {
@@ -252,7 +257,15 @@ impl Runtime {
                 let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
                 if !SUPPORTED_WIT_VERSIONS.contains(&version) {
                     return Err(RuntimeError::UnsupportedWit {
-                        found: format!("{}@{}", bindings::WIT_PACKAGE, if version.is_empty() { "(unversioned)" } else { version }),
+                        found: format!(
+                            "{}@{}",
+                            bindings::WIT_PACKAGE,
+                            if version.is_empty() {
+                                "(unversioned)"
+                            } else {
+                                version
+                            }
+                        ),
                         supported: SUPPORTED_WIT_VERSIONS.join(", "),
                     });
                 }
@@ -268,7 +281,11 @@ impl Runtime {
     }
 
     fn store(&self, state: RunState) -> Store<RunState> {
-        let ticks = state.limits.wall_clock_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
+        let ticks = state
+            .limits
+            .wall_clock_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            + 1;
         let fuel = state.limits.fuel;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -305,14 +322,20 @@ impl Runtime {
 
     /// Runs a model once. Fails before running on bad parameters or limits; a model that
     /// misbehaves while running gives an `Ok` outcome that says why it failed.
-    pub fn run(&self, model: &LoadedModel, request: RunRequest) -> Result<RunOutcome, RuntimeError> {
+    pub fn run(
+        &self,
+        model: &LoadedModel,
+        request: RunRequest,
+    ) -> Result<RunOutcome, RuntimeError> {
         let limits = request.limits;
         limits
             .validate(self.config.memory_ceiling_bytes)
             .map_err(RuntimeError::Limits)?;
         let m = &model.manifest;
         let params = manifest::resolve_params(m, &request.params).map_err(RuntimeError::Params)?;
-        let scope = request.scope.unwrap_or_else(|| Scope::declared(&m.datasets));
+        let scope = request
+            .scope
+            .unwrap_or_else(|| Scope::declared(&m.datasets));
         let span = tracing::info_span!("run", model = %m.id, version = %m.version,
             region = %request.info.region, run_id = %request.info.run_id);
         let _enter = span.enter();
@@ -355,7 +378,11 @@ impl Runtime {
         let succeeded = outcome == Outcome::Succeeded;
         Ok(RunOutcome {
             outcome,
-            clues: if succeeded { state.out.clues } else { Vec::new() },
+            clues: if succeeded {
+                state.out.clues
+            } else {
+                Vec::new()
+            },
             stats,
             log: state.out.log,
             log_dropped: state.out.log_dropped,
@@ -387,6 +414,8 @@ fn check_header(bytes: &[u8]) -> Result<(), RuntimeError> {
     match bytes[4..8] {
         [1, 0, 0, 0] => Err(RuntimeError::CoreModule),
         [_, _, 1, 0] => Ok(()),
-        _ => Err(RuntimeError::NotWasm("unknown WebAssembly binary version".into())),
+        _ => Err(RuntimeError::NotWasm(
+            "unknown WebAssembly binary version".into(),
+        )),
     }
 }

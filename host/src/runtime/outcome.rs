@@ -126,7 +126,11 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome for a failure.
     pub fn from_failure(f: Failure) -> Self {
-        if f.is_timeout() { Outcome::TimedOut(f) } else { Outcome::Failed(f) }
+        if f.is_timeout() {
+            Outcome::TimedOut(f)
+        } else {
+            Outcome::Failed(f)
+        }
     }
 
     /// The failure, if any.

@@ -90,16 +90,22 @@ impl Store {
             return Err(StoreError::Url(url.to_string()));
         };
         if dialect == Dialect::Sqlite {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or("");
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
                     path: dir.display().to_string(),
                     source,
                 })?;
             }
         }
-        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 });
+        let mut options =
+            AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 });
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -112,10 +118,13 @@ impl Store {
                 })
             });
         }
-        let pool = options.connect(url).await.map_err(|source| StoreError::Open {
-            url: redact(url),
-            source,
-        })?;
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: redact(url),
+                source,
+            })?;
         match dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,

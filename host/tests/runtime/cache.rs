@@ -17,14 +17,24 @@ fn second_load_comes_from_the_cache_even_in_a_new_runtime() {
     let second = load(&rt, PENSION_AFTER_DEATH);
     assert_eq!(second.cache, CacheStatus::Cached);
     assert_eq!(second.sha256, first.sha256);
-    assert!(second.load_time < first.load_time, "{:?} vs {:?}", second.load_time, first.load_time);
+    assert!(
+        second.load_time < first.load_time,
+        "{:?} vs {:?}",
+        second.load_time,
+        first.load_time
+    );
 }
 
 #[test]
 fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     let dir = tempfile::tempdir().expect("tempdir");
     load(&runtime(Some(dir.path())), PENSION_AFTER_DEATH);
-    let entry = std::fs::read_dir(dir.path()).expect("dir").next().expect("entry").expect("entry").path();
+    let entry = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .next()
+        .expect("entry")
+        .expect("entry")
+        .path();
     std::fs::write(&entry, b"not a compiled component").expect("corrupt");
     let again = load(&runtime(Some(dir.path())), PENSION_AFTER_DEATH);
     assert_eq!(again.cache, CacheStatus::Compiled);

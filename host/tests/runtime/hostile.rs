@@ -3,13 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use supervise::runtime::{Failure, Outcome, RunLimits, RunOutcome, Runtime, Value};
 use supervise::runtime::limits::LimitExceeded;
+use supervise::runtime::{Failure, Outcome, RunLimits, RunOutcome, Runtime, Value};
 use supervise_test_guests as guests;
 
 use crate::support::*;
 
-fn run_hostile(rt: &Runtime, path: &str, params: Vec<(String, Value)>, limits: RunLimits) -> (RunOutcome, Duration) {
+fn run_hostile(
+    rt: &Runtime,
+    path: &str,
+    params: Vec<(String, Value)>,
+    limits: RunLimits,
+) -> (RunOutcome, Duration) {
     let model = load(rt, path);
     let start = Instant::now();
     let out = run_on_fixtures(rt, &model, "330000", params, limits);
@@ -17,7 +22,9 @@ fn run_hostile(rt: &Runtime, path: &str, params: Vec<(String, Value)>, limits: R
 }
 
 fn failure(out: &RunOutcome) -> &Failure {
-    out.outcome.failure().unwrap_or_else(|| panic!("run should fail: {out:?}"))
+    out.outcome
+        .failure()
+        .unwrap_or_else(|| panic!("run should fail: {out:?}"))
 }
 
 fn small() -> RunLimits {
@@ -39,10 +46,21 @@ fn every_hostile_guest_fails_its_own_run_and_the_host_carries_on() {
     assert_eq!(failure(&out), &Failure::FuelExhausted(2_000_000_000));
     assert!(out.clues.is_empty());
 
-    let limits = RunLimits { fuel: u64::MAX / 2, wall_clock_ms: 300, ..small() };
+    let limits = RunLimits {
+        fuel: u64::MAX / 2,
+        wall_clock_ms: 300,
+        ..small()
+    };
     let (out, took) = run_hostile(&rt, guests::TEST_LOOP, vec![], limits);
-    assert!(matches!(out.outcome, Outcome::TimedOut(Failure::Deadline(300))), "{:?}", out.outcome);
-    assert!(took < Duration::from_secs(5), "deadline not enforced: {took:?}");
+    assert!(
+        matches!(out.outcome, Outcome::TimedOut(Failure::Deadline(300))),
+        "{:?}",
+        out.outcome
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "deadline not enforced: {took:?}"
+    );
 
     let (out, _) = run_hostile(&rt, guests::TEST_MEMORY, vec![], small());
     match failure(&out) {
@@ -61,11 +79,20 @@ fn every_hostile_guest_fails_its_own_run_and_the_host_carries_on() {
     }
 
     let (out, _) = run_hostile(&rt, guests::TEST_EMIT_FLOOD, vec![], small());
-    assert_eq!(failure(&out), &Failure::Limit(LimitExceeded::Clues { cap: 1_000 }));
+    assert_eq!(
+        failure(&out),
+        &Failure::Limit(LimitExceeded::Clues { cap: 1_000 })
+    );
     assert!(out.clues.is_empty(), "a failed run's clues are discarded");
 
     let (out, _) = run_hostile(&rt, guests::TEST_STDOUT_FLOOD, vec![], small());
-    assert_eq!(failure(&out), &Failure::Output { stream: "stdout", cap: 64 << 10 });
+    assert_eq!(
+        failure(&out),
+        &Failure::Output {
+            stream: "stdout",
+            cap: 64 << 10
+        }
+    );
     assert!(out.stdout.len() <= 64 << 10 && out.stdout.starts_with("line 0:"));
 
     let (out, _) = run_hostile(&rt, guests::TEST_UNDECLARED, vec![], small());
@@ -95,15 +122,25 @@ fn limits_outside_the_engine_ceiling_are_refused_before_running() {
     let model = load(&rt, guests::PENSION_AFTER_DEATH);
     let source = std::sync::Arc::new(supervise::datasets::memory::MemorySource::default());
     let request = |limits| supervise::runtime::RunRequest {
-        info: supervise::runtime::RunInfo { region: "330000".into(), as_of: 0, run_id: "x".into() },
+        info: supervise::runtime::RunInfo {
+            region: "330000".into(),
+            as_of: 0,
+            run_id: "x".into(),
+        },
         params: vec![],
         scope: None,
         limits,
         source: source.clone(),
     };
-    let huge = RunLimits { memory_bytes: 64 << 30, ..RunLimits::default() };
+    let huge = RunLimits {
+        memory_bytes: 64 << 30,
+        ..RunLimits::default()
+    };
     let err = rt.run(&model, request(huge)).err().expect("refused");
     assert!(err.to_string().contains("ceiling"), "{err}");
-    let zero = RunLimits { fuel: 0, ..RunLimits::default() };
+    let zero = RunLimits {
+        fuel: 0,
+        ..RunLimits::default()
+    };
     assert!(rt.run(&model, request(zero)).is_err());
 }

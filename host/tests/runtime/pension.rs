@@ -21,7 +21,11 @@ fn finds_pensions_paid_after_death_once_per_person() {
             "pension paid once (¥2,100.50) after death on 2024-05-20",
         ]
     );
-    let three = out.clues.iter().find(|c| c.reason.contains("3 times")).expect("clue");
+    let three = out
+        .clues
+        .iter()
+        .find(|c| c.reason.contains("3 times"))
+        .expect("clue");
     assert_eq!(three.evidence.len(), 4, "death record plus three payments");
     assert_eq!(three.evidence[1].row_keys, ["P-1003"]);
     assert!(three.dedup_key.starts_with("person:"));

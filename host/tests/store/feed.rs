@@ -43,17 +43,32 @@ async fn import_fixtures(db: &TestDb) -> Snapshot {
             actor: "test".into(),
             progress: false,
         };
-        import::import(&db.store, &key(), &req).await.expect("import fixture");
+        import::import(&db.store, &key(), &req)
+            .await
+            .expect("import fixture");
     }
-    Snapshot::current(&db.store, &["death_registrations", "pension_payments"]).await.expect("snapshot")
+    Snapshot::current(&db.store, &["death_registrations", "pension_payments"])
+        .await
+        .expect("snapshot")
 }
 
-async fn run(db: &TestDb, model: Arc<LoadedModel>, region: &str, snapshot: &Snapshot, scope: Option<Scope>, params: Vec<(String, Value)>) -> RunOutcome {
+async fn run(
+    db: &TestDb,
+    model: Arc<LoadedModel>,
+    region: &str,
+    snapshot: &Snapshot,
+    scope: Option<Scope>,
+    params: Vec<(String, Value)>,
+) -> RunOutcome {
     let source = StoreSource::new(&db.store, snapshot).await.expect("source");
     let region = region.to_string();
     tokio::task::spawn_blocking(move || {
         let request = RunRequest {
-            info: RunInfo { region, as_of: 19_935, run_id: "store-test".into() },
+            info: RunInfo {
+                region,
+                as_of: 19_935,
+                run_id: "store-test".into(),
+            },
             params,
             scope,
             limits: RunLimits::default(),
@@ -69,7 +84,13 @@ fn summary(out: &RunOutcome) -> Vec<(String, String, String)> {
     let mut v: Vec<_> = out
         .clues
         .iter()
-        .map(|c| (c.dedup_key.clone(), c.reason.clone(), format!("{:?}", c.evidence)))
+        .map(|c| {
+            (
+                c.dedup_key.clone(),
+                c.reason.clone(),
+                format!("{:?}", c.evidence),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -93,7 +114,15 @@ async fn regions_scope_what_a_run_sees(db: &TestDb) {
     assert_eq!(summary(&province), summary(&city));
     let elsewhere = run(db, pension, "330200", &snap, None, vec![]).await;
     assert!(elsewhere.clues.is_empty());
-    assert_eq!(elsewhere.stats.rows_read.get("pension_payments").copied().unwrap_or(0), 0);
+    assert_eq!(
+        elsewhere
+            .stats
+            .rows_read
+            .get("pension_payments")
+            .copied()
+            .unwrap_or(0),
+        0
+    );
 }
 both!(regions_scope_what_a_run_sees);
 
@@ -103,7 +132,11 @@ async fn store_and_fixtures_give_the_same_clues(db: &TestDb) {
     let from_store = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
     let memory = fixtures::load_dir(&fixtures_dir(), &pension.manifest, &key()).expect("fixtures");
     let request = RunRequest {
-        info: RunInfo { region: "330000".into(), as_of: 19_935, run_id: "fixture".into() },
+        info: RunInfo {
+            region: "330000".into(),
+            as_of: 19_935,
+            run_id: "fixture".into(),
+        },
         params: vec![],
         scope: None,
         limits: RunLimits::default(),
@@ -117,7 +150,11 @@ async fn store_and_fixtures_give_the_same_clues(db: &TestDb) {
     // lower-case check letter joined the payments with an upper-case one.
     let expected = key().pseudonym("33010319480515432X");
     let hex = format!("{:016x}{:016x}", expected[0], expected[1]);
-    assert!(from_store.clues.iter().any(|c| c.subject.id == hex), "{:?}", from_store.clues);
+    assert!(
+        from_store.clues.iter().any(|c| c.subject.id == hex),
+        "{:?}",
+        from_store.clues
+    );
 }
 both!(store_and_fixtures_give_the_same_clues);
 
@@ -126,25 +163,38 @@ async fn no_raw_identifier_and_nothing_outside_scope(db: &TestDb) {
     let source = StoreSource::new(&db.store, &snap).await.expect("source");
     let ask = |column: &str, ty| ScanRequest {
         dataset: "death_registrations".into(),
-        columns: vec![ColumnRequest { name: column.into(), ty }],
+        columns: vec![ColumnRequest {
+            name: column.into(),
+            ty,
+        }],
         region: "330000".into(),
     };
     let raw = tokio::task::spawn_blocking(move || {
         let raw = source.scan(&ask("raw:id_number", ColumnType::Text)).err();
         let as_text = source.scan(&ask("id_number", ColumnType::Text)).err();
-        let mut ok = source.scan(&ask("id_number", ColumnType::Pseudonym)).expect("pseudonyms");
+        let mut ok = source
+            .scan(&ask("id_number", ColumnType::Pseudonym))
+            .expect("pseudonyms");
         let batch = ok.next_batch(100).expect("batch").expect("rows");
         (raw, as_text, batch)
     })
     .await
     .expect("join");
     assert!(matches!(raw.0, Some(SourceError::UnknownColumn { .. })));
-    assert!(matches!(raw.1, Some(SourceError::TypeMismatch { .. })), "a pii column is only a pseudonym");
+    assert!(
+        matches!(raw.1, Some(SourceError::TypeMismatch { .. })),
+        "a pii column is only a pseudonym"
+    );
     assert_eq!(raw.2.rows, 3);
 
     let hostile = model(guests::TEST_UNDECLARED);
     let out = run(db, hostile, "330000", &snap, None, vec![]).await;
-    assert_eq!(out.outcome.failure(), Some(&Failure::Model("not declared: dataset `pension_payments`".into())));
+    assert_eq!(
+        out.outcome.failure(),
+        Some(&Failure::Model(
+            "not declared: dataset `pension_payments`".into()
+        ))
+    );
     assert_eq!(out.denied, ["dataset `pension_payments`"]);
 
     // An approved scope narrower than the manifest: the amount column was not approved.
@@ -169,7 +219,11 @@ both!(no_raw_identifier_and_nothing_outside_scope);
 async fn a_snapshot_reads_the_same_data_after_new_imports(db: &TestDb) {
     let snap = import_fixtures(db).await;
     let id = snap.save(&db.store).await.expect("save");
-    assert_eq!(snap.save(&db.store).await.expect("save again"), id, "stored once per content");
+    assert_eq!(
+        snap.save(&db.store).await.expect("save again"),
+        id,
+        "stored once per content"
+    );
     let pension = model(guests::PENSION_AFTER_DEATH);
     let before = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
 
@@ -183,19 +237,38 @@ async fn a_snapshot_reads_the_same_data_after_new_imports(db: &TestDb) {
         actor: "test".into(),
         progress: false,
     };
-    import::import(&db.store, &key(), &req).await.expect("later import");
-    let now = Snapshot::current(&db.store, &["death_registrations", "pension_payments"]).await.expect("current");
+    import::import(&db.store, &key(), &req)
+        .await
+        .expect("later import");
+    let now = Snapshot::current(&db.store, &["death_registrations", "pension_payments"])
+        .await
+        .expect("current");
     assert_ne!(now, snap);
     let after = run(db, pension.clone(), "330000", &now, None, vec![]).await;
     assert_eq!(after.clues.len(), before.clues.len() + 1);
 
-    let stored = Snapshot::load(&db.store, id).await.expect("load").expect("exists");
+    let stored = Snapshot::load(&db.store, id)
+        .await
+        .expect("load")
+        .expect("exists");
     let replayed = run(db, pension.clone(), "330000", &stored, None, vec![]).await;
     assert_eq!(summary(&replayed), summary(&before));
 
-    let replace = ImportRequest { mode: Mode::Replace, path: file(db, "replace.csv", &later.replace("P-2001", "P-3001")), ..req };
-    import::import(&db.store, &key(), &replace).await.expect("replace");
-    let replaced = Snapshot::current(&db.store, &["pension_payments"]).await.expect("current");
-    assert_eq!(replaced.datasets["pension_payments"].len(), 1, "a replace supersedes earlier imports");
+    let replace = ImportRequest {
+        mode: Mode::Replace,
+        path: file(db, "replace.csv", &later.replace("P-2001", "P-3001")),
+        ..req
+    };
+    import::import(&db.store, &key(), &replace)
+        .await
+        .expect("replace");
+    let replaced = Snapshot::current(&db.store, &["pension_payments"])
+        .await
+        .expect("current");
+    assert_eq!(
+        replaced.datasets["pension_payments"].len(),
+        1,
+        "a replace supersedes earlier imports"
+    );
 }
 both!(a_snapshot_reads_the_same_data_after_new_imports);

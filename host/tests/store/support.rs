@@ -24,28 +24,55 @@ impl TestDb {
         if let Some((admin, name)) = self.pg
             && let Ok(mut c) = sqlx::AnyConnection::connect(&admin).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await;
         }
     }
 }
 
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&Store::default_url(dir.path())).await.expect("open sqlite");
-    TestDb { store, dir, pg: None }
+    let store = Store::open(&Store::default_url(dir.path()))
+        .await
+        .expect("open sqlite");
+    TestDb {
+        store,
+        dir,
+        pg: None,
+    }
 }
 
 pub async fn postgres() -> Option<TestDb> {
-    let admin = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+    let admin = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
     sqlx::any::install_default_drivers();
     let name = format!("supervise_t_{}_{}", std::process::id(), rand_suffix());
-    let mut c = sqlx::AnyConnection::connect(&admin).await.expect("connect DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create database");
-    let (base, query) = admin.split_once('?').map_or((admin.as_str(), ""), |(b, q)| (b, q));
+    let mut c = sqlx::AnyConnection::connect(&admin)
+        .await
+        .expect("connect DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create database");
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), ""), |(b, q)| (b, q));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    let url = if query.is_empty() { format!("{base}/{name}") } else { format!("{base}/{name}?{query}") };
+    let url = if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    };
     let store = Store::open(&url).await.expect("open postgres");
-    Some(TestDb { store, dir: tempfile::tempdir().expect("tempdir"), pg: Some((admin, name)) })
+    Some(TestDb {
+        store,
+        dir: tempfile::tempdir().expect("tempdir"),
+        pg: Some((admin, name)),
+    })
 }
 
 fn rand_suffix() -> u64 {
@@ -95,23 +122,30 @@ pub fn file(db: &TestDb, name: &str, text: &str) -> PathBuf {
 /// Loads a province with two cities and three counties.
 pub async fn load_regions(db: &TestDb) {
     let csv = "code,name\n330000,Zhejiang\n330100,Hangzhou\n330200,Ningbo\n330102,Shangcheng\n330103,Xiacheng\n330203,Haishu\n";
-    regions::load_csv(&db.store, &file(db, "regions.csv", csv), "test").await.expect("regions");
+    regions::load_csv(&db.store, &file(db, "regions.csv", csv), "test")
+        .await
+        .expect("regions");
 }
 
 /// Defines the repository's schema for `dataset`.
 pub async fn define(db: &TestDb, dataset: &str) {
-    let text = std::fs::read_to_string(repo().join(format!("schemas/{dataset}.toml"))).expect("schema file");
+    let text = std::fs::read_to_string(repo().join(format!("schemas/{dataset}.toml")))
+        .expect("schema file");
     let schema = DatasetSchema::from_toml(&text).expect("schema");
-    catalog::define(&db.store, &schema, "test").await.expect("define");
+    catalog::define(&db.store, &schema, "test")
+        .await
+        .expect("define");
 }
 
 /// Counts rows of a table.
 pub async fn count(db: &TestDb, table: &str) -> i64 {
     use sqlx::Row;
-    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}")))
-        .fetch_one(db.store.pool())
-        .await
-        .expect("count")
-        .try_get(0)
-        .expect("count")
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"
+    )))
+    .fetch_one(db.store.pool())
+    .await
+    .expect("count")
+    .try_get(0)
+    .expect("count")
 }

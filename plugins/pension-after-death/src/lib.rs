@@ -153,7 +153,11 @@ fn collide(
             if dv[row].days_since(death.date) <= grace {
                 continue;
             }
-            let amount = if amounts.is_valid(row) { av[row] } else { Decimal(0) };
+            let amount = if amounts.is_valid(row) {
+                av[row]
+            } else {
+                Decimal(0)
+            };
             let hit = hits.entry(pv[row]).or_default();
             hit.count += 1;
             hit.total += amount;
@@ -167,7 +171,11 @@ fn collide(
 }
 
 fn clue(person: Pseudonym, death: &Death, hit: &Hit) -> Clue {
-    let times = if hit.count == 1 { "once".to_string() } else { format!("{} times", hit.count) };
+    let times = if hit.count == 1 {
+        "once".to_string()
+    } else {
+        format!("{} times", hit.count)
+    };
     let mut clue = Clue::new(KIND, "person", &person.to_hex())
         .score((0.6 + 0.1 * f64::from(hit.count)).min(1.0))
         .reason(&format!(
@@ -218,7 +226,14 @@ mod tests {
                     .pseudonym_of("id_number", &["A", "A", "A", "B", "C", "A"])
                     .date(
                         "pay_date",
-                        &["2024-03-01", "2024-03-15", "2024-04-15", "2024-06-15", "2024-06-15", "2024-05-15"],
+                        &[
+                            "2024-03-01",
+                            "2024-03-15",
+                            "2024-04-15",
+                            "2024-06-15",
+                            "2024-06-15",
+                            "2024-05-15",
+                        ],
                     )
                     .decimal("amount", &["3200", "3200", "3200", "2100", "1000", "3200"])
                     .text("region_code", &["330102"; 6]),
@@ -244,7 +259,11 @@ mod tests {
             .param("grace_days", Value::Integer(0))
             .run::<PensionAfterDeath>()
             .unwrap();
-        let reasons: Vec<_> = out.clues.iter().map(|c| c.reason_text().to_string()).collect();
+        let reasons: Vec<_> = out
+            .clues
+            .iter()
+            .map(|c| c.reason_text().to_string())
+            .collect();
         assert_eq!(out.clues.len(), 2, "{reasons:?}");
         assert!(reasons[0].contains("3 times") || reasons[1].contains("3 times"));
     }

@@ -7,7 +7,11 @@ struct Guest;
 
 fn manifest(id: &str) -> Manifest {
     Manifest::new(id, id, "0.1.0")
-        .dataset("death_registrations", "test", &[("death_date", ColumnType::Date)])
+        .dataset(
+            "death_registrations",
+            "test",
+            &[("death_date", ColumnType::Date)],
+        )
         .clue_kind("test", "test")
 }
 

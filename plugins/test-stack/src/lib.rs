@@ -23,7 +23,11 @@ fn deeper(n: u64) -> u64 {
 impl Model for Guest {
     fn describe() -> Manifest {
         Manifest::new("test-stack", "test-stack", "0.1.0")
-            .dataset("death_registrations", "test", &[("death_date", ColumnType::Date)])
+            .dataset(
+                "death_registrations",
+                "test",
+                &[("death_date", ColumnType::Date)],
+            )
             .clue_kind("test", "test")
     }
 

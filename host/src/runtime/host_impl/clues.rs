@@ -14,15 +14,24 @@ const MAX_KEY: usize = 256;
 fn problem(clue: &Clue, kinds: &std::collections::BTreeSet<String>) -> Option<String> {
     let short = |s: &str, max| !s.trim().is_empty() && s.len() <= max;
     if !kinds.contains(&clue.kind) {
-        Some(format!("kind `{}` is not declared in the manifest", clue.kind))
+        Some(format!(
+            "kind `{}` is not declared in the manifest",
+            clue.kind
+        ))
     } else if !(0.0..=1.0).contains(&clue.score) {
         Some(format!("score {} is outside 0..1", clue.score))
     } else if !short(&clue.reason, MAX_REASON) || clue.reason.contains('\n') {
-        Some(format!("reason must be one non-empty line of at most {MAX_REASON} bytes"))
+        Some(format!(
+            "reason must be one non-empty line of at most {MAX_REASON} bytes"
+        ))
     } else if !short(&clue.dedup_key, MAX_KEY) {
-        Some(format!("dedup key must be non-empty and at most {MAX_KEY} bytes"))
+        Some(format!(
+            "dedup key must be non-empty and at most {MAX_KEY} bytes"
+        ))
     } else if !short(&clue.subject.type_, MAX_KEY) || !short(&clue.subject.id, MAX_KEY) {
-        Some(format!("subject type and id must be non-empty and at most {MAX_KEY} bytes"))
+        Some(format!(
+            "subject type and id must be non-empty and at most {MAX_KEY} bytes"
+        ))
     } else {
         None
     }
@@ -40,7 +49,10 @@ fn evidence_bytes(clue: &Clue) -> u64 {
         .map(|e| {
             e.dataset.len()
                 + e.row_keys.iter().map(|k| k.len() + 4).sum::<usize>()
-                + e.fields.iter().map(|f| f.name.len() + value(&f.value)).sum::<usize>()
+                + e.fields
+                    .iter()
+                    .map(|f| f.name.len() + value(&f.value))
+                    .sum::<usize>()
         })
         .sum::<usize>() as u64
 }

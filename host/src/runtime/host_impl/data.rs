@@ -26,7 +26,11 @@ pub struct IndexHandle {
 
 impl RunState {
     /// Checks a request against the scope; a denial is recorded and returned as the WIT error.
-    fn request(&mut self, dataset: &str, columns: &[String]) -> wasmtime::Result<Result<ScanRequest, WitError>> {
+    fn request(
+        &mut self,
+        dataset: &str,
+        columns: &[String],
+    ) -> wasmtime::Result<Result<ScanRequest, WitError>> {
         if columns.is_empty() || columns.len() > MAX_COLUMNS {
             return Ok(Err(WitError::InvalidArgument(format!(
                 "ask for 1 to {MAX_COLUMNS} columns, not {}",
@@ -37,7 +41,10 @@ impl RunState {
         let mut out = Vec::with_capacity(columns.len());
         for c in columns {
             match run.scope.check(dataset, c) {
-                Ok(ty) => out.push(ColumnRequest { name: c.clone(), ty }),
+                Ok(ty) => out.push(ColumnRequest {
+                    name: c.clone(),
+                    ty,
+                }),
                 Err(what) => {
                     tracing::warn!(dataset, column = %c, "model asked for data outside its scope");
                     self.out.denied.push(what.clone());
@@ -94,12 +101,16 @@ impl Host for RunState {
             return Ok(Err(WitError::InvalidArgument("no key column".into())));
         };
         if columns.is_empty() {
-            return Ok(Err(WitError::InvalidArgument("ask for at least one column".into())));
+            return Ok(Err(WitError::InvalidArgument(
+                "ask for at least one column".into(),
+            )));
         }
         let index = match self.scope()?.source.index(&request, &key) {
             Ok(i) => i,
             Err(SourceError::BadKey(k)) => {
-                return Ok(Err(WitError::InvalidArgument(format!("`{k}` cannot be a key"))));
+                return Ok(Err(WitError::InvalidArgument(format!(
+                    "`{k}` cannot be a key"
+                ))));
             }
             Err(e) => return source_fault(e),
         };
@@ -115,7 +126,9 @@ impl HostScan for RunState {
     ) -> wasmtime::Result<Result<Option<Batch>, WitError>> {
         let cap = self.limits.max_batch_rows;
         if max_rows == 0 {
-            return Ok(Err(WitError::InvalidArgument("max-rows must be at least 1".into())));
+            return Ok(Err(WitError::InvalidArgument(
+                "max-rows must be at least 1".into(),
+            )));
         }
         let rows = max_rows.min(cap) as usize;
         let handle = self.table.get_mut(&scan)?;

@@ -1,0 +1,3 @@
+//! Test-only guest: version 1.0.0 of `test-versioned`.
+
+include!("../../test-versioned-090/src/model.rs");
