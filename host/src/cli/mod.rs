@@ -4,6 +4,7 @@ mod data;
 mod model;
 mod new;
 mod print;
+mod registry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "SUPERVISE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// The office you act for (registry commands check what it may do).
+    #[arg(long, global = true, env = "SUPERVISE_OFFICE")]
+    pub office: Option<String>,
+
     /// Who is acting, recorded in the audit log.
     #[arg(
         long = "as",
@@ -65,6 +70,14 @@ pub enum Command {
     /// Load and list administrative regions.
     #[command(subcommand)]
     Regions(data::RegionsCommand),
+    /// Add and list offices.
+    #[command(subcommand)]
+    Offices(registry::OfficesCommand),
+    /// Make, register and revoke office signing keys.
+    #[command(subcommand)]
+    Keys(registry::KeysCommand),
+    /// The audit log: every registry and data action with who, when, what and why.
+    Audit(registry::AuditArgs),
 }
 
 impl Cli {
@@ -99,6 +112,9 @@ pub enum ModelCommand {
     Test(model::TestArgs),
     /// Create a new model crate from the template.
     New(new::NewArgs),
+    /// Registry: publish, review, enable, upgrade, roll back.
+    #[command(flatten)]
+    Registry(registry::RegistryCommand),
 }
 
 /// Why a command failed.
@@ -149,6 +165,9 @@ pub enum CliError {
     /// Loading regions failed.
     #[error(transparent)]
     Regions(#[from] crate::datasets::regions::RegionError),
+    /// A registry action was refused or failed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// The pseudonym key is unusable.
     #[error(transparent)]
     Secret(#[from] crate::datasets::pseudonym::SecretError),
@@ -164,6 +183,10 @@ pub fn main() -> ExitCode {
         Command::Model(ModelCommand::New(a)) => new::run(a),
         Command::Data(c) => data::data(&cli, c),
         Command::Regions(c) => data::regions(&cli, c),
+        Command::Model(ModelCommand::Registry(c)) => registry::model(&cli, c),
+        Command::Offices(c) => registry::offices(&cli, c),
+        Command::Keys(c) => registry::keys_cmd(&cli, c),
+        Command::Audit(a) => registry::audit(&cli, a),
     };
     match result {
         Ok(code) => code,

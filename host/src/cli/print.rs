@@ -48,7 +48,7 @@ pub fn manifest(model: &LoadedModel) {
     for d in &m.datasets {
         println!("  {}  ({})", d.name, d.purpose);
         for c in &d.columns {
-            println!("    {:<24} {}", c.name, c.type_.to_string());
+            println!("    {:<24} {}", c.name, c.type_);
         }
     }
     println!("PARAMETERS");
@@ -175,5 +175,56 @@ pub fn run(model: &LoadedModel, region: &str, as_of: i32, out: &RunOutcome) {
     }
     if !out.denied.is_empty() {
         println!("  denied       {}", out.denied.join(", "));
+    }
+}
+
+/// Prints a review sheet.
+pub fn review(sheet: &crate::registry::review::Review) {
+    let v = &sheet.version;
+    println!(
+        "{}@{} — {} [{}]",
+        v.model, v.version, v.manifest.name, v.status
+    );
+    println!("sha256    {}", v.sha256);
+    println!(
+        "signed by office {} with key {}, submitted by {}",
+        v.office, v.key, v.submitted_by
+    );
+    if let Some((by, why)) = &v.review {
+        println!("reviewed by {by}: {why}");
+    }
+    println!("\n{}\n", v.manifest.summary);
+    println!(
+        "DATA SCOPE{}",
+        sheet
+            .previous
+            .as_ref()
+            .map(|p| format!(" (changes since {p})"))
+            .unwrap_or_default()
+    );
+    for entry in crate::registry::review::scope_of(&v.manifest) {
+        let mark = if sheet.scope_added.contains(&entry) {
+            "+"
+        } else {
+            " "
+        };
+        println!("  {mark} {entry}");
+    }
+    for entry in &sheet.scope_removed {
+        println!("  - {entry}");
+    }
+    println!("PARAMETERS");
+    for p in &v.manifest.parameters {
+        println!(
+            "  {:<24} {:<8} default {:<10} {}",
+            p.name,
+            p.type_.to_string(),
+            display(&p.default),
+            p.description
+        );
+    }
+    println!("CLUE KINDS");
+    for k in &v.manifest.clue_kinds {
+        println!("  {:<24} {}", k.id, k.description);
     }
 }

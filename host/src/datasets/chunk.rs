@@ -136,7 +136,7 @@ fn decode_values(ty: ColumnType, rows: usize, p: &mut Cursor<'_>) -> Result<Colu
             ColumnValues::Timestamp(words(p.take(rows * 8)?, i64::from_le_bytes))
         }
         ColumnType::Date => ColumnValues::Date(words(p.take(rows * 4)?, i32::from_le_bytes)),
-        ColumnType::Boolean => ColumnValues::Boolean(p.take(rows * 1)?.to_vec()),
+        ColumnType::Boolean => ColumnValues::Boolean(p.take(rows)?.to_vec()),
         ColumnType::Pseudonym => {
             ColumnValues::Pseudonym(words(p.take(rows * 16)?, u64::from_le_bytes))
         }

@@ -250,7 +250,7 @@ impl ColumnBuilder {
 
     fn mark(&mut self, valid: bool) {
         let i = self.col.len;
-        if i % 8 == 0 {
+        if i.is_multiple_of(8) {
             self.nulls.push(0);
         }
         if valid {

@@ -82,6 +82,9 @@ impl MemoryTable {
     }
 }
 
+/// A dataset opened for a request: projected columns, the rows in scope (`None`: all), rows.
+type Opened = (Vec<(String, StoredColumn)>, Option<Vec<u32>>, usize);
+
 /// Datasets held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
@@ -99,10 +102,7 @@ impl MemorySource {
         self.tables.get(dataset).map(|t| t.as_ref())
     }
 
-    fn open(
-        &self,
-        request: &ScanRequest,
-    ) -> Result<(Vec<(String, StoredColumn)>, Option<Vec<u32>>, usize), SourceError> {
+    fn open(&self, request: &ScanRequest) -> Result<Opened, SourceError> {
         let table = self
             .tables
             .get(&request.dataset)

@@ -121,6 +121,17 @@ pub struct LoadedModel {
     pre: ModelPre<RunState>,
 }
 
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("id", &self.manifest.id)
+            .field("version", &self.manifest.version)
+            .field("sha256", &self.sha256)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One run's parameters.
 #[derive(Clone)]
 pub struct RunRequest {

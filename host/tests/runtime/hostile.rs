@@ -136,7 +136,7 @@ fn limits_outside_the_engine_ceiling_are_refused_before_running() {
         memory_bytes: 64 << 30,
         ..RunLimits::default()
     };
-    let err = rt.run(&model, request(huge)).err().expect("refused");
+    let err = rt.run(&model, request(huge)).expect_err("refused");
     assert!(err.to_string().contains("ceiling"), "{err}");
     let zero = RunLimits {
         fuel: 0,

@@ -71,7 +71,6 @@ fn parameters_are_typed_and_change_results() {
                 source: std::sync::Arc::new(supervise::datasets::memory::MemorySource::default()),
             },
         )
-        .err()
-        .expect("wrong type refused");
+        .expect_err("wrong type refused");
     assert!(err.to_string().contains("grace_days"), "{err}");
 }
