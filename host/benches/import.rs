@@ -14,7 +14,7 @@ use supervise::datasets::{catalog, regions};
 use supervise::store::Store;
 
 mod common;
-use common::arg;
+use common::{arg, peak_rss_mib};
 
 const SCHEMA: &str = include_str!("../../schemas/pension_payments.toml");
 
@@ -106,6 +106,7 @@ async fn main() {
     }
     println!("| database   | rows      | seconds | rows/s   | target      |");
     println!("|------------|-----------|---------|----------|-------------|");
+    let rss = format!("peak RSS: {before:.0} MiB before the SQLite import, {after_sqlite:.0} MiB after ({:.0} MiB file)", size as f64 / (1 << 20) as f64);
     for (db, (secs, n)) in results {
         let target = if db == "SQLite" { ">= 200,000" } else { "-" };
         println!(
@@ -113,4 +114,5 @@ async fn main() {
             n as f64 / secs
         );
     }
+    println!("{rss}");
 }

@@ -144,7 +144,8 @@ fn collide(
         let all_valid = !(people.has_nulls() || dates.has_nulls() || amounts.has_nulls());
         let (pv, dv, av) = (people.values(), dates.values(), amounts.values());
         for row in 0..batch.rows() {
-            if !all_valid && !(people.is_valid(row) && dates.is_valid(row)) {
+            let valid = all_valid || (people.is_valid(row) && dates.is_valid(row));
+            if !valid {
                 continue;
             }
             let Some(death) = deaths.get(&pv[row]) else {
