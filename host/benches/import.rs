@@ -106,7 +106,10 @@ async fn main() {
     }
     println!("| database   | rows      | seconds | rows/s   | target      |");
     println!("|------------|-----------|---------|----------|-------------|");
-    let rss = format!("peak RSS: {before:.0} MiB before the SQLite import, {after_sqlite:.0} MiB after ({:.0} MiB file)", size as f64 / (1 << 20) as f64);
+    let rss = format!(
+        "peak RSS: {before:.0} MiB before the SQLite import, {after_sqlite:.0} MiB after ({:.0} MiB file)",
+        size as f64 / (1 << 20) as f64
+    );
     for (db, (secs, n)) in results {
         let target = if db == "SQLite" { ">= 200,000" } else { "-" };
         println!(
