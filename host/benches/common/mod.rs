@@ -1,4 +1,5 @@
-//! Shared by the benchmark binaries.
+//! Shared by the benchmark binaries (each uses what it needs).
+#![allow(dead_code)]
 
 /// The value after `--name` on the command line, or `default`.
 pub fn arg(name: &str, default: usize) -> usize {
