@@ -79,10 +79,12 @@ async fn main() {
         "importing {rows} rows ({:.1} MiB)…",
         size as f64 / (1 << 20) as f64
     );
+    let before = peak_rss_mib();
     let mut results = vec![(
         "SQLite",
         measure(&Store::default_url(dir.path()), dir.path(), &csv).await,
     )];
+    let after_sqlite = peak_rss_mib();
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             sqlx::any::install_default_drivers();
