@@ -11,9 +11,9 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
 });
 
-pub use supervise::model::clues::{Clue, Evidence, Field, Subject};
-pub use supervise::model::log::Level;
-pub use supervise::model::types::{
+pub use self::supervise::model::clues::{Clue, Evidence, Field, Subject};
+pub use self::supervise::model::log::Level;
+pub use self::supervise::model::types::{
     Batch, ClueKind, Column, ColumnSpec, ColumnType, ColumnValues, DatasetUse, Error as WitError,
     ParamSpec, ParamType, TextColumn, Value,
 };
