@@ -63,7 +63,7 @@ pub fn pseudonym(identifier: &str) -> Pseudonym {
 pub struct Table {
     name: String,
     rows: Option<usize>,
-    columns: Vec<wit::Column>,
+    columns: Vec<Rc<wit::Column>>,
 }
 
 impl Table {
@@ -96,11 +96,11 @@ impl Table {
             _ => self.rows = Some(len),
         }
         self.columns.retain(|c| c.name != name);
-        self.columns.push(wit::Column {
+        self.columns.push(Rc::new(wit::Column {
             name: name.into(),
             values,
             validity: None,
-        });
+        }));
         self
     }
 
@@ -161,7 +161,7 @@ impl Table {
         let Some(col) = self.columns.iter_mut().find(|c| c.name == name) else {
             panic!("fixture table `{table}`: no column `{name}` to mark nulls in");
         };
-        let bits = col
+        let bits = Rc::make_mut(col)
             .validity
             .get_or_insert_with(|| vec![0xff; n.div_ceil(8)]);
         for &r in rows {
@@ -178,11 +178,11 @@ impl Table {
     pub fn to_batch(&self) -> Batch {
         Batch(wit::Batch {
             rows: self.rows() as u32,
-            columns: self.columns.clone(),
+            columns: self.columns.iter().map(|c| (**c).clone()).collect(),
         })
     }
 
-    fn find(&self, name: &str) -> Option<&wit::Column> {
+    fn find(&self, name: &str) -> Option<&Rc<wit::Column>> {
         self.columns.iter().find(|c| c.name == name)
     }
 
@@ -312,7 +312,7 @@ impl Harness<'_> {
         &self,
         dataset: &str,
         columns: &[String],
-    ) -> Result<(Vec<wit::Column>, Option<Vec<u32>>)> {
+    ) -> Result<(Vec<Rc<wit::Column>>, Option<Vec<u32>>)> {
         if columns.is_empty() {
             return Err(Error::InvalidArgument("no columns requested".into()));
         }
@@ -392,7 +392,7 @@ impl Backend for Harness<'_> {
         let mut wanted = columns.to_vec();
         wanted.push(key_column.to_string());
         let (mut projected, selection) = self.open(dataset, &wanted)?;
-        let key = projected.pop().map(|c| c.values);
+        let key = projected.pop().map(|c| c.values.clone());
         let Some(key) = key else {
             return Err(Error::InvalidArgument("no key column".into()));
         };
@@ -434,7 +434,7 @@ impl Backend for Harness<'_> {
 
 struct HarnessScan {
     dataset: String,
-    columns: Vec<wit::Column>,
+    columns: Vec<Rc<wit::Column>>,
     selection: Option<Vec<u32>>,
     total: usize,
     pos: usize,
@@ -482,7 +482,7 @@ impl ScanSource for HarnessScan {
 
 struct HarnessIndex {
     dataset: String,
-    columns: Vec<wit::Column>,
+    columns: Vec<Rc<wit::Column>>,
     map: HashMap<Key, Vec<u32>>,
     out: Rc<RefCell<Outcome>>,
 }

@@ -18,7 +18,7 @@ pub const REGION_COLUMN: &str = "region_code";
 /// One dataset held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTable {
-    columns: BTreeMap<String, StoredColumn>,
+    columns: BTreeMap<String, Arc<StoredColumn>>,
     rows: usize,
 }
 
@@ -33,7 +33,7 @@ impl MemoryTable {
             ));
         }
         self.rows = column.len();
-        self.columns.insert(name.to_string(), column);
+        self.columns.insert(name.to_string(), Arc::new(column));
         Ok(())
     }
 
@@ -57,7 +57,7 @@ impl MemoryTable {
         &self,
         dataset: &str,
         columns: &[ColumnRequest],
-    ) -> Result<Vec<(String, StoredColumn)>, SourceError> {
+    ) -> Result<Vec<(String, Arc<StoredColumn>)>, SourceError> {
         columns
             .iter()
             .map(|c| {
@@ -83,7 +83,7 @@ impl MemoryTable {
 }
 
 /// A dataset opened for a request: projected columns, the rows in scope (`None`: all), rows.
-type Opened = (Vec<(String, StoredColumn)>, Option<Vec<u32>>, usize);
+type Opened = (Vec<(String, Arc<StoredColumn>)>, Option<Vec<u32>>, usize);
 
 /// Datasets held in memory.
 #[derive(Debug, Clone, Default)]
@@ -113,7 +113,7 @@ impl MemorySource {
 }
 
 struct MemoryScan {
-    columns: Vec<(String, StoredColumn)>,
+    columns: Vec<(String, Arc<StoredColumn>)>,
     selection: Option<Vec<u32>>,
     total: usize,
     pos: usize,
@@ -181,7 +181,7 @@ fn type_of(values: &ColumnValues) -> ColumnType {
 }
 
 struct MemoryIndex {
-    columns: Vec<(String, StoredColumn)>,
+    columns: Vec<(String, Arc<StoredColumn>)>,
     key_type: ColumnType,
     map: HashMap<Key, Vec<u32>>,
 }
