@@ -298,6 +298,9 @@ impl Fixture {
     }
 }
 
+/// Projected columns and the rows in the run's region (`None`: all rows).
+type Opened = (Vec<Rc<wit::Column>>, Option<Vec<u32>>);
+
 struct Harness<'f> {
     fixture: &'f Fixture,
     manifest: Manifest,
@@ -308,11 +311,7 @@ struct Harness<'f> {
 impl Harness<'_> {
     /// Checks scope and types, then returns the table, the projected columns and the rows in
     /// the run's region.
-    fn open(
-        &self,
-        dataset: &str,
-        columns: &[String],
-    ) -> Result<(Vec<Rc<wit::Column>>, Option<Vec<u32>>)> {
+    fn open(&self, dataset: &str, columns: &[String]) -> Result<Opened> {
         if columns.is_empty() {
             return Err(Error::InvalidArgument("no columns requested".into()));
         }
