@@ -31,8 +31,9 @@ pub const MAX_CELL: usize = 65_536;
 pub const MAX_LINE: usize = 16 << 20;
 /// How a problem that stops reading the file starts.
 const READ_FAILED: &str = "reading stopped: ";
-/// Key-hash buckets spilled to disk for the uniqueness check.
-const KEY_BUCKETS: usize = 16;
+/// Bytes of input per key-hash bucket spilled to disk for the uniqueness check: only one
+/// bucket's keys are in memory at a time, so memory stays flat as files grow.
+const BYTES_PER_KEY_BUCKET: u64 = 8 << 20;
 
 /// File formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -253,15 +254,18 @@ struct KeySpill {
 }
 
 impl KeySpill {
-    fn new() -> std::io::Result<Self> {
-        let buckets = (0..KEY_BUCKETS)
-            .map(|_| tempfile::tempfile().map(|f| BufWriter::with_capacity(1 << 16, f)))
+    /// Buckets for a file of `size` bytes: 16 to 256 of them.
+    fn new(size: u64) -> std::io::Result<Self> {
+        let n = (size / BYTES_PER_KEY_BUCKET).clamp(16, 256);
+        let buckets = (0..n)
+            .map(|_| tempfile::tempfile().map(|f| BufWriter::with_capacity(1 << 14, f)))
             .collect::<std::io::Result<_>>()?;
         Ok(KeySpill { buckets })
     }
 
     fn add(&mut self, hash: u128, line: u64) -> std::io::Result<()> {
-        let b = &mut self.buckets[(hash % KEY_BUCKETS as u128) as usize];
+        let n = self.buckets.len() as u128;
+        let b = &mut self.buckets[(hash % n) as usize];
         b.write_all(&hash.to_le_bytes())?;
         b.write_all(&line.to_le_bytes())
     }
@@ -646,7 +650,7 @@ pub async fn import(
         .iter()
         .filter_map(|k| schema.columns.iter().position(|c| &c.name == k))
         .collect();
-    let mut spill = KeySpill::new().map_err(io_err)?;
+    let mut spill = KeySpill::new(size).map_err(io_err)?;
     let mut problems = Problems::default();
 
     let mut tx = store.pool().begin().await?;
