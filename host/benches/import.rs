@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use supervise::datasets::import::{self, ImportRequest, Mode};
+use supervise::datasets::import::{self, ImportRequest};
 use supervise::datasets::pseudonym::Pseudonymizer;
 use supervise::datasets::schema::DatasetSchema;
 use supervise::datasets::{catalog, regions};
@@ -36,15 +36,7 @@ async fn measure(url: &str, dir: &std::path::Path, csv: &std::path::Path) -> (f6
     )
     .await
     .expect("define");
-    let req = ImportRequest {
-        dataset: "pension_payments".into(),
-        path: csv.to_path_buf(),
-        format: None,
-        schema_version: None,
-        mode: Mode::Append,
-        actor: "bench".into(),
-        progress: false,
-    };
+    let req = ImportRequest::new("pension_payments", csv, "bench");
     let pseudo = Pseudonymizer::new(b"bench key bench key bench key 32");
     let t = Instant::now();
     let report = import::import(&store, &pseudo, &req).await.expect("import");

@@ -94,6 +94,22 @@ pub struct ImportRequest {
     pub progress: bool,
 }
 
+impl ImportRequest {
+    /// A request to append `path` to `dataset` as `actor`, with the format from the file's
+    /// extension, the current schema version and no progress bar.
+    pub fn new(dataset: &str, path: impl Into<PathBuf>, actor: &str) -> Self {
+        ImportRequest {
+            dataset: dataset.to_string(),
+            path: path.into(),
+            format: None,
+            schema_version: None,
+            mode: Mode::Append,
+            actor: actor.to_string(),
+            progress: false,
+        }
+    }
+}
+
 /// A successful import.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {

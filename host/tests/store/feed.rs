@@ -34,15 +34,11 @@ async fn import_fixtures(db: &TestDb) -> Snapshot {
     load_regions(db).await;
     for dataset in ["death_registrations", "pension_payments"] {
         define(db, dataset).await;
-        let req = ImportRequest {
-            dataset: dataset.into(),
-            path: fixtures_dir().join(format!("{dataset}.csv")),
-            format: None,
-            schema_version: None,
-            mode: Mode::Append,
-            actor: "test".into(),
-            progress: false,
-        };
+        let req = ImportRequest::new(
+            dataset,
+            fixtures_dir().join(format!("{dataset}.csv")),
+            "test",
+        );
         import::import(&db.store, &key(), &req)
             .await
             .expect("import fixture");
@@ -228,15 +224,7 @@ async fn a_snapshot_reads_the_same_data_after_new_imports(db: &TestDb) {
     let before = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
 
     let later = "payment_id,id_number,pay_date,amount,region_code\nP-2001,330102195002027777,2024-06-15,2800,330102\n";
-    let req = ImportRequest {
-        dataset: "pension_payments".into(),
-        path: file(db, "later.csv", later),
-        format: None,
-        schema_version: None,
-        mode: Mode::Append,
-        actor: "test".into(),
-        progress: false,
-    };
+    let req = ImportRequest::new("pension_payments", file(db, "later.csv", later), "test");
     import::import(&db.store, &key(), &req)
         .await
         .expect("later import");

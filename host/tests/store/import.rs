@@ -1,22 +1,14 @@
 //! Imports: good files in both formats; every kind of bad file reported by line, column,
 //! value and reason, with nothing written; the same file twice detected.
 
-use supervise::datasets::import::{self, ImportError, ImportRequest, Mode};
+use supervise::datasets::import::{self, ImportError, ImportRequest};
 
 use crate::support::*;
 
 const HEADER: &str = "payment_id,id_number,pay_date,amount,region_code\n";
 
 fn request(path: std::path::PathBuf) -> ImportRequest {
-    ImportRequest {
-        dataset: "pension_payments".into(),
-        path,
-        format: None,
-        schema_version: None,
-        mode: Mode::Append,
-        actor: "importer@330000".into(),
-        progress: false,
-    }
+    ImportRequest::new("pension_payments", path, "importer@330000")
 }
 
 async fn setup(db: &TestDb) {
