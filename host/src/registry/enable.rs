@@ -376,6 +376,18 @@ async fn switch(
     Ok(())
 }
 
+/// The enablement an admin is about to change, once the actor and the reason are checked.
+async fn changeable(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Enablement, RegistryError> {
+    require_admin(store, actor).await?;
+    need_reason(reason)?;
+    get(store, id).await
+}
+
 /// Moves an enablement to another approved version of the same model.
 pub async fn upgrade(
     store: &Store,
@@ -384,9 +396,7 @@ pub async fn upgrade(
     to_version: &str,
     reason: &str,
 ) -> Result<(), RegistryError> {
-    require_admin(store, actor).await?;
-    need_reason(reason)?;
-    let e = get(store, id).await?;
+    let e = changeable(store, actor, id, reason).await?;
     if e.version == to_version {
         return Err(RegistryError::Conflict(format!(
             "enablement {id} already runs {}@{to_version}",
@@ -411,9 +421,7 @@ pub async fn rollback(
     id: i64,
     reason: &str,
 ) -> Result<(), RegistryError> {
-    require_admin(store, actor).await?;
-    need_reason(reason)?;
-    let e = get(store, id).await?;
+    let e = changeable(store, actor, id, reason).await?;
     let versions: Vec<i64> = sqlx::query("SELECT version_id FROM enablement_history WHERE enablement_id = $1 AND action <> 'disable' ORDER BY id")
         .bind(id)
         .fetch_all(store.pool())
@@ -443,9 +451,7 @@ pub async fn disable(
     id: i64,
     reason: &str,
 ) -> Result<(), RegistryError> {
-    require_admin(store, actor).await?;
-    need_reason(reason)?;
-    let e = get(store, id).await?;
+    let e = changeable(store, actor, id, reason).await?;
     if e.status != "enabled" {
         return Err(RegistryError::Conflict(format!(
             "enablement {id} is already {}",
