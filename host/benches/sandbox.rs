@@ -256,6 +256,7 @@ fn main() {
                 ..RunLimits::default()
             },
             source: source.clone(),
+            cancel: Default::default(),
         };
         let t = Instant::now();
         let out = rt.run(&model, request).expect("sandbox run");

@@ -3,11 +3,15 @@
 //! - [`runtime`]: the wasmtime sandbox that loads, describes and runs model components;
 //! - [`datasets`]: schemas, imports, regions, pseudonyms, snapshots and scoped feeds;
 //! - [`registry`]: offices, keys, signed publishing, review, enablement, fail-closed loads;
+//! - [`runs`]: the job queue, scheduler, workers, run records, replays and backtests;
+//! - [`clues`]: the clue store, one clue per (model, dedup key);
 //! - [`store`]: the database (SQLite by default, PostgreSQL by URL) and the audit log;
 //! - [`cli`]: the `supervise` command line.
 
 pub mod cli;
+pub mod clues;
 pub mod datasets;
 pub mod registry;
+pub mod runs;
 pub mod runtime;
 pub mod store;

@@ -148,6 +148,7 @@ pub fn test(cli: &Cli, args: &TestArgs) -> Result<ExitCode, CliError> {
         scope: None,
         limits,
         source: Arc::new(source),
+        cancel: Default::default(),
     };
     let outcome = rt
         .run(&model, request)

@@ -58,26 +58,40 @@ pub struct Enablement {
 impl Enablement {
     /// Typed parameter values for a run, against the manifest of the version it runs.
     pub fn typed_params(&self, m: &Manifest) -> Result<Vec<(String, Value)>, RegistryError> {
-        parse_params(m, self.params.iter().map(|(k, v)| (k.clone(), v.clone())))
+        typed_params(m, &self.params)
     }
 
     /// The runtime scope: the approved entries with the manifest's types.
     pub fn runtime_scope(&self, m: &Manifest) -> Scope {
-        let mut scope = Scope::default();
-        for entry in &self.scope {
-            if let Some((d, c)) = entry.split_once('.')
-                && let Some(ty) = m
-                    .datasets
-                    .iter()
-                    .find(|x| x.name == d)
-                    .and_then(|x| x.columns.iter().find(|y| y.name == c))
-                    .map(|y| y.type_)
-            {
-                scope.allow(d, c, ty);
-            }
-        }
-        scope
+        runtime_scope(m, &self.scope)
     }
+}
+
+/// Typed parameter values from their text, checked against a manifest.
+pub fn typed_params(
+    m: &Manifest,
+    params: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Value)>, RegistryError> {
+    parse_params(m, params.iter().map(|(k, v)| (k.clone(), v.clone())))
+}
+
+/// The runtime scope of approved `dataset.column` entries, with the manifest's types;
+/// entries the manifest does not declare grant nothing.
+pub fn runtime_scope(m: &Manifest, entries: &[String]) -> Scope {
+    let mut scope = Scope::default();
+    for entry in entries {
+        if let Some((d, c)) = entry.split_once('.')
+            && let Some(ty) = m
+                .datasets
+                .iter()
+                .find(|x| x.name == d)
+                .and_then(|x| x.columns.iter().find(|y| y.name == c))
+                .map(|y| y.type_)
+        {
+            scope.allow(d, c, ty);
+        }
+    }
+    scope
 }
 
 fn parse_params(

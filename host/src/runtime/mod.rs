@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 
 pub use bindings::{Manifest, SUPPORTED_WIT_VERSIONS, Value};
 pub use cache::{CacheStatus, ComponentCache};
@@ -145,7 +147,31 @@ pub struct RunRequest {
     pub limits: RunLimits,
     /// Where the data comes from.
     pub source: Arc<dyn DataSource>,
+    /// Set from another thread to stop the run at the next epoch tick.
+    pub cancel: Cancel,
 }
+
+/// A flag that cancels a running model: the run stops within one epoch tick and ends as
+/// [`Outcome::Cancelled`]. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The error a cancelled run traps with; recognised when the run ends.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("cancelled")]
+pub(crate) struct Cancelled;
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
 struct EpochTicker {
@@ -291,19 +317,25 @@ impl Runtime {
         Ok(())
     }
 
-    fn store(&self, state: RunState) -> Store<RunState> {
-        let ticks = state
-            .limits
-            .wall_clock_ms
-            .div_ceil(EPOCH_TICK.as_millis() as u64)
-            + 1;
+    /// A fresh store for one call. Every epoch tick checks the wall-clock deadline and the
+    /// cancel flag; either ends the guest's execution with a trap.
+    fn store(&self, state: RunState, cancel: Cancel) -> Store<RunState> {
+        let deadline = Instant::now() + state.limits.wall_clock();
         let fuel = state.limits.fuel;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Fuel is enabled on the engine, so this cannot fail.
         store.set_fuel(fuel).ok();
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if cancel.is_cancelled() {
+                Err(Cancelled.into())
+            } else if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
         store
     }
 
@@ -314,7 +346,7 @@ impl Runtime {
             wall_clock_ms: 5_000,
             ..RunLimits::default()
         };
-        let mut store = self.store(RunState::new(limits, None));
+        let mut store = self.store(RunState::new(limits, None), Cancel::default());
         let result = pre
             .instantiate(&mut store)
             .and_then(|m| m.call_describe(&mut store));
@@ -323,7 +355,7 @@ impl Runtime {
 
     /// Instantiates the model in a fresh store and drops it: for warm-up and benchmarks.
     pub fn instantiate(&self, model: &LoadedModel) -> Result<(), RuntimeError> {
-        let mut store = self.store(RunState::new(RunLimits::default(), None));
+        let mut store = self.store(RunState::new(RunLimits::default(), None), Cancel::default());
         model
             .pre
             .instantiate(&mut store)
@@ -357,7 +389,7 @@ impl Runtime {
             clue_kinds: m.clue_kinds.iter().map(|k| k.id.clone()).collect(),
             source: request.source,
         };
-        let mut store = self.store(RunState::new(limits, Some(run)));
+        let mut store = self.store(RunState::new(limits, Some(run)), request.cancel);
         let start = Instant::now();
         let result = model
             .pre

@@ -45,6 +45,9 @@ pub enum Failure {
     /// The data source failed; not the model's fault.
     #[error("{0}")]
     Source(SourceError),
+    /// Someone cancelled the run.
+    #[error("cancelled while running")]
+    Cancelled,
 }
 
 impl Serialize for Failure {
@@ -70,6 +73,9 @@ impl Failure {
         let limits = &state.limits;
         if let Some(l) = err.downcast_ref::<LimitExceeded>() {
             return Failure::Limit(l.clone());
+        }
+        if err.downcast_ref::<super::Cancelled>().is_some() {
+            return Failure::Cancelled;
         }
         if let Some(s) = err.downcast_ref::<SourceError>() {
             return Failure::Source(s.clone());
@@ -121,15 +127,17 @@ pub enum Outcome {
     Failed(Failure),
     /// The wall-clock deadline passed.
     TimedOut(Failure),
+    /// Someone cancelled it.
+    Cancelled,
 }
 
 impl Outcome {
     /// The outcome for a failure.
     pub fn from_failure(f: Failure) -> Self {
-        if f.is_timeout() {
-            Outcome::TimedOut(f)
-        } else {
-            Outcome::Failed(f)
+        match f {
+            Failure::Cancelled => Outcome::Cancelled,
+            f if f.is_timeout() => Outcome::TimedOut(f),
+            f => Outcome::Failed(f),
         }
     }
 
@@ -138,6 +146,7 @@ impl Outcome {
         match self {
             Outcome::Succeeded => None,
             Outcome::Failed(f) | Outcome::TimedOut(f) => Some(f),
+            Outcome::Cancelled => Some(&Failure::Cancelled),
         }
     }
 }

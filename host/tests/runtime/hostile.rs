@@ -131,6 +131,7 @@ fn limits_outside_the_engine_ceiling_are_refused_before_running() {
         scope: None,
         limits,
         source: source.clone(),
+        cancel: Default::default(),
     };
     let huge = RunLimits {
         memory_bytes: 64 << 30,

@@ -69,6 +69,7 @@ fn parameters_are_typed_and_change_results() {
                 scope: None,
                 limits: RunLimits::default(),
                 source: std::sync::Arc::new(supervise::datasets::memory::MemorySource::default()),
+                cancel: Default::default(),
             },
         )
         .expect_err("wrong type refused");

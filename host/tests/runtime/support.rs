@@ -57,6 +57,7 @@ pub fn run_on_fixtures(
             scope: None,
             limits,
             source: Arc::new(source),
+            cancel: Default::default(),
         },
     )
     .expect("run starts")

@@ -69,6 +69,7 @@ async fn run(
             scope,
             limits: RunLimits::default(),
             source: Arc::new(source),
+            cancel: Default::default(),
         };
         runtime().run(&model, request).expect("run")
     })
@@ -137,6 +138,7 @@ async fn store_and_fixtures_give_the_same_clues(db: &TestDb) {
         scope: None,
         limits: RunLimits::default(),
         source: Arc::new(memory),
+        cancel: Default::default(),
     };
     let from_fixtures = runtime().run(&pension, request).expect("run");
     assert_eq!(from_store.clues.len(), 2);

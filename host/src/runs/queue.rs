@@ -1,0 +1,474 @@
+//! The job queue in the `runs` table: queueing (deduplicated by trigger key), leasing
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time), heartbeats,
+//! re-queueing the runs of workers whose lease expired, retries with backoff, cancellation.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Any, Executor, Row};
+
+use crate::datasets::region;
+use crate::registry::Actor;
+use crate::registry::enable::{self, Enablement};
+use crate::store::{Dialect, Store, audit, now_ms};
+
+use super::{Kind, RunError, Status, quarantine};
+
+/// Attempts a run gets before host faults fail it for good.
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
+
+/// Longest wait between retries.
+const MAX_BACKOFF_MS: i64 = 5 * 60 * 1000;
+
+/// A run to queue.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// What it is for.
+    pub kind: Kind,
+    /// The enablement it runs under (none for backtests).
+    pub enablement_id: Option<i64>,
+    /// Model id.
+    pub model_id: String,
+    /// Registry id of the version to run.
+    pub version_id: i64,
+    /// Region (a county, or whatever was asked for by hand).
+    pub region: String,
+    /// Parameter values as text.
+    pub params: BTreeMap<String, String>,
+    /// Approved `dataset.column` entries.
+    pub scope: Vec<String>,
+    /// `schedule`, `import`, `hand`, `replay` or `backtest`.
+    pub trigger: &'static str,
+    /// A key that makes queueing idempotent (one run per schedule slot, per import…).
+    pub trigger_key: Option<String>,
+    /// The run this one replays.
+    pub replay_of: Option<i64>,
+    /// The backtest this run belongs to.
+    pub backtest_group: Option<String>,
+    /// A fixed snapshot (replays, backtests); the current data when the run starts otherwise.
+    pub snapshot_id: Option<i64>,
+    /// A fixed as-of date, days since 1970-01-01 (replays).
+    pub as_of_days: Option<i64>,
+    /// Higher runs first.
+    pub priority: i64,
+    /// Who asked.
+    pub requested_by: String,
+}
+
+impl NewRun {
+    /// A run of an enablement in one region.
+    pub fn of(e: &Enablement, region: &str, trigger: &'static str, by: &str) -> NewRun {
+        NewRun {
+            kind: Kind::Run,
+            enablement_id: Some(e.id),
+            model_id: e.model.clone(),
+            version_id: e.version_id,
+            region: region.to_string(),
+            params: e.params.clone(),
+            scope: e.scope.clone(),
+            trigger,
+            trigger_key: None,
+            replay_of: None,
+            backtest_group: None,
+            snapshot_id: None,
+            as_of_days: None,
+            priority: 0,
+            requested_by: by.to_string(),
+        }
+    }
+}
+
+/// Queues a run. Returns its id, or `None` when a run with the same trigger key exists.
+pub async fn enqueue<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    run: &NewRun,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO runs (kind, enablement_id, model_id, version_id, region, params_json, scope_json, trigger_kind, \
+         trigger_key, replay_of, backtest_group, status, priority, attempts, max_attempts, not_before_ms, snapshot_id, \
+         as_of_days, requested_by, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, 0, $13, $14, $15, $16, $17, $14) \
+         ON CONFLICT (trigger_key) DO NOTHING RETURNING id",
+    )
+    .bind(run.kind.as_str())
+    .bind(run.enablement_id)
+    .bind(&run.model_id)
+    .bind(run.version_id)
+    .bind(&run.region)
+    .bind(serde_json::to_string(&run.params).unwrap_or_default())
+    .bind(serde_json::to_string(&run.scope).unwrap_or_default())
+    .bind(run.trigger)
+    .bind(run.trigger_key.clone())
+    .bind(run.replay_of)
+    .bind(run.backtest_group.clone())
+    .bind(run.priority)
+    .bind(DEFAULT_MAX_ATTEMPTS)
+    .bind(now_ms())
+    .bind(run.snapshot_id)
+    .bind(run.as_of_days)
+    .bind(&run.requested_by)
+    .fetch_optional(exec)
+    .await?;
+    row.map(|r| r.try_get(0)).transpose()
+}
+
+/// The counties a run over `code` covers: the known counties under it, or the region itself
+/// when it is a county or has none. Runs are per county so that every clue belongs to the
+/// county whose reviewers handle it.
+pub async fn counties(store: &Store, code: &str) -> Result<Vec<String>, RunError> {
+    if region::level(code) == Ok(region::Level::County) {
+        return Ok(vec![code.to_string()]);
+    }
+    let prefix = format!("{}%", region::prefix(code));
+    let rows = sqlx::query(
+        "SELECT code FROM regions WHERE level = 'county' AND code LIKE $1 ORDER BY code",
+    )
+    .bind(prefix)
+    .fetch_all(store.pool())
+    .await?;
+    let found: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(if found.is_empty() {
+        vec![code.to_string()]
+    } else {
+        found
+    })
+}
+
+/// Queues a run of `model` by hand for every county of `code`, under the enablement that
+/// covers it. Refused when the model is quarantined or not enabled there.
+pub async fn by_hand(
+    store: &Store,
+    actor: &Actor,
+    model: &str,
+    code: &str,
+) -> Result<Vec<i64>, RunError> {
+    region::level(code).map_err(RunError::Invalid)?;
+    if let Some(q) = quarantine::active(store, model).await? {
+        return Err(RunError::Quarantined {
+            model: model.to_string(),
+            reason: q.reason,
+        });
+    }
+    let enabled: Vec<Enablement> = enable::list(store, Some(model))
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "enabled")
+        .collect();
+    if enabled.is_empty() {
+        return Err(RunError::Invalid(format!(
+            "model `{model}` is not enabled anywhere: an admin enables it with `supervise model enable`"
+        )));
+    }
+    let e = enabled
+        .iter()
+        .find(|e| e.regions.iter().any(|r| region::covers(r, code)))
+        .ok_or_else(|| {
+            let all: Vec<&str> = enabled
+                .iter()
+                .flat_map(|e| e.regions.iter().map(String::as_str))
+                .collect();
+            RunError::Invalid(format!(
+                "model `{model}` is not enabled for region {code} (it is enabled for: {})",
+                all.join(", ")
+            ))
+        })?;
+    let mut tx = store.pool().begin().await?;
+    let mut ids = Vec::new();
+    for county in counties(store, code).await? {
+        let run = NewRun::of(e, &county, "hand", &actor.user);
+        if let Some(id) = enqueue(&mut *tx, &run).await? {
+            ids.push(id);
+        }
+    }
+    audit(
+        &mut *tx,
+        &actor.user,
+        "run.queue",
+        &format!("model {model}"),
+        &serde_json::json!({"region": code, "enablement": e.id, "runs": ids}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// A worker's hold on a running run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The run.
+    pub run_id: i64,
+    /// Who holds it.
+    pub owner: String,
+    /// Unique to this lease: every write of the run's result must present it.
+    pub token: String,
+    /// The attempt this lease is.
+    pub attempt: i64,
+}
+
+fn token() -> String {
+    let mut b = [0u8; 16];
+    // Without OS randomness the time and a counter still make the token unique per lease.
+    if getrandom::fill(&mut b).is_err() {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b[..8].copy_from_slice(&now_ms().to_le_bytes());
+        b[8..].copy_from_slice(&n.to_le_bytes());
+    }
+    hex::encode(b)
+}
+
+/// Leases the next runnable run (or run `only`, whenever it is due), for `lease_ms`. Runs of
+/// quarantined models wait. On PostgreSQL concurrent workers skip each other's locked rows.
+pub async fn lease(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    only: Option<i64>,
+) -> Result<Option<Lease>, RunError> {
+    let lock = match store.dialect() {
+        Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
+         attempts = attempts + 1, started_at_ms = $4 \
+         WHERE status = 'queued' AND id = (SELECT id FROM runs WHERE status = 'queued' \
+           AND (($5 = 0 AND not_before_ms <= $4) OR id = $5) \
+           AND (kind <> 'run' OR model_id NOT IN (SELECT model_id FROM quarantines WHERE released_at_ms IS NULL)) \
+           ORDER BY priority DESC, id LIMIT 1 {lock}) \
+         RETURNING id, attempts"
+    );
+    let token = token();
+    let now = now_ms();
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(&token)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(only.unwrap_or(0))
+        .fetch_optional(store.pool())
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(Some(Lease {
+            run_id: r.try_get(0)?,
+            owner: owner.to_string(),
+            token,
+            attempt: r.try_get(1)?,
+        })),
+    }
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Still ours; keep going.
+    Held,
+    /// Still ours, and someone asked to cancel it.
+    CancelRequested,
+    /// No longer ours (it expired and was re-queued or taken).
+    Lost,
+}
+
+/// Extends a lease by `lease_ms` and reports whether the run was cancelled meanwhile.
+pub async fn heartbeat(store: &Store, lease: &Lease, lease_ms: i64) -> Result<Beat, RunError> {
+    let row = sqlx::query(
+        "UPDATE runs SET lease_expires_ms = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running' \
+         RETURNING cancel_requested",
+    )
+    .bind(now_ms() + lease_ms)
+    .bind(lease.run_id)
+    .bind(&lease.token)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(match row.map(|r| r.try_get::<i64, _>(0)).transpose()? {
+        None => Beat::Lost,
+        Some(0) => Beat::Held,
+        Some(_) => Beat::CancelRequested,
+    })
+}
+
+/// Backoff before retry `attempt` (1-based): 2 s, 4 s, 8 s… up to five minutes.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    (2000i64 << exp).min(MAX_BACKOFF_MS)
+}
+
+/// Re-queues (with backoff) the runs whose lease expired: their worker died or lost the
+/// database. A run that has used all its attempts fails; one asked to cancel is cancelled.
+/// Returns how many leases expired.
+pub async fn requeue_expired(store: &Store) -> Result<u64, RunError> {
+    let now = now_ms();
+    let expired = sqlx::query(
+        "SELECT id, attempts, max_attempts, cancel_requested, lease_owner FROM runs \
+         WHERE status = 'running' AND lease_expires_ms < $1",
+    )
+    .bind(now)
+    .fetch_all(store.pool())
+    .await?;
+    let mut n = 0;
+    for r in expired {
+        let (id, attempts, max, cancel, owner): (i64, i64, i64, i64, Option<String>) = (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        );
+        let owner = owner.unwrap_or_default();
+        let (status, error) = if cancel != 0 {
+            (
+                Status::Cancelled,
+                format!("cancelled; worker {owner} stopped answering"),
+            )
+        } else if attempts >= max {
+            (
+                Status::Failed,
+                format!(
+                    "host fault: worker {owner} stopped answering (lease expired) on attempt {attempts} of {max}; giving up"
+                ),
+            )
+        } else {
+            (
+                Status::Queued,
+                format!(
+                    "worker {owner} stopped answering (lease expired) on attempt {attempts}; re-queued"
+                ),
+            )
+        };
+        let finished = status.is_final().then_some(now);
+        let done = sqlx::query(
+            "UPDATE runs SET status = $1, error = $2, host_fault = 1, lease_owner = NULL, lease_token = NULL, \
+             lease_expires_ms = NULL, not_before_ms = $3, finished_at_ms = $4 \
+             WHERE id = $5 AND status = 'running' AND lease_expires_ms < $6",
+        )
+        .bind(status.as_str())
+        .bind(&error)
+        .bind(now + backoff_ms(attempts))
+        .bind(finished)
+        .bind(id)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+        if done.rows_affected() == 1 {
+            tracing::warn!(run_id = id, "{error}");
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Gives a leased run back after a host fault: queued again with backoff, or failed when its
+/// attempts are used up. Fenced by the lease.
+pub async fn retry(store: &Store, lease: &Lease, error: &str) -> Result<Status, RunError> {
+    let row = sqlx::query("SELECT max_attempts FROM runs WHERE id = $1")
+        .bind(lease.run_id)
+        .fetch_one(store.pool())
+        .await?;
+    let max: i64 = row.try_get(0)?;
+    let now = now_ms();
+    let (status, text) = if lease.attempt >= max {
+        (
+            Status::Failed,
+            format!(
+                "host fault on attempt {} of {max}, giving up: {error}",
+                lease.attempt
+            ),
+        )
+    } else {
+        (
+            Status::Queued,
+            format!(
+                "host fault on attempt {}, will retry: {error}",
+                lease.attempt
+            ),
+        )
+    };
+    let done = sqlx::query(
+        "UPDATE runs SET status = $1, error = $2, host_fault = 1, lease_owner = NULL, lease_token = NULL, \
+         lease_expires_ms = NULL, not_before_ms = $3, finished_at_ms = $4 \
+         WHERE id = $5 AND lease_token = $6 AND status = 'running'",
+    )
+    .bind(status.as_str())
+    .bind(&text)
+    .bind(now + backoff_ms(lease.attempt))
+    .bind(status.is_final().then_some(now))
+    .bind(lease.run_id)
+    .bind(&lease.token)
+    .execute(store.pool())
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(RunError::LeaseLost(lease.run_id));
+    }
+    Ok(status)
+}
+
+/// Cancels a run: a queued one at once, a running one at its worker's next heartbeat.
+pub async fn cancel(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Status, RunError> {
+    if reason.trim().is_empty() {
+        return Err(RunError::Invalid("say why (--reason)".into()));
+    }
+    let mut tx = store.pool().begin().await?;
+    let status: String = sqlx::query("SELECT status FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| RunError::NotFound(format!("run {id}")))?
+        .try_get(0)?;
+    let now = now_ms();
+    let result = match status.as_str() {
+        "queued" => {
+            sqlx::query(
+                "UPDATE runs SET status = 'cancelled', cancel_requested = 1, error = $1, finished_at_ms = $2 \
+                 WHERE id = $3 AND status = 'queued'",
+            )
+            .bind(format!("cancelled by {} before it ran: {reason}", actor.user))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            Status::Cancelled
+        }
+        "running" => {
+            sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Status::Running
+        }
+        other => {
+            return Err(RunError::Conflict(format!(
+                "run {id} has already ended ({other}); nothing to cancel"
+            )));
+        }
+    };
+    audit(
+        &mut *tx,
+        &actor.user,
+        "run.cancel",
+        &format!("run {id}"),
+        &serde_json::json!({"reason": reason, "was": status}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Runs waiting and running, by status: the queue depth.
+pub async fn depth(store: &Store) -> Result<Vec<(String, i64)>, RunError> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued', 'running') GROUP BY status",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}

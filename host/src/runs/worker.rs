@@ -1,0 +1,184 @@
+//! Workers: lease runs from the store and execute them, at most `concurrency` at a time;
+//! between leases they re-queue the runs of dead workers and tick the scheduler. `serve`
+//! runs one in-process; `supervise worker` processes share the queue over PostgreSQL.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::execute::Executor;
+use super::queue;
+use super::record;
+use super::scheduler;
+use super::{RunError, Status};
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Its name in leases and run records.
+    pub owner: String,
+    /// Runs at once.
+    pub concurrency: usize,
+    /// How often it looks for work when idle, re-queues expired leases and ticks the scheduler.
+    pub poll: Duration,
+    /// Whether it ticks the scheduler.
+    pub scheduler: bool,
+}
+
+impl WorkerConfig {
+    /// A worker named after the host and process, with `concurrency` slots.
+    pub fn new(concurrency: usize) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let mut tag = [0u8; 3];
+        let _ = getrandom::fill(&mut tag);
+        WorkerConfig {
+            owner: format!("{host}:{}:{}", std::process::id(), hex::encode(tag)),
+            concurrency: concurrency.max(1),
+            poll: Duration::from_millis(500),
+            scheduler: true,
+        }
+    }
+}
+
+/// A worker over an executor.
+pub struct Worker {
+    executor: Arc<Executor>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    /// A worker.
+    pub fn new(executor: Arc<Executor>, config: WorkerConfig) -> Self {
+        Worker { executor, config }
+    }
+
+    /// The worker's name.
+    pub fn owner(&self) -> &str {
+        &self.config.owner
+    }
+
+    async fn maintain(&self) {
+        let store = self.executor.store();
+        match queue::requeue_expired(store).await {
+            Ok(0) => {}
+            Ok(n) => self.executor.metrics().leases_expired(n),
+            Err(e) => tracing::warn!("cannot re-queue expired leases: {e}"),
+        }
+        if self.config.scheduler
+            && let Err(e) = scheduler::tick(store).await
+        {
+            tracing::warn!("scheduler tick failed: {e}");
+        }
+    }
+
+    /// Leases and executes runs until `shutdown` turns true, then lets running ones finish.
+    /// With `until_idle`, also returns once nothing is runnable and nothing is running.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>, until_idle: bool) -> u64 {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let freed = Arc::new(Notify::new());
+        let mut tasks = JoinSet::new();
+        let mut maintained: Option<Instant> = None;
+        let mut executed = 0u64;
+        let lease_ms = self.executor.config().lease_ms;
+        tracing::info!(worker = %self.config.owner, concurrency = self.config.concurrency, "worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while let Some(done) = tasks.try_join_next() {
+                if done.is_ok() {
+                    executed += 1;
+                }
+            }
+            if maintained.is_none_or(|t| t.elapsed() >= self.config.poll) {
+                self.maintain().await;
+                maintained = Some(Instant::now());
+            }
+            let mut leased = false;
+            while let Ok(permit) = slots.clone().try_acquire_owned() {
+                match queue::lease(self.executor.store(), &self.config.owner, lease_ms, None).await
+                {
+                    Ok(Some(lease)) => {
+                        leased = true;
+                        let (ex, freed) = (self.executor.clone(), freed.clone());
+                        tasks.spawn(async move {
+                            match ex.execute(&lease).await {
+                                Ok(status) => {
+                                    tracing::debug!(run_id = lease.run_id, %status, "run ended")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(run_id = lease.run_id, "run not recorded: {e}")
+                                }
+                            }
+                            drop(permit);
+                            freed.notify_one();
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("cannot lease a run: {e}");
+                        break;
+                    }
+                }
+            }
+            if until_idle && !leased && tasks.is_empty() {
+                break;
+            }
+            if !leased {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = freed.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            if done.is_ok() {
+                executed += 1;
+            }
+        }
+        tracing::info!(worker = %self.config.owner, executed, "worker stopped");
+        executed
+    }
+
+    /// Runs the given runs now, in this process, one after another; a run another worker
+    /// holds is waited for. Returns their statuses.
+    pub async fn run_these(&self, ids: &[i64]) -> Result<Vec<Status>, RunError> {
+        let store = self.executor.store();
+        let lease_ms = self.executor.config().lease_ms;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            loop {
+                let status = record::get(store, id).await?.status;
+                if status.is_final() {
+                    out.push(status);
+                    break;
+                }
+                if status == Status::Queued
+                    && let Some(lease) =
+                        queue::lease(store, &self.config.owner, lease_ms, Some(id)).await?
+                {
+                    match self.executor.execute(&lease).await {
+                        Ok(s) if s.is_final() => {
+                            out.push(s);
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(run_id = id, "{e}"),
+                    }
+                }
+                tokio::time::sleep(self.config.poll).await;
+                if let Ok(n) = queue::requeue_expired(store).await
+                    && n > 0
+                {
+                    self.executor.metrics().leases_expired(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
