@@ -5,6 +5,7 @@ mod model;
 mod new;
 mod print;
 mod registry;
+mod runs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,14 @@ pub enum Command {
     Keys(registry::KeysCommand),
     /// The audit log: every registry and data action with who, when, what and why.
     Audit(registry::AuditArgs),
+    /// Queue runs of an enabled model by hand (one per county of the region).
+    Run(runs::RunArgs),
+    /// Run records: list, show, replay, cancel; quarantined models.
+    Runs(runs::RunsArgs),
+    /// Run the platform: the scheduler, an in-process worker and HTTP (`/metrics`).
+    Serve(runs::ServeArgs),
+    /// A worker process that leases runs from a shared (PostgreSQL) store.
+    Worker(runs::ServeArgs),
 }
 
 impl Cli {
@@ -112,6 +121,8 @@ pub enum ModelCommand {
     Test(model::TestArgs),
     /// Create a new model crate from the template.
     New(new::NewArgs),
+    /// Dry-run a submitted version over chosen regions next to the enabled version (admins).
+    Backtest(runs::BacktestArgs),
     /// Registry: publish, review, enable, upgrade, roll back.
     #[command(flatten)]
     Registry(registry::RegistryCommand),
@@ -187,6 +198,11 @@ pub fn main() -> ExitCode {
         Command::Offices(c) => registry::offices(&cli, c),
         Command::Keys(c) => registry::keys_cmd(&cli, c),
         Command::Audit(a) => registry::audit(&cli, a),
+        Command::Run(a) => runs::run(&cli, a),
+        Command::Runs(a) => runs::runs(&cli, a),
+        Command::Serve(a) => runs::serve(&cli, a, false),
+        Command::Worker(a) => runs::serve(&cli, a, true),
+        Command::Model(ModelCommand::Backtest(a)) => runs::backtest(&cli, a),
     };
     match result {
         Ok(code) => code,

@@ -173,7 +173,7 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-fn actor(cli: &Cli) -> Result<Actor, CliError> {
+pub(crate) fn actor(cli: &Cli) -> Result<Actor, CliError> {
     let office = cli.office.clone().ok_or_else(|| {
         CliError::Usage("say which office you act for: --office ID (or SUPERVISE_OFFICE)".into())
     })?;

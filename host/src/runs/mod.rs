@@ -82,6 +82,20 @@ impl RunError {
     }
 }
 
+/// Checks the actor's office may act on runs of `region`: its own region or one under it
+/// (a provincial office covers everything).
+pub async fn authorize(store: &crate::store::Store, actor: &crate::registry::Actor, region: &str) -> Result<(), RunError> {
+    let office = crate::registry::keys::office(store, &actor.office).await?;
+    if crate::datasets::region::covers(&office.region, region) {
+        Ok(())
+    } else {
+        Err(RunError::Registry(RegistryError::Forbidden(format!(
+            "office `{}` ({}) may not act on runs of region {region}",
+            office.id, office.region
+        ))))
+    }
+}
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -145,6 +145,7 @@ pub async fn by_hand(
     code: &str,
 ) -> Result<Vec<i64>, RunError> {
     region::level(code).map_err(RunError::Invalid)?;
+    super::authorize(store, actor, code).await?;
     if let Some(q) = quarantine::active(store, model).await? {
         return Err(RunError::Quarantined {
             model: model.to_string(),
@@ -415,6 +416,8 @@ pub async fn cancel(
     if reason.trim().is_empty() {
         return Err(RunError::Invalid("say why (--reason)".into()));
     }
+    let region = super::record::get(store, id).await?.region;
+    super::authorize(store, actor, &region).await?;
     let mut tx = store.pool().begin().await?;
     let status: String = sqlx::query("SELECT status FROM runs WHERE id = $1")
         .bind(id)

@@ -14,6 +14,7 @@ use super::{Kind, RunError, Status};
 /// Queues a replay of run `id`; returns the replay's run id.
 pub async fn queue(store: &Store, actor: &Actor, id: i64) -> Result<i64, RunError> {
     let orig = record::get(store, id).await?;
+    super::authorize(store, actor, &orig.region).await?;
     if orig.status != Status::Succeeded {
         return Err(RunError::Conflict(format!(
             "run {id} is {}; only a succeeded run has clues to compare a replay with",
