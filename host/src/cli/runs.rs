@@ -146,7 +146,12 @@ pub struct BacktestArgs {
     pub json: bool,
 }
 
-fn executor(cli: &Cli, store: &Store, concurrency: usize, lease_secs: u64) -> Result<Arc<Executor>, CliError> {
+fn executor(
+    cli: &Cli,
+    store: &Store,
+    concurrency: usize,
+    lease_secs: u64,
+) -> Result<Arc<Executor>, CliError> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(cli.cache_dir()),
         max_concurrent_runs: u32::try_from(concurrency).unwrap_or(16).max(1),
@@ -197,27 +202,77 @@ fn line(r: &RunRecord) -> String {
 }
 
 fn show(r: &RunRecord) {
-    println!("run {} ({}, {} by {})", r.id, r.kind, r.trigger, r.requested_by);
-    println!("model       {}@{} (registry version {})", r.model, r.version.as_deref().unwrap_or("?"), r.version_id);
+    println!(
+        "run {} ({}, {} by {})",
+        r.id, r.kind, r.trigger, r.requested_by
+    );
+    println!(
+        "model       {}@{} (registry version {})",
+        r.model,
+        r.version.as_deref().unwrap_or("?"),
+        r.version_id
+    );
     println!("sha256      {}", r.sha256.as_deref().unwrap_or("-"));
     println!("enablement  {}", opt(r.enablement_id));
     println!("region      {}", r.region);
     let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!("parameters  {}", if params.is_empty() { "(defaults)".into() } else { params.join(" ") });
-    println!("snapshot    {}   as of {}", opt(r.snapshot_id), opt(r.as_of_days.map(|d| crate::datasets::values::format_date(i32::try_from(d).unwrap_or_default()))));
-    println!("status      {}   attempts {}{}", r.status, r.attempts, if r.cancel_requested { "   (cancel requested)" } else { "" });
+    println!(
+        "parameters  {}",
+        if params.is_empty() {
+            "(defaults)".into()
+        } else {
+            params.join(" ")
+        }
+    );
+    println!(
+        "snapshot    {}   as of {}",
+        opt(r.snapshot_id),
+        opt(r
+            .as_of_days
+            .map(|d| crate::datasets::values::format_date(i32::try_from(d).unwrap_or_default())))
+    );
+    println!(
+        "status      {}   attempts {}{}",
+        r.status,
+        r.attempts,
+        if r.cancel_requested {
+            "   (cancel requested)"
+        } else {
+            ""
+        }
+    );
     for (d, n) in &r.rows_read {
         println!("rows read   {d}: {n}");
     }
     println!("fuel        {}", opt(r.fuel_used));
-    println!("peak memory {}", opt(r.peak_memory_bytes.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))));
+    println!(
+        "peak memory {}",
+        opt(r
+            .peak_memory_bytes
+            .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0)))
+    );
     println!("wall time   {}", opt(r.wall_ms.map(|m| format!("{m} ms"))));
-    println!("clues       emitted {}  new {}  updated {}", opt(r.clues_emitted), opt(r.clues_new), opt(r.clues_updated));
+    println!(
+        "clues       emitted {}  new {}  updated {}",
+        opt(r.clues_emitted),
+        opt(r.clues_new),
+        opt(r.clues_updated)
+    );
     println!("queued      {}", when(Some(r.created_at_ms)));
-    println!("started     {}{}", when(r.started_at_ms), r.lease_owner.as_ref().map(|o| format!(" on {o}")).unwrap_or_default());
+    println!(
+        "started     {}{}",
+        when(r.started_at_ms),
+        r.lease_owner
+            .as_ref()
+            .map(|o| format!(" on {o}"))
+            .unwrap_or_default()
+    );
     println!("finished    {}", when(r.finished_at_ms));
     if let Some(e) = &r.error {
-        println!("error       {e}{}", if r.host_fault { " (host fault)" } else { "" });
+        println!(
+            "error       {e}{}",
+            if r.host_fault { " (host fault)" } else { "" }
+        );
     }
     if let Some(l) = r.log_excerpt.as_deref().filter(|l| !l.is_empty()) {
         println!("log:\n{l}");
@@ -261,14 +316,19 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<ExitCode, CliError> {
 
 fn progress(n: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(n);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}")
+    {
         bar.set_style(style);
     }
     bar
 }
 
 fn join(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs `supervise runs …`.
@@ -313,9 +373,19 @@ pub fn runs(cli: &Cli, a: &RunsArgs) -> Result<ExitCode, CliError> {
                 let c = replay::compare(&store, new).await?;
                 println!(
                     "replay {} of run {}: {}; {} clue(s) identical, {} missing, {} extra, {} changed",
-                    c.replay, c.original, c.status, c.same, c.missing.len(), c.extra.len(), c.changed.len()
+                    c.replay,
+                    c.original,
+                    c.status,
+                    c.same,
+                    c.missing.len(),
+                    c.extra.len(),
+                    c.changed.len()
                 );
-                for (what, keys) in [("missing", &c.missing), ("extra", &c.extra), ("changed", &c.changed)] {
+                for (what, keys) in [
+                    ("missing", &c.missing),
+                    ("extra", &c.extra),
+                    ("changed", &c.changed),
+                ] {
                     for k in keys.iter().take(20) {
                         println!("  {what}: {k}");
                     }
@@ -340,7 +410,12 @@ pub fn runs(cli: &Cli, a: &RunsArgs) -> Result<ExitCode, CliError> {
                     println!("no model is quarantined");
                 }
                 for x in q {
-                    println!("{:<28} since {}  {}", x.model, when(Some(x.since_ms)), x.reason);
+                    println!(
+                        "{:<28} since {}  {}",
+                        x.model,
+                        when(Some(x.since_ms)),
+                        x.reason
+                    );
                 }
             }
             Some(RunsCommand::Release { model, reason }) => {
@@ -357,16 +432,23 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
     block_on(async {
         let store = Store::open(&cli.database_url()).await?;
         if worker && store.dialect() == crate::store::Dialect::Sqlite {
-            tracing::warn!("a worker on the embedded SQLite file shares it with `serve`; several machines need PostgreSQL (--database-url)");
+            tracing::warn!(
+                "a worker on the embedded SQLite file shares it with `serve`; several machines need PostgreSQL (--database-url)"
+            );
         }
         let ex = executor(cli, &store, a.concurrency, a.lease_secs)?;
         let mut config = WorkerConfig::new(a.concurrency);
         config.scheduler = !a.no_scheduler;
         let w = Worker::new(ex.clone(), config);
         let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| {
-            CliError::Usage(format!("cannot listen on {}: {e} (choose another with --listen)", a.listen))
+            CliError::Usage(format!(
+                "cannot listen on {}: {e} (choose another with --listen)",
+                a.listen
+            ))
         })?;
-        let addr = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let app = metrics::router().with_state(MetricsState {
             store: store.clone(),
             metrics: ex.metrics().clone(),
@@ -434,8 +516,13 @@ pub fn backtest(cli: &Cli, a: &BacktestArgs) -> Result<ExitCode, CliError> {
             print::json(&serde_json::json!({"backtest": group, "regions": rows}));
             return Ok(ExitCode::SUCCESS);
         }
-        println!("backtest {group} of {version} (its clues are kept apart from the reviewers' queue)");
-        println!("{:<8} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10}", "region", "candidate", "enabled", "new", "gone", "changed", "unchanged");
+        println!(
+            "backtest {group} of {version} (its clues are kept apart from the reviewers' queue)"
+        );
+        println!(
+            "{:<8} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10}",
+            "region", "candidate", "enabled", "new", "gone", "changed", "unchanged"
+        );
         for r in &rows {
             println!(
                 "{:<8} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10}",

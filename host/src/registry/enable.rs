@@ -127,17 +127,21 @@ pub fn check_schedule(s: &str) -> Result<(), RegistryError> {
     })
 }
 
-/// The approved scope: all requested entries, or the given subset of them.
-fn approved_scope(m: &Manifest, asked: Option<&[String]>) -> Result<Vec<String>, RegistryError> {
-    let requested: Vec<String> = m
-        .datasets
+/// Every `dataset.column` entry a manifest requests.
+pub fn requested_scope(m: &Manifest) -> Vec<String> {
+    m.datasets
         .iter()
         .flat_map(|d| {
             d.columns
                 .iter()
                 .map(move |c| format!("{}.{}", d.name, c.name))
         })
-        .collect();
+        .collect()
+}
+
+/// The approved scope: all requested entries, or the given subset of them.
+fn approved_scope(m: &Manifest, asked: Option<&[String]>) -> Result<Vec<String>, RegistryError> {
+    let requested = requested_scope(m);
     let Some(asked) = asked else {
         return Ok(requested);
     };

@@ -32,7 +32,7 @@ fn run(v: &VersionRecord, county: &str, trigger: &'static str, group: &str) -> N
         version_id: v.id,
         region: county.to_string(),
         params: BTreeMap::new(),
-        scope: review::scope_of(&v.manifest).into_iter().collect(),
+        scope: enable::requested_scope(&v.manifest),
         trigger,
         trigger_key: None,
         replay_of: None,

@@ -84,7 +84,11 @@ impl RunError {
 
 /// Checks the actor's office may act on runs of `region`: its own region or one under it
 /// (a provincial office covers everything).
-pub async fn authorize(store: &crate::store::Store, actor: &crate::registry::Actor, region: &str) -> Result<(), RunError> {
+pub async fn authorize(
+    store: &crate::store::Store,
+    actor: &crate::registry::Actor,
+    region: &str,
+) -> Result<(), RunError> {
     let office = crate::registry::keys::office(store, &actor.office).await?;
     if crate::datasets::region::covers(&office.region, region) {
         Ok(())

@@ -1,0 +1,254 @@
+//! Model failures are not retried and quarantine a model after K in a row; host faults are
+//! retried with backoff; runs are cancelled queued or running; a dead worker's expired lease
+//! re-queues its run, which then finishes once.
+
+use std::time::{Duration, Instant};
+
+use supervise::runs::queue::{self, backoff_ms};
+use supervise::runs::record;
+use supervise::runs::{RunError, Status, quarantine};
+use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_PANIC, TEST_SLOW};
+
+use crate::setup::*;
+use crate::support::*;
+use crate::world::{admin, author};
+
+async fn model_failures_quarantine_until_released(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        TEST_PANIC,
+        "test-panic",
+        "0.1.0",
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    let ex = executor(db, 5_000);
+    for i in 1..=quarantine::DEFAULT_AFTER {
+        let ids = queue::by_hand(&db.store, &admin(), "test-panic", "330102")
+            .await
+            .unwrap_or_else(|e| panic!("run {i} refused: {e}"));
+        drain(&ex).await;
+        let r = record::get(&db.store, ids[0]).await.expect("record");
+        assert_eq!(r.status, Status::Failed);
+        assert_eq!(r.attempts, 1, "a model's own failure is not retried");
+        assert!(!r.host_fault);
+        assert!(
+            r.error.as_deref().unwrap_or("").contains("panicked"),
+            "{r:?}"
+        );
+    }
+    let q = quarantine::active(&db.store, "test-panic")
+        .await
+        .expect("query")
+        .expect("quarantined");
+    assert!(q.reason.contains("failed 3 runs in a row"), "{}", q.reason);
+    let err = queue::by_hand(&db.store, &admin(), "test-panic", "330102")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::Quarantined { .. }), "{err}");
+    assert!(err.to_string().contains("supervise runs release"), "{err}");
+    let err = quarantine::release(&db.store, &author(), "test-panic", "fixed")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+    quarantine::release(&db.store, &admin(), "test-panic", "author fixed it")
+        .await
+        .expect("release");
+    assert!(
+        quarantine::active(&db.store, "test-panic")
+            .await
+            .expect("query")
+            .is_none()
+    );
+    // After release it runs again and needs K new failures to be quarantined again.
+    queue::by_hand(&db.store, &admin(), "test-panic", "330102")
+        .await
+        .expect("runs again");
+    drain(&ex).await;
+    assert!(
+        quarantine::active(&db.store, "test-panic")
+            .await
+            .expect("query")
+            .is_none()
+    );
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('model.quarantine', 'model.release')"
+        )
+        .await,
+        2
+    );
+}
+both!(model_failures_quarantine_until_released);
+
+async fn host_faults_are_retried_then_fail(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        PENSION_AFTER_DEATH,
+        "pension-after-death",
+        "1.0.0",
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    // The stored chunks become unreadable: the data source fails, not the model.
+    sqlx::query("UPDATE import_chunks SET data = $1")
+        .bind(vec![0u8; 4])
+        .execute(db.store.pool())
+        .await
+        .expect("corrupt");
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
+        .await
+        .expect("queue");
+    let ex = executor(db, 5_000);
+    let w = worker(&ex, 1);
+    let status = w.run_these(&ids).await.expect("run");
+    assert_eq!(status, vec![Status::Failed]);
+    let r = record::get(&db.store, ids[0]).await.expect("record");
+    assert_eq!(r.attempts, queue::DEFAULT_MAX_ATTEMPTS, "{r:?}");
+    assert!(r.host_fault);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("host fault on attempt 5 of 5, giving up"),
+        "{r:?}"
+    );
+    assert_eq!(count(db, "clues").await, 0);
+    assert!(
+        quarantine::active(&db.store, "pension-after-death")
+            .await
+            .expect("q")
+            .is_none(),
+        "host faults never quarantine"
+    );
+    assert_eq!(
+        (backoff_ms(1), backoff_ms(2), backoff_ms(3), backoff_ms(20)),
+        (2000, 4000, 8000, 300_000)
+    );
+}
+both!(host_faults_are_retried_then_fail);
+
+async fn runs_are_cancelled_queued_or_running(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        TEST_SLOW,
+        "test-slow",
+        "0.1.0",
+        &["330102"],
+        &[("spin", "1000000")],
+        None,
+    )
+    .await;
+    let queued = queue::by_hand(&db.store, &admin(), "test-slow", "330102")
+        .await
+        .expect("queue");
+    let s = queue::cancel(&db.store, &admin(), queued[0], "mistake")
+        .await
+        .expect("cancel");
+    assert_eq!(s, Status::Cancelled);
+    let err = queue::cancel(&db.store, &admin(), queued[0], "again")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already ended"), "{err}");
+    let err = queue::cancel(&db.store, &admin(), queued[0], " ")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("say why"), "{err}");
+
+    let running = queue::by_hand(&db.store, &admin(), "test-slow", "330102")
+        .await
+        .expect("queue")[0];
+    let ex = executor(db, 300);
+    let task = tokio::spawn({
+        let ex = ex.clone();
+        async move { worker(&ex, 1).run_these(&[running]).await }
+    });
+    let start = Instant::now();
+    while record::get(&db.store, running).await.expect("r").status != Status::Running {
+        assert!(start.elapsed() < Duration::from_secs(30), "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        queue::cancel(&db.store, &admin(), running, "too slow")
+            .await
+            .expect("cancel"),
+        Status::Running
+    );
+    let cancelled_at = Instant::now();
+    let out = task.await.expect("join").expect("run");
+    assert_eq!(out, vec![Status::Cancelled]);
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(5),
+        "stopped at the next heartbeat"
+    );
+    let r = record::get(&db.store, running).await.expect("r");
+    assert_eq!(r.error.as_deref(), Some("cancelled while running"));
+    assert_eq!(count(db, "clues").await, 0);
+}
+both!(runs_are_cancelled_queued_or_running);
+
+async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        TEST_SLOW,
+        "test-slow",
+        "0.1.0",
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    let id = queue::by_hand(&db.store, &admin(), "test-slow", "330102")
+        .await
+        .expect("queue")[0];
+    // A worker leases it and dies.
+    let dead = queue::lease(&db.store, "dead-worker", 1, None)
+        .await
+        .expect("lease")
+        .expect("a run");
+    assert_eq!(dead.run_id, id);
+    assert!(
+        queue::lease(&db.store, "other", 1_000, None)
+            .await
+            .expect("lease")
+            .is_none(),
+        "leased runs are not leased twice"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(queue::requeue_expired(&db.store).await.expect("requeue"), 1);
+    let r = record::get(&db.store, id).await.expect("r");
+    assert_eq!(r.status, Status::Queued);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("dead-worker stopped answering"),
+        "{r:?}"
+    );
+    // The dead worker's lease no longer lets it write.
+    let err = queue::retry(&db.store, &dead, "late").await.unwrap_err();
+    assert!(matches!(err, RunError::LeaseLost(_)), "{err}");
+    // Another worker finishes it (ignoring the backoff, as a run by hand does).
+    let ex = executor(db, 5_000);
+    let out = worker(&ex, 1).run_these(&[id]).await.expect("run");
+    assert_eq!(out, vec![Status::Succeeded]);
+    let r = record::get(&db.store, id).await.expect("r");
+    assert_eq!(r.attempts, 2);
+    assert_eq!(count(db, "clues").await, 1);
+    assert_eq!(scalar(db, "SELECT occurrences FROM clues").await, 1);
+}
+both!(expired_lease_requeues_and_the_run_finishes_once);

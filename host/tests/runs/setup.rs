@@ -1,0 +1,127 @@
+//! A province with the pension datasets imported and models published, approved and enabled;
+//! an executor and a worker over the test's store.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use supervise::datasets::import::{self, ImportRequest};
+use supervise::registry::enable::{self, EnableRequest};
+use supervise::registry::review;
+use supervise::registry::{Actor, VersionRef};
+use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
+use supervise::runtime::{Runtime, RuntimeConfig};
+use tokio::sync::watch;
+
+use crate::support::*;
+use crate::world::{self, admin, author, publish_with};
+
+pub fn runtime() -> Arc<Runtime> {
+    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RT.get_or_init(|| Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime")))
+        .clone()
+}
+
+/// Regions, offices, keys, both pension datasets defined and their fixtures imported.
+pub async fn province(db: &TestDb) -> world::World {
+    let w = world::world(db).await;
+    for d in ["death_registrations", "pension_payments"] {
+        define(db, d).await;
+        import_file(
+            db,
+            d,
+            &repo().join(format!("plugins/pension-after-death/fixtures/{d}.csv")),
+        )
+        .await;
+    }
+    w
+}
+
+pub async fn import_file(db: &TestDb, dataset: &str, path: &std::path::Path) -> i64 {
+    let req = ImportRequest::new(dataset, path, "test");
+    import::import(&db.store, &key(), &req)
+        .await
+        .expect("import")
+        .id
+}
+
+/// Publishes a guest as the county author, approves it as the province and, when `regions`
+/// is not empty, enables it there. Returns the enablement id (0 when not enabled).
+pub async fn enabled(
+    db: &TestDb,
+    w: &world::World,
+    guest: &str,
+    model: &str,
+    version: &str,
+    regions: &[&str],
+    params: &[(&str, &str)],
+    schedule: Option<&str>,
+) -> i64 {
+    let bytes = supervise_test_guests::bytes(guest);
+    publish_with(db, &w.author_key, &author(), &bytes)
+        .await
+        .expect("publish");
+    let v = VersionRef {
+        model: model.into(),
+        version: version.into(),
+    };
+    review::decide(&db.store, &admin(), &v, true, "tested")
+        .await
+        .expect("approve");
+    if regions.is_empty() {
+        return 0;
+    }
+    let req = EnableRequest {
+        version: v,
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        schedule: schedule.map(str::to_string),
+        scope: None,
+        reason: "test".into(),
+    };
+    enable::enable(&db.store, &admin(), &req)
+        .await
+        .expect("enable")
+}
+
+pub fn executor(db: &TestDb, lease_ms: i64) -> Arc<Executor> {
+    Arc::new(Executor::new(
+        db.store.clone(),
+        runtime(),
+        ExecutorConfig {
+            lease_ms,
+            ..ExecutorConfig::default()
+        },
+        Arc::new(Metrics::default()),
+    ))
+}
+
+pub fn worker(ex: &Arc<Executor>, concurrency: usize) -> Worker {
+    let mut c = WorkerConfig::new(concurrency);
+    c.poll = Duration::from_millis(50);
+    c.scheduler = false;
+    Worker::new(ex.clone(), c)
+}
+
+/// Runs everything runnable, then returns how many runs ended.
+pub async fn drain(ex: &Arc<Executor>) -> u64 {
+    let (_stop, stopped) = watch::channel(false);
+    worker(ex, 2).run(stopped, true).await
+}
+
+pub fn county_office() -> Actor {
+    author()
+}
+
+/// A scalar from the test's store.
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(db.store.pool())
+        .await
+        .expect("query")
+        .try_get(0)
+        .expect("scalar")
+}

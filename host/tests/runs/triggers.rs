@@ -1,0 +1,150 @@
+//! The scheduler: cron schedules fire once per slot and county; new imports queue the models
+//! that read the dataset; queued runs follow their enablement's upgrades and disabling.
+
+use supervise::registry::enable;
+use supervise::runs::record::{self, RunFilter};
+use supervise::runs::{Status, queue, scheduler};
+use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_VERSIONED_100, TEST_VERSIONED_110};
+
+use crate::setup::*;
+use crate::support::*;
+use crate::world::admin;
+
+const MINUTE: i64 = 60_000;
+
+async fn schedules_and_imports_queue_runs(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        PENSION_AFTER_DEATH,
+        "pension-after-death",
+        "1.0.0",
+        &["330100"],
+        &[],
+        Some("*/5 * * * *"),
+    )
+    .await;
+    let t0 = supervise::store::now_ms();
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0).await.expect("tick"),
+        0,
+        "the first tick only starts the clocks"
+    );
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + MINUTE / 60)
+            .await
+            .expect("tick"),
+        0
+    );
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + 10 * MINUTE)
+            .await
+            .expect("tick"),
+        2,
+        "one run per county"
+    );
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + 10 * MINUTE + 1)
+            .await
+            .expect("tick"),
+        0,
+        "a slot fires once"
+    );
+    // Still queued: another slot does not pile up runs.
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + 20 * MINUTE)
+            .await
+            .expect("tick"),
+        0
+    );
+    let ex = executor(db, 5_000);
+    assert_eq!(drain(&ex).await, 2);
+    let runs = record::list(&db.store, &RunFilter::default())
+        .await
+        .expect("list");
+    assert!(
+        runs.iter()
+            .all(|r| r.trigger == "schedule" && r.status == Status::Succeeded),
+        "{runs:?}"
+    );
+
+    let later = "payment_id,id_number,pay_date,amount,region_code\nP-9001,330102194501011234,2024-09-15,3200.00,330102\n";
+    import_file(db, "pension_payments", &file(db, "later.csv", later)).await;
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + 20 * MINUTE + 1)
+            .await
+            .expect("tick"),
+        2
+    );
+    assert_eq!(
+        scheduler::tick_at(&db.store, t0 + 20 * MINUTE + 2)
+            .await
+            .expect("tick"),
+        0,
+        "an import triggers once"
+    );
+    drain(&ex).await;
+    let by_import = record::list(&db.store, &RunFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        by_import.iter().filter(|r| r.trigger == "import").count(),
+        2
+    );
+}
+both!(schedules_and_imports_queue_runs);
+
+async fn queued_runs_follow_their_enablement(db: &TestDb) {
+    let w = province(db).await;
+    let e = enabled(
+        db,
+        &w,
+        TEST_VERSIONED_100,
+        "test-versioned",
+        "1.0.0",
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    enabled(
+        db,
+        &w,
+        TEST_VERSIONED_110,
+        "test-versioned",
+        "1.1.0",
+        &[],
+        &[],
+        None,
+    )
+    .await;
+    let id = queue::by_hand(&db.store, &admin(), "test-versioned", "330102")
+        .await
+        .expect("queue")[0];
+    enable::upgrade(&db.store, &admin(), e, "1.1.0", "newer")
+        .await
+        .expect("upgrade");
+    let ex = executor(db, 5_000);
+    drain(&ex).await;
+    let r = record::get(&db.store, id).await.expect("r");
+    assert_eq!(
+        (r.status, r.version.as_deref()),
+        (Status::Succeeded, Some("1.1.0")),
+        "{r:?}"
+    );
+    let id = queue::by_hand(&db.store, &admin(), "test-versioned", "330102")
+        .await
+        .expect("queue")[0];
+    enable::disable(&db.store, &admin(), e, "stop")
+        .await
+        .expect("disable");
+    drain(&ex).await;
+    let r = record::get(&db.store, id).await.expect("r");
+    assert_eq!(r.status, Status::Cancelled);
+    assert!(
+        r.error.as_deref().unwrap_or("").contains("was disabled"),
+        "{r:?}"
+    );
+}
+both!(queued_runs_follow_their_enablement);
