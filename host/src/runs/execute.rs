@@ -316,7 +316,7 @@ impl Executor {
     }
 
     /// A run of an enablement runs what the enablement says when it starts: after an upgrade
-    /// or a rollback, the version (and parameters) it has then. Returns why it must not run
+    /// or a rollback, the version it has then, with its parameters and scope. Returns why it must not run
     /// when the enablement was disabled.
     async fn follow_enablement(
         &self,
@@ -333,7 +333,7 @@ impl Executor {
                 e.status
             )));
         }
-        if e.version_id != job.version_id || e.params != job.params || e.scope != job.scope {
+        if e.version_id != job.version_id {
             sqlx::query(
                 "UPDATE runs SET version_id = $1, params_json = $2, scope_json = $3 WHERE id = $4 AND lease_token = $5",
             )

@@ -33,6 +33,22 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A test database over an already open store (dropped with its server).
+    pub fn wrap(store: Store) -> TestDb {
+        TestDb {
+            store,
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg: None,
+        }
+    }
+}
+
+/// The name of a PostgreSQL test database.
+pub fn db_name(db: &TestDb) -> Option<String> {
+    db.pg.as_ref().map(|(_, name)| name.clone())
+}
+
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&Store::default_url(dir.path()))
