@@ -74,11 +74,10 @@ impl From<sqlx::Error> for RunError {
 impl RunError {
     /// Whether the failure is the host's (database, data source), so a retry may succeed.
     pub fn is_host_fault(&self) -> bool {
-        match self {
-            RunError::Store(_) | RunError::Source(_) => true,
-            RunError::Registry(RegistryError::Store(_)) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            RunError::Store(_) | RunError::Source(_) | RunError::Registry(RegistryError::Store(_))
+        )
     }
 }
 

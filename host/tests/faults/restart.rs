@@ -14,9 +14,11 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_run_retries_or_fails_cleanly() {
-    if pg_or_skip().await.map(|db| drop(db)).is_none() {
+    // Needs PostgreSQL like the other fault tests (its own cluster, below).
+    let Some(probe) = pg_or_skip().await else {
         return;
-    }
+    };
+    probe.cleanup().await;
     let Some(pg) = PrivatePg::start() else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -32,9 +34,7 @@ async fn postgres_restart_mid_run_retries_or_fails_cleanly() {
     let e = enabled(
         &db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330102"],
         &[("spin", "400")],
         None,

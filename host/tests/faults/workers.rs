@@ -30,9 +30,7 @@ async fn killed_worker_run_is_finished_by_another_without_duplicates() {
     enabled(
         &db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330102"],
         &[("spin", "800")],
         None,
@@ -109,9 +107,7 @@ async fn two_workers_run_200_queued_runs_exactly_once() {
     let e = enabled(
         &db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330102"],
         &[],
         None,

@@ -15,9 +15,7 @@ async fn backtest_compares_with_the_enabled_version(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_VERSIONED_100,
-        "test-versioned",
-        "1.0.0",
+        (TEST_VERSIONED_100, "test-versioned", "1.0.0"),
         &["330102"],
         &[("threshold", "3000")],
         None,
@@ -33,7 +31,7 @@ async fn backtest_compares_with_the_enabled_version(db: &TestDb) {
     };
     let err = backtest::queue(&db.store, &author(), &v, &["330100".into()])
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(err.to_string().contains("not allowed"), "{err}");
     let (group, ids) = backtest::queue(&db.store, &admin(), &v, &["330100".into()])
         .await

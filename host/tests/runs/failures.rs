@@ -18,9 +18,7 @@ async fn model_failures_quarantine_until_released(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_PANIC,
-        "test-panic",
-        "0.1.0",
+        (TEST_PANIC, "test-panic", "0.1.0"),
         &["330102"],
         &[],
         None,
@@ -48,12 +46,12 @@ async fn model_failures_quarantine_until_released(db: &TestDb) {
     assert!(q.reason.contains("failed 3 runs in a row"), "{}", q.reason);
     let err = queue::by_hand(&db.store, &admin(), "test-panic", "330102")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(matches!(err, RunError::Quarantined { .. }), "{err}");
     assert!(err.to_string().contains("supervise runs release"), "{err}");
     let err = quarantine::release(&db.store, &author(), "test-panic", "fixed")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(err.to_string().contains("not allowed"), "{err}");
     quarantine::release(&db.store, &admin(), "test-panic", "author fixed it")
         .await
@@ -91,9 +89,7 @@ async fn host_faults_are_retried_then_fail(db: &TestDb) {
     enabled(
         db,
         &w,
-        PENSION_AFTER_DEATH,
-        "pension-after-death",
-        "1.0.0",
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
         &["330102"],
         &[],
         None,
@@ -142,9 +138,7 @@ async fn runs_are_cancelled_queued_or_running(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330102"],
         &[("spin", "1000000")],
         None,
@@ -159,11 +153,11 @@ async fn runs_are_cancelled_queued_or_running(db: &TestDb) {
     assert_eq!(s, Status::Cancelled);
     let err = queue::cancel(&db.store, &admin(), queued[0], "again")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(err.to_string().contains("already ended"), "{err}");
     let err = queue::cancel(&db.store, &admin(), queued[0], " ")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(err.to_string().contains("say why"), "{err}");
 
     let running = queue::by_hand(&db.store, &admin(), "test-slow", "330102")
@@ -204,9 +198,7 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330102"],
         &[],
         None,
@@ -240,7 +232,9 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
         "{r:?}"
     );
     // The dead worker's lease no longer lets it write.
-    let err = queue::retry(&db.store, &dead, "late").await.unwrap_err();
+    let err = queue::retry(&db.store, &dead, "late")
+        .await
+        .expect_err("must be refused");
     assert!(matches!(err, RunError::LeaseLost(_)), "{err}");
     // Another worker finishes it (ignoring the backoff, as a run by hand does).
     let ex = executor(db, 5_000);

@@ -15,9 +15,7 @@ async fn hand_run_is_recorded_and_clues_dedup(db: &TestDb) {
     enabled(
         db,
         &w,
-        PENSION_AFTER_DEATH,
-        "pension-after-death",
-        "1.0.0",
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
         &["330100"],
         &[],
         None,
@@ -85,9 +83,7 @@ async fn replay_reports_identical_clues(db: &TestDb) {
     enabled(
         db,
         &w,
-        PENSION_AFTER_DEATH,
-        "pension-after-death",
-        "1.0.0",
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
         &["330102"],
         &[],
         None,
@@ -138,9 +134,7 @@ async fn offices_act_only_on_their_regions(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330100"],
         &[],
         None,
@@ -148,7 +142,7 @@ async fn offices_act_only_on_their_regions(db: &TestDb) {
     .await;
     let err = queue::by_hand(&db.store, &other_county(), "test-slow", "330102")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(
         matches!(err, RunError::Registry(RegistryError::Forbidden(_))),
         "{err}"
@@ -162,21 +156,21 @@ async fn offices_act_only_on_their_regions(db: &TestDb) {
         .expect("queue");
     let err = queue::cancel(&db.store, &other_county(), theirs[0], "not mine")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(
         matches!(err, RunError::Registry(RegistryError::Forbidden(_))),
         "{err}"
     );
     let err = queue::by_hand(&db.store, &admin(), "test-slow", "330203")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(
         err.to_string().contains("not enabled for region 330203"),
         "{err}"
     );
     let err = queue::by_hand(&db.store, &admin(), "no-such-model", "330102")
         .await
-        .unwrap_err();
+        .expect_err("must be refused");
     assert!(err.to_string().contains("not enabled anywhere"), "{err}");
 }
 both!(offices_act_only_on_their_regions);
@@ -191,9 +185,7 @@ async fn metrics_endpoint_reports_runs_and_queue(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_SLOW,
-        "test-slow",
-        "0.1.0",
+        (TEST_SLOW, "test-slow", "0.1.0"),
         &["330100"],
         &[],
         None,

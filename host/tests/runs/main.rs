@@ -14,6 +14,7 @@ mod world;
 mod setup;
 
 mod backtest;
+mod cli;
 mod failures;
 mod lifecycle;
 mod triggers;

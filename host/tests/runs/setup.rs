@@ -44,14 +44,12 @@ pub async fn import_file(db: &TestDb, dataset: &str, path: &std::path::Path) -> 
         .id
 }
 
-/// Publishes a guest as the county author, approves it as the province and, when `regions`
+/// Publishes a guest (component path, model id, version) as the county author, approves it as the province and, when `regions`
 /// is not empty, enables it there. Returns the enablement id (0 when not enabled).
 pub async fn enabled(
     db: &TestDb,
     w: &world::World,
-    guest: &str,
-    model: &str,
-    version: &str,
+    (guest, model, version): (&str, &str, &str),
     regions: &[&str],
     params: &[(&str, &str)],
     schedule: Option<&str>,

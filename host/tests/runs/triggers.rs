@@ -17,9 +17,7 @@ async fn schedules_and_imports_queue_runs(db: &TestDb) {
     enabled(
         db,
         &w,
-        PENSION_AFTER_DEATH,
-        "pension-after-death",
-        "1.0.0",
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
         &["330100"],
         &[],
         Some("*/5 * * * *"),
@@ -100,9 +98,7 @@ async fn queued_runs_follow_their_enablement(db: &TestDb) {
     let e = enabled(
         db,
         &w,
-        TEST_VERSIONED_100,
-        "test-versioned",
-        "1.0.0",
+        (TEST_VERSIONED_100, "test-versioned", "1.0.0"),
         &["330102"],
         &[],
         None,
@@ -111,9 +107,7 @@ async fn queued_runs_follow_their_enablement(db: &TestDb) {
     enabled(
         db,
         &w,
-        TEST_VERSIONED_110,
-        "test-versioned",
-        "1.1.0",
+        (TEST_VERSIONED_110, "test-versioned", "1.1.0"),
         &[],
         &[],
         None,

@@ -35,6 +35,7 @@ impl TestDb {
 
 impl TestDb {
     /// A test database over an already open store (dropped with its server).
+    #[allow(dead_code)]
     pub fn wrap(store: Store) -> TestDb {
         TestDb {
             store,
@@ -45,6 +46,7 @@ impl TestDb {
 }
 
 /// The name of a PostgreSQL test database.
+#[allow(dead_code)]
 pub fn db_name(db: &TestDb) -> Option<String> {
     db.pg.as_ref().map(|(_, name)| name.clone())
 }
