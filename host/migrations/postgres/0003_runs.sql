@@ -1,7 +1,7 @@
 -- Runs: the job queue and the run record in one table (a run is queued, leased by a worker,
 -- and finished in place); the clues each run emitted (by dedup key and content hash, with the
 -- clue itself for runs kept apart from the reviewers' queue); the clue store with one clue per
--- (model, dedup key); quarantined models; the scheduler's cursors.
+-- (model, dedup key) (clues reported by people have no model or run); quarantined models; the scheduler's cursors.
 CREATE TABLE runs (
     id BIGSERIAL PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE run_clues (
 
 CREATE TABLE clues (
     id BIGSERIAL PRIMARY KEY,
-    model_id TEXT NOT NULL,
+    model_id TEXT,
     dedup_key TEXT NOT NULL,
     kind TEXT NOT NULL,
     region TEXT NOT NULL REFERENCES regions (code),
@@ -73,10 +73,10 @@ CREATE TABLE clues (
     occurrences BIGINT NOT NULL,
     first_seen_ms BIGINT NOT NULL,
     last_seen_ms BIGINT NOT NULL,
-    first_run_id BIGINT NOT NULL REFERENCES runs (id),
-    last_run_id BIGINT NOT NULL REFERENCES runs (id),
-    version_id BIGINT NOT NULL REFERENCES model_versions (id),
-    snapshot_id BIGINT NOT NULL REFERENCES snapshots (id),
+    first_run_id BIGINT REFERENCES runs (id),
+    last_run_id BIGINT REFERENCES runs (id),
+    version_id BIGINT REFERENCES model_versions (id),
+    snapshot_id BIGINT REFERENCES snapshots (id),
     UNIQUE (model_id, dedup_key)
 );
 CREATE INDEX clues_region ON clues (region, status);

@@ -1,5 +1,6 @@
 //! The `supervise` command line: argument parsing, dispatch and one-line errors.
 
+mod clues;
 mod data;
 mod model;
 mod new;
@@ -79,6 +80,12 @@ pub enum Command {
     Keys(registry::KeysCommand),
     /// The audit log: every registry and data action with who, when, what and why.
     Audit(registry::AuditArgs),
+    /// Triage clues: list, show, assign, verify, confirm, dismiss, comment, export, report, stats.
+    #[command(subcommand)]
+    Clues(clues::CluesCommand),
+    /// Procuratorial suggestions: issue over confirmed clues, reply, adopt, decline.
+    #[command(subcommand)]
+    Suggestions(clues::SuggestionsCommand),
     /// Queue runs of an enabled model by hand (one per county of the region).
     Run(runs::RunArgs),
     /// Run records: list, show, replay, cancel; quarantined models.
@@ -199,6 +206,8 @@ pub fn main() -> ExitCode {
         Command::Keys(c) => registry::keys_cmd(&cli, c),
         Command::Audit(a) => registry::audit(&cli, a),
         Command::Run(a) => runs::run(&cli, a),
+        Command::Clues(c) => clues::clues(&cli, c),
+        Command::Suggestions(c) => clues::suggestions_cmd(&cli, c),
         Command::Runs(a) => runs::runs(&cli, a),
         Command::Serve(a) => runs::serve(&cli, a, false),
         Command::Worker(a) => runs::serve(&cli, a, true),

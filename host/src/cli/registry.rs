@@ -161,7 +161,11 @@ pub struct EnableArgs {
 
 /// Arguments of `supervise audit`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    /// `verify`: check the hash chain; lists events when omitted.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// Only events about this subject (e.g. `pension-after-death@1.0.0`, `enablement 3`).
     #[arg(long)]
     pub subject: Option<String>,
@@ -171,6 +175,13 @@ pub struct AuditArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `supervise audit verify`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first missing or altered event (exit 1 if any).
+    Verify,
 }
 
 pub(crate) fn actor(cli: &Cli) -> Result<Actor, CliError> {
@@ -417,6 +428,30 @@ pub fn model(cli: &Cli, cmd: &RegistryCommand) -> Result<ExitCode, CliError> {
 pub fn audit(cli: &Cli, a: &AuditArgs) -> Result<ExitCode, CliError> {
     block_on(async {
         let store = Store::open(&cli.database_url()).await?;
+        if let Some(AuditCommand::Verify) = a.command {
+            let v = crate::store::audit::verify(&store).await?;
+            return Ok(match &v.problem {
+                None => {
+                    println!(
+                        "the audit chain is intact: {} event(s) verified{}",
+                        v.events,
+                        if v.unchained > 0 {
+                            format!(" ({} older event(s) predate the chain)", v.unchained)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Some(p) => {
+                    println!(
+                        "the audit chain is broken after {} good event(s): {p}",
+                        v.events
+                    );
+                    ExitCode::from(1)
+                }
+            });
+        }
         let rows = sqlx::query(
             "SELECT id, at_ms, actor, action, subject, detail_json FROM audit_log WHERE ($1 = '' OR subject = $1) ORDER BY id DESC LIMIT $2",
         )

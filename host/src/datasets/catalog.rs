@@ -126,7 +126,7 @@ pub async fn define(
     .execute(&mut *tx)
     .await?;
     let detail = serde_json::json!({"version": version, "schema_sha256": sha});
-    audit(&mut *tx, actor, "dataset.define", &schema.name, &detail).await?;
+    audit(&mut tx, actor, "dataset.define", &schema.name, &detail).await?;
     tx.commit().await?;
     Ok(if version == 1 {
         Defined::Created(1)

@@ -833,14 +833,7 @@ pub async fn import(
         "import": id, "file": path.display().to_string(), "sha256": sha, "rows": total_rows,
         "schema_version": version, "mode": req.mode.as_str(),
     });
-    audit(
-        &mut *tx,
-        &req.actor,
-        "dataset.import",
-        &req.dataset,
-        &detail,
-    )
-    .await?;
+    audit(&mut tx, &req.actor, "dataset.import", &req.dataset, &detail).await?;
     tx.commit().await?;
     Ok(ImportReport {
         id,

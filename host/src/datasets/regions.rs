@@ -182,7 +182,7 @@ pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, 
         .await?;
     }
     let detail = serde_json::json!({"file": path.display().to_string(), "regions": rows.len()});
-    audit(&mut *tx, actor, "regions.load", "regions", &detail).await?;
+    audit(&mut tx, actor, "regions.load", "regions", &detail).await?;
     tx.commit().await?;
     Ok(rows.len())
 }

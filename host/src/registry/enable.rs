@@ -298,7 +298,7 @@ pub async fn enable(
     history(&mut tx, id, "enable", v.id, actor, &req.reason).await?;
     let detail = serde_json::json!({"version": req.version.to_string(), "regions": req.regions, "params": params, "schedule": req.schedule, "scope": scope, "reason": req.reason});
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "enablement.enable",
         &format!("enablement {id}"),
@@ -383,7 +383,7 @@ async fn switch(
     history(&mut tx, e.id, action, to.id, actor, reason).await?;
     let detail = serde_json::json!({"from": e.version, "to": to.version, "reason": reason});
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         &format!("enablement.{action}"),
         &format!("enablement {}", e.id),
@@ -484,7 +484,7 @@ pub async fn disable(
         .await?;
     history(&mut tx, id, "disable", e.version_id, actor, reason).await?;
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "enablement.disable",
         &format!("enablement {id}"),

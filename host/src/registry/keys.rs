@@ -164,7 +164,7 @@ pub async fn add_office(
         )));
     }
     let detail = serde_json::json!({"name": office.name, "region": office.region});
-    audit(&mut *tx, &actor.user, "office.add", &office.id, &detail).await?;
+    audit(&mut tx, &actor.user, "office.add", &office.id, &detail).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -197,7 +197,7 @@ pub async fn register(
         )));
     }
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "key.register",
         &fp,
@@ -236,7 +236,7 @@ pub async fn revoke(
         return Err(RegistryError::NotFound(format!("active key {fingerprint}")));
     }
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "key.revoke",
         fingerprint,

@@ -153,7 +153,7 @@ pub async fn publish(
     .try_get(0)?;
     let detail = serde_json::json!({"sha256": sha, "office": office, "key": fp});
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "model.publish",
         &vref.to_string(),

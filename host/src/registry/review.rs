@@ -189,7 +189,7 @@ pub async fn decide(
         "model.reject"
     };
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         action,
         &v.to_string(),
@@ -228,7 +228,7 @@ pub async fn deprecate(
         .execute(&mut *tx)
         .await?;
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "model.deprecate",
         &v.to_string(),

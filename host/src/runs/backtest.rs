@@ -120,7 +120,7 @@ pub async fn queue(
         }
     }
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "model.backtest",
         &format!("version {version}"),

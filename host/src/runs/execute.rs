@@ -18,7 +18,7 @@ use crate::registry::enable::{self, runtime_scope, typed_params};
 use crate::registry::load::load_verified;
 use crate::runtime::state::RunInfo;
 use crate::runtime::{Cancel, LoadedModel, Outcome, RunLimits, RunOutcome, RunRequest, Runtime};
-use crate::store::{Store, now_ms};
+use crate::store::{Store, audit, now_ms};
 
 use super::metrics::Metrics;
 use super::queue::{self, Beat, Lease};
@@ -379,6 +379,7 @@ impl Executor {
         error: &str,
     ) -> Result<Status, RunError> {
         tracing::warn!("run ends {status}: {error}");
+        let mut tx = self.store.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE runs SET status = $1, error = $2, host_fault = 0, lease_expires_ms = NULL, finished_at_ms = $3 \
              WHERE id = $4 AND lease_token = $5 AND status = 'running'",
@@ -388,11 +389,21 @@ impl Executor {
         .bind(now_ms())
         .bind(lease.run_id)
         .bind(&lease.token)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Err(RunError::LeaseLost(lease.run_id));
         }
+        let detail = serde_json::json!({"status": status, "error": error});
+        audit(
+            &mut tx,
+            &lease.owner,
+            "run.finish",
+            &format!("run {}", lease.run_id),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
         self.metrics.observe_run(status, Duration::ZERO, 0);
         Ok(status)
     }
@@ -439,6 +450,10 @@ impl Executor {
         if done.rows_affected() != 1 {
             return Err(RunError::LeaseLost(lease.run_id));
         }
+        let mut detail = serde_json::json!({
+            "status": status, "model": job.model, "version": p.version, "region": job.region,
+            "snapshot": p.snapshot_id, "emitted": out.clues.len(),
+        });
         if status == Status::Succeeded {
             let counts = match job.kind {
                 Kind::Run => {
@@ -467,7 +482,16 @@ impl Executor {
                 .bind(lease.run_id)
                 .execute(&mut *tx)
                 .await?;
+            detail["clues"] = serde_json::json!(counts);
         }
+        audit(
+            &mut tx,
+            &lease.owner,
+            "run.finish",
+            &format!("run {}", lease.run_id),
+            &detail,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(status = %status, clues = out.clues.len(), "run recorded");
         Ok(status)

@@ -106,7 +106,7 @@ pub async fn check(store: &Store, model: &str, after: u32) -> Result<bool, RunEr
     .rows_affected();
     if inserted == 1 {
         audit(
-            &mut *tx,
+            &mut tx,
             "supervise",
             "model.quarantine",
             &format!("model {model}"),
@@ -148,7 +148,7 @@ pub async fn release(
         )));
     }
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "model.release",
         &format!("model {model}"),

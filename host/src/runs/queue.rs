@@ -184,7 +184,7 @@ pub async fn by_hand(
         }
     }
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "run.queue",
         &format!("model {model}"),
@@ -453,7 +453,7 @@ pub async fn cancel(
         }
     };
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "run.cancel",
         &format!("run {id}"),

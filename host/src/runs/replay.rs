@@ -48,7 +48,7 @@ pub async fn queue(store: &Store, actor: &Actor, id: i64) -> Result<i64, RunErro
         .await?
         .ok_or_else(|| RunError::Conflict("the replay was not queued".into()))?;
     audit(
-        &mut *tx,
+        &mut tx,
         &actor.user,
         "run.replay",
         &format!("run {id}"),

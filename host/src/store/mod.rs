@@ -1,12 +1,16 @@
 //! The database: a SQLite file by default (created on first use) or PostgreSQL by URL,
 //! through sqlx's `Any` driver so every query is written once; migrations per dialect run on
-//! open. Also the audit log every state change writes to.
+//! open. Also the audit log every state change writes to ([`audit`]).
+
+pub mod audit;
+
+pub use audit::audit;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{AnyPool, Executor};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,28 +145,6 @@ impl Store {
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
-}
-
-/// Appends an audit event: who did what to which subject, with details. Call it in the same
-/// transaction as the change it records.
-pub async fn audit<'e, E: Executor<'e, Database = Any>>(
-    exec: E,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at_ms, actor, action, subject, detail_json) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(now_ms())
-    .bind(actor)
-    .bind(action)
-    .bind(subject)
-    .bind(detail.to_string())
-    .execute(exec)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

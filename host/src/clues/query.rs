@@ -1,0 +1,348 @@
+//! Finding clues: one by id, or a filtered, sorted page (model or source, region subtree,
+//! status, score, dates, assignee, text, overdue), and the same as CSV. Filters are bound
+//! parameters of one fixed statement: no SQL is ever built from input.
+
+use std::io::Write;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::datasets::region;
+use crate::store::Store;
+
+use super::ClueError;
+use super::workflow::Status;
+
+/// A clue as listed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClueRow {
+    /// Id.
+    pub id: i64,
+    /// The model that found it (none for clues reported by people).
+    pub model: Option<String>,
+    /// `model`, `grid_member` or `agency`.
+    pub source: String,
+    /// Who reported it, for clues from people.
+    pub source_detail: Option<String>,
+    /// Clue kind.
+    pub kind: String,
+    /// County (or the region of the run).
+    pub region: String,
+    /// Subject type.
+    pub subject_type: String,
+    /// Subject id (a pseudonym for people).
+    pub subject_id: String,
+    /// Subject name, when known.
+    pub subject_name: String,
+    /// 0..1.
+    pub score: f64,
+    /// One line.
+    pub reason: String,
+    /// Workflow status.
+    pub status: Status,
+    /// Who has it.
+    pub assignee: Option<String>,
+    /// Times a run found it.
+    pub occurrences: i64,
+    /// First found, ms since the epoch.
+    pub first_seen_ms: i64,
+    /// Last found.
+    pub last_seen_ms: i64,
+    /// Handling deadline.
+    pub handling_due_ms: Option<i64>,
+    /// Dismissal reason.
+    pub dismiss_reason: Option<String>,
+    /// The suggestion it is part of.
+    pub suggestion_id: Option<i64>,
+    /// A dismissed clue found again with different evidence.
+    pub evidence_changed: bool,
+    /// The run that last found it.
+    pub last_run_id: Option<i64>,
+}
+
+const COLUMNS: &str = "id, model_id, source, source_detail, kind, region, subject_type, subject_id, subject_name, score, \
+    reason, status, assignee, occurrences, first_seen_ms, last_seen_ms, handling_due_ms, dismiss_reason, suggestion_id, \
+    evidence_changed, last_run_id";
+
+fn from_row(r: &AnyRow) -> Result<ClueRow, ClueError> {
+    let status: String = r.try_get(11)?;
+    Ok(ClueRow {
+        id: r.try_get(0)?,
+        model: r.try_get(1)?,
+        source: r.try_get(2)?,
+        source_detail: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        region: r.try_get(5)?,
+        subject_type: r.try_get(6)?,
+        subject_id: r.try_get(7)?,
+        subject_name: r.try_get(8)?,
+        score: r.try_get(9)?,
+        reason: r.try_get(10)?,
+        status: status.parse().map_err(ClueError::Invalid)?,
+        assignee: r.try_get(12)?,
+        occurrences: r.try_get(13)?,
+        first_seen_ms: r.try_get(14)?,
+        last_seen_ms: r.try_get(15)?,
+        handling_due_ms: r.try_get(16)?,
+        dismiss_reason: r.try_get(17)?,
+        suggestion_id: r.try_get(18)?,
+        evidence_changed: r.try_get::<i64, _>(19)? != 0,
+        last_run_id: r.try_get(20)?,
+    })
+}
+
+/// One clue, whatever its region (callers check the actor's region).
+pub async fn get(store: &Store, id: i64) -> Result<ClueRow, ClueError> {
+    let sql = format!("SELECT {COLUMNS} FROM clues WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or_else(|| ClueError::NotFound(format!("clue {id}")))?;
+    from_row(&row)
+}
+
+/// How to sort a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Most recently found first.
+    #[default]
+    LastSeen,
+    /// Highest score first.
+    Score,
+    /// Oldest first.
+    FirstSeen,
+    /// Earliest handling deadline first.
+    Due,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "last-seen" => Ok(Sort::LastSeen),
+            "score" => Ok(Sort::Score),
+            "first-seen" => Ok(Sort::FirstSeen),
+            "due" => Ok(Sort::Due),
+            _ => Err(format!(
+                "unknown sort `{s}` (one of: last-seen, score, first-seen, due)"
+            )),
+        }
+    }
+}
+
+impl Sort {
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::LastSeen => "last_seen_ms DESC, id DESC",
+            Sort::Score => "score DESC, id DESC",
+            Sort::FirstSeen => "first_seen_ms, id",
+            Sort::Due => "CASE WHEN handling_due_ms IS NULL THEN 1 ELSE 0 END, handling_due_ms, id",
+        }
+    }
+}
+
+/// Which clues.
+#[derive(Debug, Clone, Default)]
+pub struct ClueFilter {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Only this source (`model`, `grid_member`, `agency`).
+    pub source: Option<String>,
+    /// Only regions under this one (always within the actor's).
+    pub region: Option<String>,
+    /// Only these statuses.
+    pub statuses: Vec<Status>,
+    /// Score at least.
+    pub min_score: Option<f64>,
+    /// Score at most.
+    pub max_score: Option<f64>,
+    /// Last found at or after, ms.
+    pub seen_from_ms: Option<i64>,
+    /// Last found before, ms.
+    pub seen_to_ms: Option<i64>,
+    /// Only open clues past their handling deadline.
+    pub overdue: bool,
+    /// Only this assignee.
+    pub assignee: Option<String>,
+    /// Only clues whose reason or subject name contains this text.
+    pub text: Option<String>,
+    /// Sort.
+    pub sort: Sort,
+    /// Page size (1..=1000; 50 when 0).
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+const WHERE: &str = "WHERE region LIKE $1 AND ($2 = '' OR model_id = $2) AND ($3 = '' OR source = $3) \
+    AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || status || ',%')) AND score >= $5 AND score <= $6 \
+    AND last_seen_ms >= $7 AND last_seen_ms < $8 \
+    AND ($9 = 0 OR (status IN ('assigned', 'verifying') AND handling_due_ms < $10)) \
+    AND ($11 = '' OR assignee = $11) \
+    AND ($12 = '' OR reason LIKE $12 ESCAPE '\\' OR subject_name LIKE $12 ESCAPE '\\')";
+
+/// The region prefix pattern for a filter within the actor's scope, or `None` when the asked
+/// region lies outside it.
+fn region_pattern(scope: &str, asked: Option<&str>) -> Result<Option<String>, ClueError> {
+    let r = match asked {
+        None => scope,
+        Some(r) => {
+            region::level(r).map_err(ClueError::Invalid)?;
+            if region::covers(scope, r) {
+                r
+            } else if region::covers(r, scope) {
+                scope
+            } else {
+                return Ok(None);
+            }
+        }
+    };
+    Ok(Some(format!("{}%", region::prefix(r))))
+}
+
+fn bind_filter<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    pattern: String,
+    f: &ClueFilter,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+    q.bind(pattern)
+        .bind(f.model.clone().unwrap_or_default())
+        .bind(f.source.clone().unwrap_or_default())
+        .bind(statuses.join(","))
+        .bind(f.min_score.unwrap_or(f64::MIN))
+        .bind(f.max_score.unwrap_or(f64::MAX))
+        .bind(f.seen_from_ms.unwrap_or(i64::MIN))
+        .bind(f.seen_to_ms.unwrap_or(i64::MAX))
+        .bind(i64::from(f.overdue))
+        .bind(now)
+        .bind(f.assignee.clone().unwrap_or_default())
+        .bind(
+            f.text
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("%{}%", escape_like(t)))
+                .unwrap_or_default(),
+        )
+}
+
+/// A page of clues within `scope` (the actor's region) and the total that match.
+pub async fn list(
+    store: &Store,
+    scope: &str,
+    f: &ClueFilter,
+    now: i64,
+) -> Result<(Vec<ClueRow>, i64), ClueError> {
+    let Some(pattern) = region_pattern(scope, f.region.as_deref())? else {
+        return Ok((Vec::new(), 0));
+    };
+    let limit = if f.limit <= 0 { 50 } else { f.limit.min(1000) };
+    let count_sql = format!("SELECT COUNT(*) FROM clues {WHERE}");
+    let total: i64 = bind_filter(
+        sqlx::query(sqlx::AssertSqlSafe(count_sql)),
+        pattern.clone(),
+        f,
+        now,
+    )
+    .fetch_one(store.pool())
+    .await?
+    .try_get(0)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM clues {WHERE} ORDER BY {} LIMIT $13 OFFSET $14",
+        f.sort.order_by()
+    );
+    let rows = bind_filter(sqlx::query(sqlx::AssertSqlSafe(sql)), pattern, f, now)
+        .bind(limit)
+        .bind(f.offset.max(0))
+        .fetch_all(store.pool())
+        .await?;
+    Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+}
+
+fn time(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Writes every matching clue as CSV (header first); returns how many.
+pub async fn export(
+    store: &Store,
+    scope: &str,
+    f: &ClueFilter,
+    now: i64,
+    out: impl Write,
+) -> Result<u64, ClueError> {
+    let mut w = csv::Writer::from_writer(out);
+    let io = |e: csv::Error| ClueError::Invalid(format!("cannot write the CSV: {e}"));
+    w.write_record([
+        "id",
+        "model",
+        "source",
+        "reported_by",
+        "kind",
+        "region",
+        "status",
+        "score",
+        "subject_type",
+        "subject_id",
+        "subject_name",
+        "reason",
+        "occurrences",
+        "first_seen",
+        "last_seen",
+        "assignee",
+        "handling_due",
+        "dismiss_reason",
+        "suggestion",
+    ])
+    .map_err(io)?;
+    let mut page = f.clone();
+    page.limit = 1000;
+    page.offset = 0;
+    let mut n = 0u64;
+    loop {
+        let (rows, _) = list(store, scope, &page, now).await?;
+        for c in &rows {
+            w.write_record([
+                c.id.to_string(),
+                c.model.clone().unwrap_or_default(),
+                c.source.clone(),
+                c.source_detail.clone().unwrap_or_default(),
+                c.kind.clone(),
+                c.region.clone(),
+                c.status.to_string(),
+                format!("{:.3}", c.score),
+                c.subject_type.clone(),
+                c.subject_id.clone(),
+                c.subject_name.clone(),
+                c.reason.clone(),
+                c.occurrences.to_string(),
+                time(Some(c.first_seen_ms)),
+                time(Some(c.last_seen_ms)),
+                c.assignee.clone().unwrap_or_default(),
+                time(c.handling_due_ms),
+                c.dismiss_reason.clone().unwrap_or_default(),
+                c.suggestion_id.map(|s| s.to_string()).unwrap_or_default(),
+            ])
+            .map_err(io)?;
+            n += 1;
+        }
+        if rows.len() < 1000 {
+            break;
+        }
+        page.offset += 1000;
+    }
+    w.flush()
+        .map_err(|e| ClueError::Invalid(format!("cannot write the CSV: {e}")))?;
+    Ok(n)
+}

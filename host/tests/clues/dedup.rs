@@ -1,0 +1,110 @@
+//! One clue per (model, dedup key) across runs and versions; a dismissed clue found again
+//! stays dismissed, is counted, and is flagged when its evidence changed.
+
+use supervise::clues::query;
+use supervise::clues::triage::apply;
+use supervise::clues::{Action, DismissReason, Status};
+use supervise::registry::enable;
+use supervise::runs::queue;
+use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_VERSIONED_100, TEST_VERSIONED_110};
+
+use crate::helpers::county;
+use crate::setup::*;
+use crate::support::*;
+use crate::world::admin;
+
+async fn run(db: &TestDb, model: &str) {
+    queue::by_hand(&db.store, &admin(), model, "330102")
+        .await
+        .expect("queue");
+    drain(&executor(db, 5_000)).await;
+}
+
+async fn dismissed_clue_found_again_stays_dismissed(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    run(db, "pension-after-death").await;
+    assert_eq!(count(db, "clues").await, 1);
+    let id = scalar(db, "SELECT id FROM clues").await;
+    apply(
+        &db.store,
+        &county(),
+        &[id],
+        &Action::Dismiss {
+            reason: DismissReason::AlreadyHandled,
+            note: String::new(),
+        },
+    )
+    .await
+    .expect("dismiss");
+    run(db, "pension-after-death").await;
+    let c = query::get(&db.store, id).await.expect("clue");
+    assert_eq!(
+        (c.status, c.occurrences, c.evidence_changed),
+        (Status::Dismissed, 2, false)
+    );
+    let later = "payment_id,id_number,pay_date,amount,region_code\nP-9001,330102194501011234,2024-09-15,3200.00,330102\n";
+    import_file(db, "pension_payments", &file(db, "later.csv", later)).await;
+    run(db, "pension-after-death").await;
+    let c = query::get(&db.store, id).await.expect("clue");
+    assert_eq!(
+        (c.status, c.occurrences, c.evidence_changed),
+        (Status::Dismissed, 3, true)
+    );
+    assert_eq!(count(db, "clues").await, 1);
+}
+both!(dismissed_clue_found_again_stays_dismissed);
+
+async fn a_new_version_updates_the_same_clues(db: &TestDb) {
+    let w = province(db).await;
+    let e = enabled(
+        db,
+        &w,
+        (TEST_VERSIONED_100, "test-versioned", "1.0.0"),
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    enabled(
+        db,
+        &w,
+        (TEST_VERSIONED_110, "test-versioned", "1.1.0"),
+        &[],
+        &[],
+        None,
+    )
+    .await;
+    run(db, "test-versioned").await;
+    let before = count(db, "clues").await;
+    assert!(before > 0);
+    enable::upgrade(&db.store, &admin(), e, "1.1.0", "newer")
+        .await
+        .expect("upgrade");
+    run(db, "test-versioned").await;
+    assert_eq!(
+        count(db, "clues").await,
+        before,
+        "the same findings, not new clues"
+    );
+    assert_eq!(scalar(db, "SELECT MIN(occurrences) FROM clues").await, 2);
+    let v110 = scalar(db, "SELECT id FROM model_versions WHERE version = '1.1.0'").await;
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM clues WHERE version_id = {v110}")
+        )
+        .await,
+        before,
+        "each clue keeps the version that last found it"
+    );
+}
+both!(a_new_version_updates_the_same_clues);
