@@ -7,6 +7,7 @@ mod new;
 mod print;
 mod registry;
 mod runs;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,15 @@ pub enum Command {
     /// Procuratorial suggestions: issue over confirmed clues, reply, adopt, decline.
     #[command(subcommand)]
     Suggestions(clues::SuggestionsCommand),
+    /// The first admin user.
+    #[command(subcommand)]
+    Admin(users::AdminCommand),
+    /// Users and their roles (admins).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// API tokens for scripts and remote command lines.
+    #[command(subcommand)]
+    Tokens(users::TokensCommand),
     /// Queue runs of an enabled model by hand (one per county of the region).
     Run(runs::RunArgs),
     /// Run records: list, show, replay, cancel; quarantined models.
@@ -206,6 +216,9 @@ pub fn main() -> ExitCode {
         Command::Keys(c) => registry::keys_cmd(&cli, c),
         Command::Audit(a) => registry::audit(&cli, a),
         Command::Run(a) => runs::run(&cli, a),
+        Command::Admin(c) => users::admin(&cli, c),
+        Command::Users(c) => users::users_cmd(&cli, c),
+        Command::Tokens(c) => users::tokens_cmd(&cli, c),
         Command::Clues(c) => clues::clues(&cli, c),
         Command::Suggestions(c) => clues::suggestions_cmd(&cli, c),
         Command::Runs(a) => runs::runs(&cli, a),
