@@ -16,7 +16,9 @@ use crate::store::{Store, audit, now_ms};
 use super::{AuthError, password};
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Writes and publishes their office's models.
@@ -60,7 +62,7 @@ impl std::str::FromStr for Role {
 }
 
 /// An authenticated user.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// User id.
     pub id: i64,

@@ -555,8 +555,8 @@ fn show(d: &triage::Detail) {
             e.detail
         );
     }
-    for (who, at, text) in &d.comments {
-        println!("  comment {} {who}: {text}", when(Some(*at)));
+    for c in &d.comments {
+        println!("  comment {} {}: {}", when(Some(c.at_ms)), c.actor, c.text);
     }
     println!(
         "next      {}",

@@ -119,7 +119,7 @@ pub enum RunsCommand {
 /// `supervise serve` / `supervise worker`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address for HTTP (`/metrics`).
+    /// Address for HTTP (`/metrics`; with `serve`, also the API under `/api/v1`).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Runs at once in this process.
@@ -449,10 +449,15 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
         let addr = listener
             .local_addr()
             .map_err(|e| CliError::Usage(e.to_string()))?;
-        let app = metrics::router().with_state(MetricsState {
+        let metrics = metrics::router().with_state(MetricsState {
             store: store.clone(),
             metrics: ex.metrics().clone(),
         });
+        let app = if worker {
+            metrics
+        } else {
+            crate::api::app(crate::api::AppState::new(store.clone())).merge(metrics)
+        };
         let (stop, stopped) = watch::channel(false);
         let mut http_stop = stopped.clone();
         let http = tokio::spawn(async move {
@@ -463,12 +468,17 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
                 .await
         });
         println!(
-            "{} {} on {}: http://{addr}/metrics; {} run(s) at once; Ctrl-C stops after the running runs end",
+            "{} {} on {}: http://{addr}/metrics{}; {} run(s) at once; Ctrl-C stops after the running runs end",
             if worker { "worker" } else { "serving" },
             w.owner(),
             match store.dialect() {
                 crate::store::Dialect::Sqlite => "SQLite",
                 crate::store::Dialect::Postgres => "PostgreSQL",
+            },
+            if worker {
+                String::new()
+            } else {
+                format!(", the API at http://{addr}/api/v1")
             },
             a.concurrency
         );

@@ -14,7 +14,7 @@ use super::ClueError;
 use super::workflow::Status;
 
 /// A clue as listed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ClueRow {
     /// Id.
     pub id: i64,

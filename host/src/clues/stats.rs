@@ -39,7 +39,7 @@ impl std::str::FromStr for Level {
 }
 
 /// One row of feedback.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Feedback {
     /// The model, or `(reported)` for clues from people.
     pub model: String,

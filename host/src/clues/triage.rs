@@ -202,7 +202,7 @@ pub async fn comment(store: &Store, actor: &Actor, id: i64, text: &str) -> Resul
 }
 
 /// One event of a clue's timeline.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// When, ms since the epoch.
     pub at_ms: i64,
@@ -211,20 +211,33 @@ pub struct Event {
     /// What (`clue.assign`, `clue.comment`…).
     pub action: String,
     /// Old and new values, notes.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
+/// A comment on a clue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Comment {
+    /// Who.
+    pub actor: String,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// What.
+    pub text: String,
+}
+
 /// A clue with everything a reviewer needs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Detail {
     /// The clue as listed.
     pub clue: super::query::ClueRow,
     /// Evidence rows as emitted.
+    #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
     /// Its events, oldest first.
     pub timeline: Vec<Event>,
-    /// Comments, oldest first: (who, when, text).
-    pub comments: Vec<(String, i64, String)>,
+    /// Comments, oldest first.
+    pub comments: Vec<Comment>,
     /// Actions allowed next.
     pub next: Vec<&'static str>,
 }
@@ -265,7 +278,13 @@ pub async fn detail(store: &Store, actor: &Actor, id: i64) -> Result<Detail, Clu
             .fetch_all(store.pool())
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| {
+                Ok(Comment {
+                    actor: r.try_get(0)?,
+                    at_ms: r.try_get(1)?,
+                    text: r.try_get(2)?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()?;
     Ok(Detail {
         next: Action::menu(clue.status),

@@ -15,7 +15,7 @@ use super::{RunError, Status};
 pub const LOG_EXCERPT_BYTES: usize = 8 * 1024;
 
 /// One run as recorded.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     /// Id.
     pub id: i64,

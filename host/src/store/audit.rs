@@ -75,7 +75,7 @@ pub async fn audit(
 }
 
 /// What [`verify`] found.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Verification {
     /// Events checked.
     pub events: u64,

@@ -1,0 +1,302 @@
+//! Clues over HTTP: the filtered queue, one clue's detail, triage actions (one clue or a
+//! bulk of them), comments, and the feedback statistics. Reviewers and admins act; auditors
+//! read; authors have no access to clues. Clues outside the caller's region do not exist.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Role;
+use crate::auth::users::Principal;
+use crate::clues::query::{self, ClueFilter, ClueRow, Sort};
+use crate::clues::stats::{self, Feedback, Level};
+use crate::clues::triage::{self, Detail};
+use crate::clues::{Action, DismissReason, Status};
+use crate::store::now_ms;
+
+use super::auth::Authed;
+use super::error::{ApiError, ErrorBody};
+use super::{ApiJson, ApiPath, ApiQuery, AppState};
+
+fn may_read(p: &Principal) -> Result<(), ApiError> {
+    if p.role == Role::Author {
+        return Err(ApiError::forbidden("authors have no access to clues"));
+    }
+    Ok(())
+}
+
+fn may_write(p: &Principal) -> Result<(), ApiError> {
+    if !matches!(p.role, Role::Reviewer | Role::Admin) {
+        return Err(ApiError::forbidden(format!(
+            "the {} role cannot change clues",
+            p.role.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Filters of the clue queue.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Only this source: model, grid_member, agency.
+    pub source: Option<String>,
+    /// Only regions under this one.
+    pub region: Option<String>,
+    /// Statuses, comma-separated.
+    pub status: Option<String>,
+    /// Score at least.
+    pub min_score: Option<f64>,
+    /// Score at most.
+    pub max_score: Option<f64>,
+    /// Last seen at or after (ms since the epoch).
+    pub seen_from_ms: Option<i64>,
+    /// Last seen before (ms since the epoch).
+    pub seen_to_ms: Option<i64>,
+    /// Only open clues past their handling deadline.
+    pub overdue: Option<bool>,
+    /// Only this assignee.
+    pub assignee: Option<String>,
+    /// Reason or subject name contains this.
+    pub text: Option<String>,
+    /// last-seen (default), score, first-seen, due.
+    pub sort: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: Option<i64>,
+}
+
+impl ListParams {
+    fn filter(&self) -> Result<ClueFilter, ApiError> {
+        let statuses = match &self.status {
+            None => Vec::new(),
+            Some(s) => s
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(|x| x.parse::<Status>())
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::bad_request)?,
+        };
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be from 1 to 1000, not {limit}"
+            )));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(ApiError::bad_request("offset must not be negative"));
+        }
+        for v in [self.min_score, self.max_score].into_iter().flatten() {
+            if !v.is_finite() {
+                return Err(ApiError::bad_request("scores must be finite numbers"));
+            }
+        }
+        if let Some(r) = &self.region {
+            crate::datasets::region::level(r).map_err(ApiError::bad_request)?;
+        }
+        Ok(ClueFilter {
+            model: self.model.clone(),
+            source: self.source.clone(),
+            region: self.region.clone(),
+            statuses,
+            min_score: self.min_score,
+            max_score: self.max_score,
+            seen_from_ms: self.seen_from_ms,
+            seen_to_ms: self.seen_to_ms,
+            overdue: self.overdue.unwrap_or(false),
+            assignee: self.assignee.clone(),
+            text: self.text.clone(),
+            sort: self
+                .sort
+                .as_deref()
+                .map(str::parse::<Sort>)
+                .transpose()
+                .map_err(ApiError::bad_request)?
+                .unwrap_or_default(),
+            limit,
+            offset,
+        })
+    }
+}
+
+/// A page of clues.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CluePage {
+    /// Clues that match, in all.
+    pub total: i64,
+    /// This page.
+    pub clues: Vec<ClueRow>,
+}
+
+/// The clue queue: filtered, sorted, paged, within the caller's region.
+#[utoipa::path(get, path = "/clues", tag = "clues", params(ListParams),
+    responses((status = 200, body = CluePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<ListParams>,
+) -> Result<Json<CluePage>, ApiError> {
+    may_read(&p)?;
+    let (clues, total) = query::list(&s.store, &p.region, &q.filter()?, now_ms()).await?;
+    Ok(Json(CluePage { total, clues }))
+}
+
+/// One clue: reason, evidence, timeline, comments and the actions allowed next.
+#[utoipa::path(get, path = "/clues/{id}", tag = "clues", params(("id" = i64, Path, description = "Clue id")),
+    responses((status = 200, body = Detail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn detail(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Detail>, ApiError> {
+    may_read(&p)?;
+    Ok(Json(triage::detail(&s.store, &p.actor(), id).await?))
+}
+
+/// A triage action on one or more clues (all or nothing).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// The clues (1 to 1000).
+    pub ids: Vec<i64>,
+    /// assign, verify, confirm, file-case, transfer, dismiss.
+    pub action: String,
+    /// The assignee (assign).
+    pub to: Option<String>,
+    /// A note (confirm, file-case: the case number, dismiss: required for `other`).
+    pub note: Option<String>,
+    /// The dismissal reason: data_error, already_handled, no_violation, duplicate, other.
+    pub reason: Option<String>,
+    /// The agency (transfer).
+    pub agency: Option<String>,
+}
+
+/// The clues' status after an action.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ActionResult {
+    /// The status they are in now.
+    pub status: Status,
+    /// How many changed.
+    pub changed: usize,
+}
+
+impl ActionRequest {
+    fn action(&self) -> Result<Action, ApiError> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(match self.action.as_str() {
+            "assign" => Action::Assign { to: text(&self.to) },
+            "verify" => Action::Verify,
+            "confirm" => Action::Confirm {
+                note: text(&self.note),
+            },
+            "file-case" => Action::FileCase {
+                note: text(&self.note),
+            },
+            "transfer" => Action::Transfer {
+                agency: text(&self.agency),
+            },
+            "dismiss" => Action::Dismiss {
+                reason: self
+                    .reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .parse::<DismissReason>()
+                    .map_err(ApiError::bad_request)?,
+                note: text(&self.note),
+            },
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown action `{other}` (one of: assign, verify, confirm, file-case, transfer, dismiss; suggestions are issued under /suggestions)"
+                )));
+            }
+        })
+    }
+}
+
+/// Applies a triage action to clues in the caller's region.
+#[utoipa::path(post, path = "/clues/actions", tag = "clues", request_body = ActionRequest,
+    responses((status = 200, body = ActionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn act(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(r): ApiJson<ActionRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    may_write(&p)?;
+    let action = r.action()?;
+    let status = triage::apply(&s.store, &p.actor(), &r.ids, &action).await?;
+    Ok(Json(ActionResult {
+        status,
+        changed: r.ids.len(),
+    }))
+}
+
+/// A comment.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    /// 1 to 4000 bytes.
+    pub text: String,
+}
+
+/// Comments on a clue.
+#[utoipa::path(post, path = "/clues/{id}/comments", tag = "clues", request_body = NewComment, params(("id" = i64, Path, description = "Clue id")),
+    responses((status = 201), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn comment(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(c): ApiJson<NewComment>,
+) -> Result<StatusCode, ApiError> {
+    may_write(&p)?;
+    triage::comment(&s.store, &p.actor(), id, &c.text).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Filters of the feedback statistics.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// Only this model.
+    pub model: Option<String>,
+    /// county (default), city or province.
+    pub level: Option<String>,
+}
+
+/// Feedback per model (or source) and region, within the caller's region.
+#[utoipa::path(get, path = "/stats/feedback", tag = "stats", params(StatsParams),
+    responses((status = 200, body = [Feedback]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn feedback(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<StatsParams>,
+) -> Result<Json<Vec<Feedback>>, ApiError> {
+    may_read(&p)?;
+    let level = q
+        .level
+        .as_deref()
+        .map(str::parse::<Level>)
+        .transpose()
+        .map_err(ApiError::bad_request)?
+        .unwrap_or_default();
+    Ok(Json(
+        stats::feedback(&s.store, &p.region, q.model.as_deref(), level).await?,
+    ))
+}
+
+/// Clue routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(detail))
+        .routes(routes!(act))
+        .routes(routes!(comment))
+        .routes(routes!(feedback))
+}

@@ -1,0 +1,138 @@
+//! The HTTP API under `/api/v1`: JSON in and out, authenticated by session cookie (with CSRF
+//! token) or bearer token, every answer scoped to the caller's role and region. Each area has
+//! its own router; the OpenAPI document is collected from the same route declarations, so it
+//! cannot drift from what is served (`/api/v1/openapi.json`).
+
+pub mod auth;
+pub mod clues;
+pub mod error;
+pub mod meta;
+pub mod runs;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::sessions::LoginLimiter;
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Failed logins per account.
+    pub limiter: Arc<LoginLimiter>,
+    /// Mark cookies `Secure` (when served over TLS).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// State over a store, cookies not marked Secure (plain HTTP on an intranet host).
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            limiter: Arc::new(LoginLimiter::default()),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// A JSON body; malformed or unknown fields answer 400 in the API's error format.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(v))
+    }
+}
+
+/// Query parameters; malformed ones answer 400 in the API's error format.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(v))
+    }
+}
+
+/// A path parameter; malformed ones answer 400 in the API's error format.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(v))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Supervise API",
+        description = "Digital supervision models: runs, clues and triage, scoped by role and region."
+    ),
+    components(schemas(error::ErrorBody))
+)]
+struct Doc;
+
+fn routers() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .merge(auth::router())
+        .merge(clues::router())
+        .merge(runs::router())
+        .merge(meta::router())
+}
+
+/// The OpenAPI document of `/api/v1`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = routers().split_for_parts();
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    doc
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such API route (see /api/v1/openapi.json)")
+}
+
+/// The API as a router with its state: `/api/v1/…`, the OpenAPI document, a JSON 404.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = routers().split_for_parts();
+    let doc = serde_json::to_value(openapi()).unwrap_or_default();
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(state);
+    Router::new().nest("/api/v1", api).fallback(not_found)
+}

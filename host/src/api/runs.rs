@@ -1,0 +1,109 @@
+//! Run records over HTTP, within the caller's region. Authors have no access yet (runs of
+//! their own models come with the model catalogue).
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Role;
+use crate::datasets::region;
+use crate::runs::Status;
+use crate::runs::record::{self, RunFilter, RunRecord};
+
+use super::auth::Authed;
+use super::error::{ApiError, ErrorBody};
+use super::{ApiPath, ApiQuery, AppState};
+
+/// Filters of the run list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunParams {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Only regions under this one.
+    pub region: Option<String>,
+    /// queued, running, succeeded, failed, timed_out, cancelled.
+    pub status: Option<String>,
+    /// run, replay, backtest.
+    pub kind: Option<String>,
+    /// At most this many, newest first (1 to 1000, default 50).
+    pub limit: Option<i64>,
+}
+
+fn readable(role: Role) -> Result<(), ApiError> {
+    if role == Role::Author {
+        return Err(ApiError::forbidden(
+            "authors have no access to run records yet",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs, newest first.
+#[utoipa::path(get, path = "/runs", tag = "runs", params(RunParams),
+    responses((status = 200, body = [RunRecord]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<RunParams>,
+) -> Result<Json<Vec<RunRecord>>, ApiError> {
+    readable(p.role)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to 1000, not {limit}"
+        )));
+    }
+    let within = match q.region.as_deref() {
+        None => p.region.clone(),
+        Some(r) => {
+            region::level(r).map_err(ApiError::bad_request)?;
+            if region::covers(&p.region, r) {
+                r.to_string()
+            } else if region::covers(r, &p.region) {
+                p.region.clone()
+            } else {
+                return Ok(Json(Vec::new()));
+            }
+        }
+    };
+    let f = RunFilter {
+        model: q.model,
+        region: Some(within),
+        status: q
+            .status
+            .as_deref()
+            .map(str::parse::<Status>)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        kind: q.kind,
+        backtest_group: None,
+        limit,
+    };
+    Ok(Json(record::list(&s.store, &f).await?))
+}
+
+/// One run.
+#[utoipa::path(get, path = "/runs/{id}", tag = "runs", params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, body = RunRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RunRecord>, ApiError> {
+    readable(p.role)?;
+    let r = record::get(&s.store, id).await?;
+    if !region::covers(&p.region, &r.region) {
+        return Err(ApiError::not_found(format!("run {id} not found")));
+    }
+    Ok(Json(r))
+}
+
+/// Run routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+}
