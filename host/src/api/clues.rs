@@ -12,6 +12,7 @@ use crate::auth::Role;
 use crate::auth::users::Principal;
 use crate::clues::query::{self, ClueFilter, ClueRow, Sort};
 use crate::clues::stats::{self, Feedback, Level};
+use crate::clues::suggestions::{self, Step, Suggestion};
 use crate::clues::triage::{self, Detail};
 use crate::clues::{Action, DismissReason, Status};
 use crate::store::now_ms;
@@ -299,4 +300,111 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(act))
         .routes(routes!(comment))
         .routes(routes!(feedback))
+}
+
+/// Filters of the suggestion list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestionParams {
+    /// Only those past their feedback deadline without a reply.
+    pub overdue: Option<bool>,
+}
+
+/// Suggestions issued in the caller's region, newest first.
+#[utoipa::path(get, path = "/suggestions", tag = "suggestions", params(SuggestionParams),
+    responses((status = 200, body = [Suggestion]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn suggestion_list(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<SuggestionParams>,
+) -> Result<Json<Vec<Suggestion>>, ApiError> {
+    may_read(&p)?;
+    let overdue = q.overdue.unwrap_or(false).then(now_ms);
+    Ok(Json(
+        suggestions::list(&s.store, &p.actor(), overdue).await?,
+    ))
+}
+
+/// A new suggestion over confirmed clues.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSuggestion {
+    /// The agency.
+    pub agency: String,
+    /// Title.
+    pub title: String,
+    /// Confirmed clues.
+    pub clues: Vec<i64>,
+}
+
+/// Issues a suggestion to one agency over confirmed clues.
+#[utoipa::path(post, path = "/suggestions", tag = "suggestions", request_body = NewSuggestion,
+    responses((status = 201, body = Suggestion), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn suggestion_issue(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(n): ApiJson<NewSuggestion>,
+) -> Result<(StatusCode, Json<Suggestion>), ApiError> {
+    may_write(&p)?;
+    let id = suggestions::issue(&s.store, &p.actor(), &n.agency, &n.title, &n.clues).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(suggestions::get(&s.store, &p.actor(), id).await?),
+    ))
+}
+
+/// One suggestion with its clues.
+#[utoipa::path(get, path = "/suggestions/{id}", tag = "suggestions", params(("id" = i64, Path, description = "Suggestion id")),
+    responses((status = 200, body = Suggestion), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn suggestion_get(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Suggestion>, ApiError> {
+    may_read(&p)?;
+    Ok(Json(suggestions::get(&s.store, &p.actor(), id).await?))
+}
+
+/// What the agency did.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionStep {
+    /// reply, adopt or decline.
+    pub step: String,
+    /// What it said (required for reply).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records the agency's reply, adoption or non-adoption.
+#[utoipa::path(post, path = "/suggestions/{id}/steps", tag = "suggestions", request_body = SuggestionStep, params(("id" = i64, Path, description = "Suggestion id")),
+    responses((status = 200, body = Suggestion), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn suggestion_step(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<SuggestionStep>,
+) -> Result<Json<Suggestion>, ApiError> {
+    may_write(&p)?;
+    let step = match b.step.as_str() {
+        "reply" => Step::Reply,
+        "adopt" => Step::Adopt,
+        "decline" => Step::Decline,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown step `{other}` (one of: reply, adopt, decline)"
+            )));
+        }
+    };
+    suggestions::step(&s.store, &p.actor(), id, step, &b.note).await?;
+    Ok(Json(suggestions::get(&s.store, &p.actor(), id).await?))
+}
+
+/// Suggestion routes.
+pub fn suggestion_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(suggestion_list, suggestion_issue))
+        .routes(routes!(suggestion_get))
+        .routes(routes!(suggestion_step))
 }

@@ -137,13 +137,7 @@ impl From<ClueError> for ApiError {
         match e {
             ClueError::NotFound(_) => ApiError::not_found(e.to_string()),
             ClueError::Forbidden(_) => ApiError::forbidden(e.to_string()),
-            ClueError::Invalid(m)
-                if m.starts_with("nothing changed")
-                    || m.contains("cannot ")
-                    || m.contains(" needs it ") =>
-            {
-                ApiError::conflict(m)
-            }
+            ClueError::Refused(m) => ApiError::conflict(m),
             ClueError::Invalid(m) => ApiError::bad_request(m),
             ClueError::Store(s) => s.into(),
         }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clues;
 pub mod error;
 pub mod meta;
+pub mod registry;
 pub mod runs;
 
 use std::sync::Arc;
@@ -104,8 +105,11 @@ fn routers() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(Doc::openapi())
         .merge(auth::router())
         .merge(clues::router())
+        .merge(clues::suggestion_router())
         .merge(runs::router())
+        .merge(runs::action_router())
         .merge(meta::router())
+        .merge(registry::router())
 }
 
 /// The OpenAPI document of `/api/v1`.

@@ -3,17 +3,18 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::datasets::region;
-use crate::runs::Status;
 use crate::runs::record::{self, RunFilter, RunRecord};
+use crate::runs::{Status, queue};
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiPath, ApiQuery, AppState};
+use super::{ApiJson, ApiPath, ApiQuery, AppState};
 
 /// Filters of the run list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -106,4 +107,77 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(get))
+}
+
+/// Runs by hand.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRuns {
+    /// The enabled model.
+    pub model: String,
+    /// A county, or a city or the province for one run per county under it.
+    pub region: String,
+}
+
+/// The queued runs.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    /// Their ids.
+    pub runs: Vec<i64>,
+}
+
+/// Queues runs of an enabled model by hand (reviewers for their region, admins anywhere).
+#[utoipa::path(post, path = "/runs", tag = "runs", request_body = NewRuns,
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn queue_runs(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(n): ApiJson<NewRuns>,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    writer(p.role)?;
+    let runs = queue::by_hand(&s.store, &p.actor(), &n.model, &n.region).await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { runs })))
+}
+
+/// Why a run is cancelled.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRun {
+    /// Why.
+    pub reason: String,
+}
+
+/// Cancels a queued or running run in the caller's region.
+#[utoipa::path(post, path = "/runs/{id}/cancel", tag = "runs", request_body = CancelRun, params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, body = RunRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(c): ApiJson<CancelRun>,
+) -> Result<Json<RunRecord>, ApiError> {
+    writer(p.role)?;
+    let r = record::get(&s.store, id).await?;
+    if !region::covers(&p.region, &r.region) {
+        return Err(ApiError::not_found(format!("run {id} not found")));
+    }
+    queue::cancel(&s.store, &p.actor(), id, &c.reason).await?;
+    Ok(Json(record::get(&s.store, id).await?))
+}
+
+fn writer(role: Role) -> Result<(), ApiError> {
+    if !matches!(role, Role::Reviewer | Role::Admin) {
+        return Err(ApiError::forbidden(format!(
+            "the {} role cannot queue or cancel runs",
+            role.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Run actions.
+pub fn action_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(queue_runs))
+        .routes(routes!(cancel))
 }

@@ -28,9 +28,12 @@ pub enum ClueError {
     /// The actor may not do this.
     #[error("not allowed: {0}")]
     Forbidden(String),
-    /// The request is malformed or not allowed in the current state.
+    /// The request is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// Not allowed in the clue's (or suggestion's) current state.
+    #[error("{0}")]
+    Refused(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

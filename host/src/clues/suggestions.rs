@@ -15,7 +15,7 @@ use super::workflow::Action;
 use super::{ClueError, actor_region};
 
 /// A suggestion.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Suggestion {
     /// Id.
     pub id: i64,
@@ -222,7 +222,7 @@ pub async fn step(
         Step::Decline => ("replied", "not_adopted", "decline"),
     };
     if s.status != from {
-        return Err(ClueError::Invalid(format!(
+        return Err(ClueError::Refused(format!(
             "suggestion {id} is {}; `{action}` needs it {from} (issued → replied → adopted | not_adopted)",
             s.status
         )));

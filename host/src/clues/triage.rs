@@ -75,7 +75,7 @@ pub async fn apply_at(
     let scope = actor_region(store, actor).await?;
     let handling = settings::get(store).await?.handling_days;
     let mut tx = store.pool().begin().await?;
-    let mut problems = Vec::new();
+    let (mut problems, mut missing) = (Vec::new(), Vec::new());
     let mut changes = Vec::new();
     for &id in ids {
         match state(&mut tx, id).await? {
@@ -83,8 +83,16 @@ pub async fn apply_at(
                 Some(why) => problems.push(format!("clue {id}: {why}")),
                 None => changes.push((id, s)),
             },
-            _ => problems.push(format!("clue {id} not found")),
+            _ => missing.push(id),
         }
+    }
+    if !missing.is_empty() {
+        // A clue outside the actor's region does not exist for them: say only that.
+        let ids: Vec<String> = missing.iter().take(20).map(i64::to_string).collect();
+        return Err(ClueError::NotFound(format!(
+            "nothing changed: clue(s) {}",
+            ids.join(", ")
+        )));
     }
     if !problems.is_empty() {
         let more = problems.len().saturating_sub(20);
@@ -93,7 +101,7 @@ pub async fn apply_at(
         if more > 0 {
             text.push_str(&format!("; and {more} more"));
         }
-        return Err(ClueError::Invalid(format!("nothing changed: {text}")));
+        return Err(ClueError::Refused(format!("nothing changed: {text}")));
     }
     let mut events = Vec::with_capacity(changes.len());
     let mut result = Status::New;

@@ -294,7 +294,7 @@ async fn regions_roles_and_errors(db: &TestDb) {
             Some(json!({"ids": [theirs], "action": "assign", "to": "li"})),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
     assert!(
         v["error"]["message"]
             .as_str()

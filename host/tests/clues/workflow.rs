@@ -192,7 +192,7 @@ async fn foreign_regions_see_nothing_and_bulk_is_all_or_nothing(db: &TestDb) {
     .expect_err("foreign");
     assert_eq!(
         err.to_string(),
-        format!("nothing changed: clue {mine} not found")
+        format!("nothing changed: clue(s) {mine} not found")
     );
     assert!(matches!(
         triage::detail(&db.store, &other(), mine).await,
@@ -239,11 +239,24 @@ async fn foreign_regions_see_nothing_and_bulk_is_all_or_nothing(db: &TestDb) {
     )
     .await
     .expect_err("bulk");
+    assert!(
+        matches!(&err, ClueError::NotFound(m) if m.contains(&theirs.to_string())),
+        "{err}"
+    );
+    let err = apply(
+        &db.store,
+        &county(),
+        &[mine, mine2],
+        &Action::Assign { to: "li".into() },
+    )
+    .await
+    .expect_err("bulk");
+    assert!(matches!(&err, ClueError::Refused(_)), "{err}");
     let text = err.to_string();
     assert!(
         text.contains(&format!(
             "clue {mine2}: cannot assign a clue that is dismissed"
-        )) && text.contains(&format!("clue {theirs} not found")),
+        )),
         "{text}"
     );
     assert_eq!(
