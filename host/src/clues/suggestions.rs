@@ -23,7 +23,7 @@ pub struct Suggestion {
     pub agency: String,
     /// Its title.
     pub title: String,
-    /// The issuing office's region.
+    /// The narrowest region holding all its clues.
     pub region: String,
     /// issued, replied, adopted, not_adopted.
     pub status: String,
@@ -77,6 +77,23 @@ pub async fn issue_at(
     }
     let scope = actor_region(store, actor).await?;
     let months = settings::get(store).await?.feedback_months;
+    // The suggestion belongs to the narrowest region holding all its clues, so that the
+    // reviewers of that region see it whoever issued it. Clues the actor may not see are
+    // refused below, with the suggestion withdrawn.
+    let mut codes = Vec::new();
+    for id in clues {
+        if let Some(r) = sqlx::query("SELECT region FROM clues WHERE id = $1")
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?
+        {
+            let code: String = r.try_get(0)?;
+            if region::covers(&scope, &code) {
+                codes.push(code);
+            }
+        }
+    }
+    let home = common_region(&codes).unwrap_or_else(|| scope.clone());
     let mut tx = store.pool().begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO suggestions (agency, title, region, status, issued_by, issued_at_ms, feedback_due_ms) \
@@ -84,7 +101,7 @@ pub async fn issue_at(
     )
     .bind(agency)
     .bind(title)
-    .bind(&scope)
+    .bind(&home)
     .bind(&actor.user)
     .bind(now)
     .bind(add_months(now, months))
@@ -128,6 +145,18 @@ pub async fn issue_at(
         return Err(e);
     }
     Ok(id)
+}
+
+/// The narrowest region that holds every code: the county, their city, or the province.
+fn common_region(codes: &[String]) -> Option<String> {
+    let first = codes.first()?;
+    if codes.iter().all(|c| c == first) {
+        return Some(first.clone());
+    }
+    if first.len() == 6 && codes.iter().all(|c| c.get(..4) == first.get(..4)) {
+        return Some(format!("{}00", &first[..4]));
+    }
+    first.get(..2).map(|p| format!("{p}0000"))
 }
 
 /// A suggestion the actor may see.
@@ -264,4 +293,27 @@ pub async fn step(
     .await?;
     tx.commit().await?;
     Ok(to.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_region;
+
+    #[test]
+    fn the_narrowest_region_holding_all_clues() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            common_region(&v(&["330102", "330102"])).as_deref(),
+            Some("330102")
+        );
+        assert_eq!(
+            common_region(&v(&["330102", "330103"])).as_deref(),
+            Some("330100")
+        );
+        assert_eq!(
+            common_region(&v(&["330102", "330203"])).as_deref(),
+            Some("330000")
+        );
+        assert_eq!(common_region(&[]), None);
+    }
 }

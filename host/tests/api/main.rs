@@ -25,9 +25,11 @@ use tower::ServiceExt;
 
 use support::*;
 
+mod matrix;
+
 const PASS: &str = "a long enough passphrase";
 
-struct Client {
+pub(crate) struct Client {
     state: AppState,
     cookie: Option<String>,
     csrf: Option<String>,
@@ -35,7 +37,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(db: &TestDb) -> Client {
+    pub(crate) fn new(db: &TestDb) -> Client {
         Client {
             state: AppState::new(db.store.clone()),
             cookie: None,
@@ -44,7 +46,7 @@ impl Client {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -89,7 +91,7 @@ impl Client {
         (status, v, cookie)
     }
 
-    async fn login(&mut self, user: &str) {
+    pub(crate) async fn login(&mut self, user: &str) {
         let (status, v, cookie) = self
             .call(
                 Method::POST,
@@ -108,8 +110,8 @@ impl Client {
     }
 }
 
-async fn people(db: &TestDb) {
-    world::world(db).await;
+pub(crate) async fn people(db: &TestDb) -> world::World {
+    let w = world::world(db).await;
     users::create(
         &db.store,
         None,
@@ -146,6 +148,7 @@ async fn people(db: &TestDb) {
         .await
         .expect("user");
     }
+    w
 }
 
 fn error_code(v: &Value) -> &str {
