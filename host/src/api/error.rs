@@ -39,8 +39,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people.
     pub message: String,
-    /// More, when there is more.
-    #[schema(value_type = Object)]
+    /// More, when there is more (null otherwise).
+    #[schema(value_type = Option<Object>)]
     pub details: serde_json::Value,
 }
 

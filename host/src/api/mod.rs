@@ -112,10 +112,60 @@ fn routers() -> OpenApiRouter<AppState> {
         .merge(registry::router())
 }
 
+/// The error answers every operation can give besides its own: 400 (malformed input), 401
+/// (no or bad credentials; not for logging in), 500; with a body, 404 (a named thing missing
+/// or not yours), 413 and 415; with path parameters, 404.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |what: &str| {
+        ResponseBuilder::new()
+            .description(what)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let has_body = op.request_body.is_some();
+            let login = path == "/session" && has_body;
+            let mut codes = vec![("400", "malformed input"), ("500", "the server failed")];
+            if !login {
+                codes.push(("401", "no or bad credentials"));
+            }
+            if has_body || has_params {
+                codes.push(("404", "not found, or not in the caller's region"));
+            }
+            if has_body {
+                codes.push(("413", "body too large"));
+                codes.push(("415", "body is not application/json"));
+            }
+            for (code, what) in codes {
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| error(what).into());
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of `/api/v1`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = routers().split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    document_common_errors(&mut doc);
     doc
 }
 

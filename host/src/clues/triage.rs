@@ -239,8 +239,8 @@ pub struct Comment {
 pub struct Detail {
     /// The clue as listed.
     pub clue: super::query::ClueRow,
-    /// Evidence rows as emitted.
-    #[schema(value_type = Object)]
+    /// Evidence as emitted: per dataset, the row keys and the fields that triggered the clue.
+    #[schema(value_type = Vec<Object>)]
     pub evidence: serde_json::Value,
     /// Its events, oldest first.
     pub timeline: Vec<Event>,
