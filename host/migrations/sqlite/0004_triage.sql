@@ -30,6 +30,9 @@ ALTER TABLE clues ADD COLUMN updated_at_ms BIGINT;
 CREATE INDEX clues_model_region ON clues (model_id, region);
 CREATE INDEX clues_due ON clues (status, handling_due_ms);
 CREATE INDEX clues_suggestion ON clues (suggestion_id);
+CREATE INDEX clues_last_seen ON clues (last_seen_ms);
+CREATE INDEX clues_region_seen ON clues (region, last_seen_ms);
+CREATE INDEX clues_status_score ON clues (status, score);
 
 CREATE TABLE clue_comments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

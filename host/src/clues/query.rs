@@ -182,15 +182,8 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-const WHERE: &str = "WHERE region LIKE $1 AND ($2 = '' OR model_id = $2) AND ($3 = '' OR source = $3) \
-    AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || status || ',%')) AND score >= $5 AND score <= $6 \
-    AND last_seen_ms >= $7 AND last_seen_ms < $8 \
-    AND ($9 = 0 OR (status IN ('assigned', 'verifying') AND handling_due_ms < $10)) \
-    AND ($11 = '' OR assignee = $11) \
-    AND ($12 = '' OR reason LIKE $12 ESCAPE '\\' OR subject_name LIKE $12 ESCAPE '\\')";
-
-/// The region prefix pattern for a filter within the actor's scope, or `None` when the asked
-/// region lies outside it.
+/// The region prefix for a filter within the actor's scope, or `None` when the asked region
+/// lies outside it.
 fn region_pattern(scope: &str, asked: Option<&str>) -> Result<Option<String>, ClueError> {
     let r = match asked {
         None => scope,
@@ -205,34 +198,95 @@ fn region_pattern(scope: &str, asked: Option<&str>) -> Result<Option<String>, Cl
             }
         }
     };
-    Ok(Some(format!("{}%", region::prefix(r))))
+    Ok(Some(region::prefix(r).to_string()))
 }
 
-fn bind_filter<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    pattern: String,
-    f: &ClueFilter,
-    now: i64,
+/// A bound value of the WHERE clause.
+enum Bind {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// The WHERE clause of a filter, built from fixed fragments with numbered placeholders (no
+/// input ever becomes SQL text), and its values. Only the filters in use appear, so the
+/// database can use its indexes; the region prefix becomes a range (`'3301' <= region <
+/// '3301:'`, ':' sorting right after '9').
+fn where_clause(prefix: &str, f: &ClueFilter, now: i64) -> (String, Vec<Bind>) {
+    let mut sql = String::from("WHERE region >= $1 AND region < $2");
+    let mut binds = vec![
+        Bind::Text(prefix.to_string()),
+        Bind::Text(format!("{prefix}:")),
+    ];
+    let mut add = |sql: &mut String, fragment: &str, values: Vec<Bind>| {
+        let mut frag = fragment.to_string();
+        for v in values {
+            binds.push(v);
+            frag = frag.replacen('?', &format!("${}", binds.len()), 1);
+        }
+        sql.push_str(" AND ");
+        sql.push_str(&frag);
+    };
+    if let Some(m) = &f.model {
+        add(&mut sql, "model_id = ?", vec![Bind::Text(m.clone())]);
+    }
+    if let Some(src) = &f.source {
+        add(&mut sql, "source = ?", vec![Bind::Text(src.clone())]);
+    }
+    if !f.statuses.is_empty() {
+        let marks = vec!["?"; f.statuses.len()].join(", ");
+        let values = f
+            .statuses
+            .iter()
+            .map(|s| Bind::Text(s.as_str().to_string()))
+            .collect();
+        add(&mut sql, &format!("status IN ({marks})"), values);
+    }
+    if let Some(v) = f.min_score {
+        add(&mut sql, "score >= ?", vec![Bind::Float(v)]);
+    }
+    if let Some(v) = f.max_score {
+        add(&mut sql, "score <= ?", vec![Bind::Float(v)]);
+    }
+    if let Some(v) = f.seen_from_ms {
+        add(&mut sql, "last_seen_ms >= ?", vec![Bind::Int(v)]);
+    }
+    if let Some(v) = f.seen_to_ms {
+        add(&mut sql, "last_seen_ms < ?", vec![Bind::Int(v)]);
+    }
+    if f.overdue {
+        add(
+            &mut sql,
+            "status IN ('assigned', 'verifying') AND handling_due_ms < ?",
+            vec![Bind::Int(now)],
+        );
+    }
+    if let Some(a) = &f.assignee {
+        add(&mut sql, "assignee = ?", vec![Bind::Text(a.clone())]);
+    }
+    if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(t));
+        add(
+            &mut sql,
+            "(reason LIKE ? ESCAPE '\\' OR subject_name LIKE ? ESCAPE '\\')",
+            vec![Bind::Text(pattern.clone()), Bind::Text(pattern)],
+        );
+    }
+    (sql, binds)
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    binds: &[Bind],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-    q.bind(pattern)
-        .bind(f.model.clone().unwrap_or_default())
-        .bind(f.source.clone().unwrap_or_default())
-        .bind(statuses.join(","))
-        .bind(f.min_score.unwrap_or(f64::MIN))
-        .bind(f.max_score.unwrap_or(f64::MAX))
-        .bind(f.seen_from_ms.unwrap_or(i64::MIN))
-        .bind(f.seen_to_ms.unwrap_or(i64::MAX))
-        .bind(i64::from(f.overdue))
-        .bind(now)
-        .bind(f.assignee.clone().unwrap_or_default())
-        .bind(
-            f.text
-                .as_deref()
-                .filter(|t| !t.is_empty())
-                .map(|t| format!("%{}%", escape_like(t)))
-                .unwrap_or_default(),
-        )
+    for b in binds {
+        q = match b {
+            Bind::Text(v) => q.bind(v.clone()),
+            Bind::Int(v) => q.bind(*v),
+            Bind::Float(v) => q.bind(*v),
+        };
+    }
+    q
 }
 
 /// A page of clues within `scope` (the actor's region) and the total that match.
@@ -242,25 +296,24 @@ pub async fn list(
     f: &ClueFilter,
     now: i64,
 ) -> Result<(Vec<ClueRow>, i64), ClueError> {
-    let Some(pattern) = region_pattern(scope, f.region.as_deref())? else {
+    let Some(prefix) = region_pattern(scope, f.region.as_deref())? else {
         return Ok((Vec::new(), 0));
     };
     let limit = if f.limit <= 0 { 50 } else { f.limit.min(1000) };
-    let count_sql = format!("SELECT COUNT(*) FROM clues {WHERE}");
-    let total: i64 = bind_filter(
-        sqlx::query(sqlx::AssertSqlSafe(count_sql)),
-        pattern.clone(),
-        f,
-        now,
-    )
-    .fetch_one(store.pool())
-    .await?
-    .try_get(0)?;
+    let (clause, binds) = where_clause(&prefix, f, now);
+    let count_sql = format!("SELECT COUNT(*) FROM clues {clause}");
+    let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &binds)
+        .fetch_one(store.pool())
+        .await?
+        .try_get(0)?;
+    let n = binds.len();
     let sql = format!(
-        "SELECT {COLUMNS} FROM clues {WHERE} ORDER BY {} LIMIT $13 OFFSET $14",
-        f.sort.order_by()
+        "SELECT {COLUMNS} FROM clues {clause} ORDER BY {} LIMIT ${} OFFSET ${}",
+        f.sort.order_by(),
+        n + 1,
+        n + 2
     );
-    let rows = bind_filter(sqlx::query(sqlx::AssertSqlSafe(sql)), pattern, f, now)
+    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
         .bind(limit)
         .bind(f.offset.max(0))
         .fetch_all(store.pool())

@@ -69,8 +69,8 @@ pub struct Feedback {
 
 /// (model, source, region) of a feedback row.
 type GroupKey = (String, String, String);
-/// A row being summed, the close times of its clues (ms), and its suggestions (adopted?).
-type Group = (Feedback, Vec<i64>, BTreeMap<i64, bool>);
+/// A row being summed, its clues' days to close (days → clues), and its suggestions (adopted?).
+type Group = (Feedback, BTreeMap<i64, u64>, BTreeMap<i64, bool>);
 
 fn group(code: &str, level: Level) -> String {
     match level {
@@ -82,82 +82,146 @@ fn group(code: &str, level: Level) -> String {
     }
 }
 
-/// Feedback within `scope` (the actor's region), optionally for one model.
+/// Feedback within `scope` (the actor's region), optionally for one model. The database
+/// does the counting (per model, source and county); only those groups come back here to be
+/// rolled up to the level asked for. The median is taken over whole days to close.
 pub async fn feedback(
     store: &Store,
     scope: &str,
     model: Option<&str>,
     level: Level,
 ) -> Result<Vec<Feedback>, ClueError> {
-    let rows = sqlx::query(
-        "SELECT COALESCE(c.model_id, '(reported)'), c.source, c.region, CASE WHEN c.verifying_at_ms IS NULL THEN 0 ELSE 1 END, \
-         CASE WHEN c.confirmed_at_ms IS NULL THEN 0 ELSE 1 END, c.status, c.dismiss_reason, c.suggestion_id, s.status, c.closed_at_ms - c.first_seen_ms \
-         FROM clues c LEFT JOIN suggestions s ON s.id = c.suggestion_id \
-         WHERE c.region LIKE $1 AND ($2 = '' OR c.model_id = $2)",
-    )
-    .bind(format!("{}%", region::prefix(scope)))
-    .bind(model.unwrap_or(""))
+    let prefix = region::prefix(scope).to_string();
+    let range = "c.region >= $1 AND c.region < $2 AND ($3 = '' OR c.model_id = $3)";
+    let key = "COALESCE(c.model_id, '(reported)'), c.source, c.region";
+    let bind = |sql: String| {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(prefix.clone())
+            .bind(format!("{prefix}:"))
+            .bind(model.unwrap_or("").to_string())
+    };
+    let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
+    let counts = bind(format!(
+        "SELECT {key}, COUNT(*), SUM(CASE WHEN c.verifying_at_ms IS NULL THEN 0 ELSE 1 END), \
+         SUM(CASE WHEN c.confirmed_at_ms IS NULL THEN 0 ELSE 1 END) FROM clues c WHERE {range} GROUP BY {key}"
+    ))
     .fetch_all(store.pool())
     .await?;
-    let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
-    for r in rows {
-        let (m, source, code): (String, String, String) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        let (verified, confirmed): (i64, i64) = (r.try_get(3)?, r.try_get(4)?);
-        let (status, reason): (String, Option<String>) = (r.try_get(5)?, r.try_get(6)?);
-        let (suggestion, sstatus, close): (Option<i64>, Option<String>, Option<i64>) =
-            (r.try_get(7)?, r.try_get(8)?, r.try_get(9)?);
-        let region = group(&code, level);
-        let entry = groups
-            .entry((m.clone(), source.clone(), region.clone()))
-            .or_insert_with(|| {
-                (
-                    Feedback {
-                        model: m,
-                        source,
-                        region,
-                        ..Feedback::default()
-                    },
-                    Vec::new(),
-                    BTreeMap::new(),
-                )
-            });
-        let f = &mut entry.0;
-        f.clues += 1;
-        f.verified += u64::from(verified != 0);
-        f.confirmed += u64::from(confirmed != 0);
-        if status == "dismissed" {
-            *f.dismissed
-                .entry(reason.unwrap_or_else(|| "other".into()))
-                .or_default() += 1;
-        }
-        if let Some(s) = suggestion {
-            entry.2.insert(s, sstatus.as_deref() == Some("adopted"));
-        }
-        if let Some(ms) = close {
-            entry.1.push(ms);
-        }
+    for r in counts {
+        let e = entry(
+            &mut groups,
+            level,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            &r.try_get::<String, _>(2)?,
+        );
+        e.0.clues += r.try_get::<i64, _>(3)? as u64;
+        e.0.verified += r.try_get::<i64, _>(4)? as u64;
+        e.0.confirmed += r.try_get::<i64, _>(5)? as u64;
+    }
+    let dismissed = bind(format!(
+        "SELECT {key}, COALESCE(c.dismiss_reason, 'other'), COUNT(*) FROM clues c \
+         WHERE {range} AND c.status = 'dismissed' GROUP BY {key}, COALESCE(c.dismiss_reason, 'other')"
+    ))
+    .fetch_all(store.pool())
+    .await?;
+    for r in dismissed {
+        let e = entry(
+            &mut groups,
+            level,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            &r.try_get::<String, _>(2)?,
+        );
+        *e.0.dismissed.entry(r.try_get(3)?).or_default() += r.try_get::<i64, _>(4)? as u64;
+    }
+    let suggested = bind(format!(
+        "SELECT {key}, c.suggestion_id, s.status FROM clues c JOIN suggestions s ON s.id = c.suggestion_id \
+         WHERE {range} GROUP BY {key}, c.suggestion_id, s.status"
+    ))
+    .fetch_all(store.pool())
+    .await?;
+    for r in suggested {
+        let e = entry(
+            &mut groups,
+            level,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            &r.try_get::<String, _>(2)?,
+        );
+        let status: String = r.try_get(4)?;
+        e.2.insert(r.try_get::<i64, _>(3)?, status == "adopted");
+    }
+    let closes = bind(format!(
+        "SELECT {key}, (c.closed_at_ms - c.first_seen_ms) / 86400000, COUNT(*) FROM clues c \
+         WHERE {range} AND c.closed_at_ms IS NOT NULL GROUP BY {key}, (c.closed_at_ms - c.first_seen_ms) / 86400000"
+    ))
+    .fetch_all(store.pool())
+    .await?;
+    for r in closes {
+        let e = entry(
+            &mut groups,
+            level,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            &r.try_get::<String, _>(2)?,
+        );
+        *e.1.entry(r.try_get::<i64, _>(3)?).or_default() += r.try_get::<i64, _>(4)? as u64;
     }
     Ok(groups
         .into_values()
-        .map(|(mut f, mut closes, suggestions)| {
+        .map(|(mut f, days, suggestions)| {
             f.suggestions = suggestions.len() as u64;
             f.adopted = suggestions.values().filter(|a| **a).count() as u64;
             f.confirmed_rate = (f.verified > 0).then(|| f.confirmed as f64 / f.verified as f64);
             f.adoption_rate = (f.suggestions > 0).then(|| f.adopted as f64 / f.suggestions as f64);
-            closes.sort_unstable();
-            f.median_days_to_close = median(&closes).map(|ms| ms / 86_400_000.0);
+            f.median_days_to_close = median(&days);
             f
         })
         .collect())
 }
 
-fn median(sorted: &[i64]) -> Option<f64> {
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0),
+/// The group a row of a query adds to.
+fn entry<'a>(
+    groups: &'a mut BTreeMap<GroupKey, Group>,
+    level: Level,
+    model: String,
+    source: String,
+    code: &str,
+) -> &'a mut Group {
+    let region = group(code, level);
+    groups
+        .entry((model.clone(), source.clone(), region.clone()))
+        .or_insert_with(|| {
+            (
+                Feedback {
+                    model,
+                    source,
+                    region,
+                    ..Feedback::default()
+                },
+                BTreeMap::new(),
+                BTreeMap::new(),
+            )
+        })
+}
+
+/// The median of a histogram (value → count).
+fn median(histogram: &BTreeMap<i64, u64>) -> Option<f64> {
+    let n: u64 = histogram.values().sum();
+    if n == 0 {
+        return None;
+    }
+    let at = |k: u64| {
+        let mut seen = 0;
+        histogram.iter().find_map(|(v, c)| {
+            seen += c;
+            (seen > k).then_some(*v as f64)
+        })
+    };
+    match (at((n - 1) / 2), at(n / 2)) {
+        (Some(a), Some(b)) => Some((a + b) / 2.0),
+        _ => None,
     }
 }
 
@@ -167,9 +231,11 @@ mod tests {
 
     #[test]
     fn median_and_grouping() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[1, 3, 10]), Some(3.0));
-        assert_eq!(median(&[1, 3]), Some(2.0));
+        let h = |v: &[(i64, u64)]| v.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(median(&h(&[])), None);
+        assert_eq!(median(&h(&[(1, 1), (3, 1), (10, 1)])), Some(3.0));
+        assert_eq!(median(&h(&[(1, 1), (3, 1)])), Some(2.0));
+        assert_eq!(median(&h(&[(2, 5), (9, 1)])), Some(2.0));
         assert_eq!(group("330102", Level::City), "330100");
         assert_eq!(group("330102", Level::Province), "330000");
         assert_eq!(group("330102", Level::County), "330102");

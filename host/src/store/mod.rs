@@ -109,7 +109,7 @@ impl Store {
             }
         }
         let mut options =
-            AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 });
+            AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 });
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {

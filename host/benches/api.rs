@@ -1,0 +1,305 @@
+//! API latency under load: a store with 1,000,000 clues over 90 counties, the API served in
+//! this process, and `wrk` (Debian's package, installed by this bench when missing) with 32
+//! connections against the clue queue (a county reviewer's page, the province's filtered and
+//! sorted page) and the overview statistics. Prints p50/p99 and requests/s per endpoint, on
+//! SQLite and (with `DATABASE_URL`) PostgreSQL.
+//!
+//! `cargo bench -p supervise --bench api [-- --clues N --seconds S]`
+
+use std::process::Command;
+use std::time::Instant;
+
+use supervise::api::{AppState, app};
+use supervise::auth::users::{self, NewUser};
+use supervise::auth::{Role, tokens};
+use supervise::datasets::regions;
+use supervise::registry::{Actor, Office, keys};
+use supervise::store::Store;
+
+mod common;
+use common::arg;
+
+fn counties() -> Vec<String> {
+    let mut out = Vec::new();
+    for city in 1..=11u32 {
+        for c in 1..=if city <= 2 { 9 } else { 8 } {
+            out.push(format!("33{city:02}{c:02}"));
+        }
+    }
+    out
+}
+
+async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String) {
+    let mut csv = String::from("code,name\n330000,Province\n");
+    for city in 1..=11u32 {
+        csv.push_str(&format!("33{city:02}00,City {city}\n"));
+    }
+    let counties = counties();
+    for c in &counties {
+        csv.push_str(&format!("{c},County {c}\n"));
+    }
+    let path = dir.join(format!("regions-{}.csv", supervise::store::now_ms()));
+    std::fs::write(&path, csv).expect("regions");
+    regions::load_csv(store, &path, "bench")
+        .await
+        .expect("regions");
+    let admin = Actor {
+        user: "admin".into(),
+        office: "330000".into(),
+    };
+    for (id, region) in [("330000", "330000"), ("330102", "330102")] {
+        keys::add_office(
+            store,
+            &admin,
+            &Office {
+                id: id.into(),
+                name: id.into(),
+                region: region.into(),
+            },
+        )
+        .await
+        .expect("office");
+    }
+    let pass = "a long enough passphrase".to_string();
+    users::create(
+        store,
+        None,
+        &NewUser {
+            username: "boss".into(),
+            password: pass.clone(),
+            role: Role::Admin,
+            office: "330000".into(),
+        },
+    )
+    .await
+    .expect("admin");
+    let boss = users::by_name(store, "boss")
+        .await
+        .expect("q")
+        .expect("boss")
+        .0;
+    users::create(
+        store,
+        Some(&boss),
+        &NewUser {
+            username: "li".into(),
+            password: pass,
+            role: Role::Reviewer,
+            office: "330102".into(),
+        },
+    )
+    .await
+    .expect("li");
+    let li = users::by_name(store, "li").await.expect("q").expect("li").0;
+    let admin_token = tokens::create(store, &boss, None, "bench", 1)
+        .await
+        .expect("token")
+        .1;
+    let reviewer_token = tokens::create(store, &li, None, "bench", 1)
+        .await
+        .expect("token")
+        .1;
+    let statuses = [
+        "new",
+        "new",
+        "new",
+        "assigned",
+        "verifying",
+        "confirmed",
+        "dismissed",
+        "case_filed",
+    ];
+    let t = Instant::now();
+    let now = supervise::store::now_ms();
+    const BATCH: usize = 500;
+    let mut i = 0;
+    while i < n {
+        let mut tx = store.pool().begin().await.expect("tx");
+        for _ in 0..20 {
+            if i >= n {
+                break;
+            }
+            let rows = BATCH.min(n - i);
+            let mut sql = String::from(
+                "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, reason, \
+                 evidence_json, content_sha256, status, occurrences, first_seen_ms, last_seen_ms, source) VALUES ",
+            );
+            for k in 0..rows {
+                let j = i + k;
+                let region = &counties[j % counties.len()];
+                let model = [
+                    "pension-after-death",
+                    "shell-company",
+                    "professional-lender",
+                    "drunk-driving-licence",
+                    "correction-travel",
+                ][j % 5];
+                let status = statuses[j % statuses.len()];
+                if k > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('{model}', 'k{j}', '{model}', '{region}', 'person', 'p{j:016x}', '', {:.3}, 'finding number {j}', '[]', '', '{status}', 1, {}, {}, 'model')",
+                    (j % 1000) as f64 / 1000.0,
+                    now - (j as i64 % 86_400_000),
+                    now - (j as i64 % 3_600_000)
+                ));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            i += rows;
+        }
+        tx.commit().await.expect("commit");
+    }
+    eprintln!("  seeded {n} clues in {:.1} s", t.elapsed().as_secs_f64());
+    (admin_token, reviewer_token)
+}
+
+/// (p50 ms, p99 ms, requests/s) from wrk's `--latency` output.
+fn wrk(url: &str, token: &str, seconds: usize) -> (f64, f64, f64) {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c32",
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            url,
+        ])
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ms = |label: &str| -> f64 {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|v| {
+                let (num, unit) =
+                    v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+                let n: f64 = num.parse().unwrap_or(f64::NAN);
+                match unit {
+                    "us" => n / 1000.0,
+                    "s" => n * 1000.0,
+                    "m" => n * 60_000.0,
+                    _ => n,
+                }
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    let non2xx = text
+        .lines()
+        .find(|l| l.contains("Non-2xx"))
+        .map(str::to_string);
+    if let Some(bad) = non2xx {
+        eprintln!("  {url}: {bad}");
+    }
+    (ms("50%"), ms("99%"), rps)
+}
+
+async fn pg_database(url: &str, name: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create");
+    let base = url.split('?').next().unwrap_or(url);
+    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
+
+#[tokio::main]
+async fn main() {
+    let n = arg("--clues", 1_000_000);
+    let seconds = arg("--seconds", 10);
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("installing wrk (Debian package)…");
+        let ok = Command::new("apt-get")
+            .args(["install", "-y", "wrk"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "wrk is missing and could not be installed: apt-get install wrk"
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut stores = vec![("SQLite", Store::default_url(dir.path()))];
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => stores.push((
+            "PostgreSQL",
+            pg_database(&url, &format!("supervise_bench_api_{}", std::process::id())).await,
+        )),
+        _ => eprintln!("PostgreSQL skipped: set DATABASE_URL=postgres://… to measure it"),
+    }
+    let mut rows = Vec::new();
+    for (db, url) in &stores {
+        let store = Store::open(url).await.expect("open");
+        eprintln!("{db}: seeding…");
+        let (admin, reviewer) = seed(&store, dir.path(), n).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server =
+            tokio::spawn(axum::serve(listener, app(AppState::new(store.clone()))).into_future());
+        let base = format!("http://{addr}/api/v1");
+        let cases = [
+            (
+                "county reviewer: clue queue, first page",
+                format!("{base}/clues?limit=50"),
+                &reviewer,
+            ),
+            (
+                "province: new clues by score, page 3",
+                format!("{base}/clues?status=new&sort=score&limit=50&offset=100"),
+                &admin,
+            ),
+            (
+                "province: overview statistics",
+                format!("{base}/stats/feedback?level=city"),
+                &admin,
+            ),
+        ];
+        for (name, url, token) in cases {
+            eprintln!("{db}: {name}…");
+            let (p50, p99, rps) = tokio::task::spawn_blocking({
+                let (url, token) = (url.clone(), token.to_string());
+                move || wrk(&url, &token, seconds)
+            })
+            .await
+            .expect("wrk");
+            rows.push((db.to_string(), name, p50, p99, rps));
+        }
+        server.abort();
+        store.pool().close().await;
+    }
+    println!("API latency, {n} clues, 32 connections, {seconds} s per endpoint (wrk)");
+    println!(
+        "| database   | endpoint                                   | p50 ms | p99 ms | req/s  | p99 < 100 ms |"
+    );
+    println!(
+        "|------------|--------------------------------------------|--------|--------|--------|--------------|"
+    );
+    for (db, name, p50, p99, rps) in rows {
+        println!(
+            "| {db:<10} | {name:<42} | {p50:>6.1} | {p99:>6.1} | {rps:>6.0} | {:<12} |",
+            if p99 < 100.0 { "met" } else { "NOT met" }
+        );
+    }
+}
