@@ -8,6 +8,9 @@ use crate::store::{Store, audit, now_ms};
 use super::users::{self, Principal, Role};
 use super::{AuthError, digest, secret};
 
+/// How finely "last used" is kept.
+const USE_RESOLUTION_MS: i64 = 60_000;
+
 /// Default lifetime in days.
 pub const DEFAULT_DAYS: i64 = 90;
 
@@ -91,21 +94,27 @@ pub async fn create(
 /// The user behind a bearer token, if it is live.
 pub async fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
     let now = now_ms();
-    let row = sqlx::query("SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at_ms IS NULL AND expires_at_ms > $2")
-        .bind(digest(token))
-        .bind(now)
-        .fetch_optional(store.pool())
-        .await?
-        .ok_or(AuthError::Unauthenticated)?;
-    let (id, user): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let row = sqlx::query(
+        "SELECT id, user_id, COALESCE(last_used_ms, 0) FROM api_tokens \
+         WHERE token_hash = $1 AND revoked_at_ms IS NULL AND expires_at_ms > $2",
+    )
+    .bind(digest(token))
+    .bind(now)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(AuthError::Unauthenticated)?;
+    let (id, user, last): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let p = users::by_id(store, user)
         .await?
         .ok_or(AuthError::Unauthenticated)?;
-    sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(store.pool())
-        .await?;
+    // "Last used" to the minute: a write on every request would serialise them all.
+    if now - last >= USE_RESOLUTION_MS {
+        sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(store.pool())
+            .await?;
+    }
     Ok(p)
 }
 
