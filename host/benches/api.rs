@@ -17,17 +17,7 @@ use supervise::registry::{Actor, Office, keys};
 use supervise::store::Store;
 
 mod common;
-use common::arg;
-
-fn counties() -> Vec<String> {
-    let mut out = Vec::new();
-    for city in 1..=11u32 {
-        for c in 1..=if city <= 2 { 9 } else { 8 } {
-            out.push(format!("33{city:02}{c:02}"));
-        }
-    }
-    out
-}
+use common::{arg, counties, pg_database};
 
 async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String) {
     let mut csv = String::from("code,name\n330000,Province\n");
@@ -203,23 +193,6 @@ fn wrk(url: &str, token: &str, seconds: usize) -> (f64, f64, f64) {
         eprintln!("  {url}: {bad}");
     }
     (ms("50%"), ms("99%"), rps)
-}
-
-async fn pg_database(url: &str, name: &str) -> String {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create");
-    let base = url.split('?').next().unwrap_or(url);
-    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
 }
 
 #[tokio::main]

@@ -28,19 +28,7 @@ use supervise::store::Store;
 use tokio::sync::watch;
 
 mod common;
-use common::{arg, peak_rss_mib};
-
-/// The 90 counties: 11 cities, 8 counties each, 9 in the first two.
-fn counties() -> Vec<String> {
-    let mut out = Vec::new();
-    for city in 1..=11u32 {
-        let n = if city <= 2 { 9 } else { 8 };
-        for c in 1..=n {
-            out.push(format!("33{city:02}{c:02}"));
-        }
-    }
-    out
-}
+use common::{arg, counties, peak_rss_mib, pg_database};
 
 fn write_data(dir: &Path, payments: usize) {
     let counties = counties();
@@ -271,23 +259,6 @@ async fn cycle(
         .try_get(0)
         .expect("n");
     (runs, secs, clues)
-}
-
-async fn pg_database(url: &str, name: &str) -> String {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create");
-    let base = url.split('?').next().unwrap_or(url);
-    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
 }
 
 #[tokio::main]

@@ -23,3 +23,33 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// The 90 counties: 11 cities, 8 counties each, 9 in the first two.
+pub fn counties() -> Vec<String> {
+    let mut out = Vec::new();
+    for city in 1..=11u32 {
+        let n = if city <= 2 { 9 } else { 8 };
+        for c in 1..=n {
+            out.push(format!("33{city:02}{c:02}"));
+        }
+    }
+    out
+}
+
+/// A fresh PostgreSQL database `name` next to the one `url` names; returns its URL.
+pub async fn pg_database(url: &str, name: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create");
+    let base = url.split('?').next().unwrap_or(url);
+    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
