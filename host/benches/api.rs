@@ -225,6 +225,8 @@ async fn main() {
         let store = Store::open(url).await.expect("open");
         eprintln!("{db}: seeding…");
         let (admin, reviewer) = seed(&store, dir.path(), n).await;
+        // What `supervise serve` does at start: refresh the planner's statistics.
+        store.optimize().await.expect("optimize");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

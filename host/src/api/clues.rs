@@ -130,8 +130,11 @@ impl ListParams {
 /// A page of clues.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CluePage {
-    /// Clues that match, in all.
+    /// Clues that match, in all (at least this many when `total_exact` is false).
     pub total: i64,
+    /// False when more than `total` clues match: counts past 10,000 stop for filters on
+    /// score, dates, assignee, text or overdue.
+    pub total_exact: bool,
     /// This page.
     pub clues: Vec<ClueRow>,
 }
@@ -146,7 +149,11 @@ async fn list(
 ) -> Result<Json<CluePage>, ApiError> {
     may_read(&p)?;
     let (clues, total) = query::list(&s.store, &p.region, &q.filter()?, now_ms()).await?;
-    Ok(Json(CluePage { total, clues }))
+    Ok(Json(CluePage {
+        total: total.count,
+        total_exact: total.exact,
+        clues,
+    }))
 }
 
 /// One clue: reason, evidence, timeline, comments and the actions allowed next.

@@ -35,7 +35,9 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// `bad_request`, `unauthenticated`, `forbidden`, `not_found`, `conflict`, `too_many_requests`, `internal`.
+    /// `bad_request`, `unauthenticated`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `unprocessable`, `too_many_requests`,
+    /// `internal`.
     pub code: String,
     /// For people.
     pub message: String,
@@ -72,6 +74,16 @@ impl ApiError {
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 413: an upload over its limit.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 422: well-formed, but its content was refused (details say where).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
     }
 
     /// 409: not allowed in the current state.
@@ -127,6 +139,7 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden(_) => ApiError::forbidden(e.to_string()),
             AuthError::Invalid(_) => ApiError::bad_request(e.to_string()),
             AuthError::NotFound(_) => ApiError::not_found(e.to_string()),
+            AuthError::Conflict(_) => ApiError::conflict(e.to_string()),
             AuthError::Store(s) => s.into(),
         }
     }

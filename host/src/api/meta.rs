@@ -1,4 +1,4 @@
-//! Regions and the audit trail's check.
+//! Regions, the audit trail and its check.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,11 +8,11 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::datasets::region;
-use crate::store::audit::{self, Verification};
+use crate::store::audit::{self, Event, EventFilter, Verification};
 
-use super::AppState;
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
+use super::{ApiQuery, AppState};
 
 /// A region.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -51,17 +51,64 @@ async fn regions(
     Ok(Json(out))
 }
 
+fn may_audit(role: Role) -> Result<(), ApiError> {
+    if !matches!(role, Role::Admin | Role::Auditor) {
+        return Err(ApiError::forbidden(
+            "only admins and auditors read the audit trail",
+        ));
+    }
+    Ok(())
+}
+
+/// Which audit events.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only events about this subject (`clue 12`, `pension-after-death@1.0.0`, `enablement 3`).
+    pub subject: Option<String>,
+    /// Only events by this user.
+    pub actor: Option<String>,
+    /// Only actions starting with this (`clue.`, `model.approve`).
+    pub action: Option<String>,
+    /// Only events older than this id (the next page: the last id of this one).
+    pub before: Option<i64>,
+    /// At most this many, newest first (1 to 1000, default 50).
+    pub limit: Option<i64>,
+}
+
+/// The audit trail, newest first (admins and auditors).
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = [Event]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn events(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    may_audit(p.role)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to 1000, not {limit}"
+        )));
+    }
+    let f = EventFilter {
+        subject: q.subject,
+        actor: q.actor,
+        action_prefix: q.action,
+        before_id: q.before,
+        limit,
+    };
+    Ok(Json(audit::list(&s.store, &f).await?))
+}
+
 /// Walks the audit log's hash chain (admins and auditors).
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, body = Verification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn verify(
     State(s): State<AppState>,
     Authed(p): Authed,
 ) -> Result<Json<Verification>, ApiError> {
-    if !matches!(p.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::forbidden(
-            "only admins and auditors check the audit trail",
-        ));
-    }
+    may_audit(p.role)?;
     Ok(Json(audit::verify(&s.store).await?))
 }
 
@@ -69,5 +116,6 @@ async fn verify(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(regions))
+        .routes(routes!(events))
         .routes(routes!(verify))
 }

@@ -5,11 +5,15 @@
 
 pub mod auth;
 pub mod clues;
+pub mod datasets;
 pub mod error;
 pub mod meta;
+pub mod offices;
 pub mod registry;
 pub mod runs;
+pub mod users;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,12 +25,28 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::sessions::LoginLimiter;
+use crate::datasets::pseudonym::Pseudonymizer;
 use crate::store::Store;
 
 pub use error::ApiError;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// Largest uploaded import by default (larger files are imported on the server with
+/// `supervise data import`).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+
+/// What uploads of imports need: the pseudonym key and a directory for files in transit.
+#[derive(Clone)]
+pub struct ImportSetup {
+    /// Pseudonymises personal identifiers of uploaded rows.
+    pub pseudonymizer: Arc<Pseudonymizer>,
+    /// Where uploads wait while they are imported (each in its own directory, removed after).
+    pub upload_dir: PathBuf,
+    /// Largest upload accepted.
+    pub max_upload_bytes: u64,
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -37,6 +57,8 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// Mark cookies `Secure` (when served over TLS).
     pub secure_cookies: bool,
+    /// Uploads of imports; without it they answer 500 (a server set up for reading only).
+    pub imports: Option<ImportSetup>,
 }
 
 impl AppState {
@@ -46,8 +68,27 @@ impl AppState {
             store,
             limiter: Arc::new(LoginLimiter::default()),
             secure_cookies: false,
+            imports: None,
         }
     }
+
+    /// Accepts uploads of imports, pseudonymised with `pseudonymizer`, staged in `upload_dir`.
+    pub fn with_imports(mut self, pseudonymizer: Pseudonymizer, upload_dir: PathBuf) -> Self {
+        self.imports = Some(ImportSetup {
+            pseudonymizer: Arc::new(pseudonymizer),
+            upload_dir,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        });
+        self
+    }
+}
+
+/// Refuses anyone but a provincial admin (403).
+pub(crate) fn require_admin(p: &crate::auth::Principal) -> Result<(), ApiError> {
+    if p.role != crate::auth::Role::Admin {
+        return Err(ApiError::forbidden("only provincial admins do this"));
+    }
+    Ok(())
 }
 
 /// A JSON body; malformed or unknown fields answer 400 in the API's error format.
@@ -110,6 +151,9 @@ fn routers() -> OpenApiRouter<AppState> {
         .merge(runs::action_router())
         .merge(meta::router())
         .merge(registry::router())
+        .merge(offices::router())
+        .merge(datasets::router())
+        .merge(users::router())
 }
 
 /// The error answers every operation can give besides its own: 400 (malformed input), 401

@@ -12,21 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Role;
-use crate::auth::users::Principal;
 use crate::registry::VersionRef;
 use crate::registry::enable::{self, EnableRequest, Enablement};
 use crate::registry::review::{self, VersionRecord};
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiPath, ApiQuery, AppState};
-
-fn admin(p: &Principal) -> Result<(), ApiError> {
-    if p.role != Role::Admin {
-        return Err(ApiError::forbidden("only provincial admins do this"));
-    }
-    Ok(())
-}
+use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 /// A published version.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -120,7 +112,7 @@ async fn decide(
     ApiPath((model, version)): ApiPath<(String, String)>,
     ApiJson(d): ApiJson<Decision>,
 ) -> Result<StatusCode, ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     let v: VersionRef = format!("{model}@{version}").parse()?;
     review::decide(&s.store, &p.actor(), &v, d.approve, &d.reason).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -213,7 +205,7 @@ async fn create(
     Authed(p): Authed,
     ApiJson(n): ApiJson<NewEnablement>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     let req = EnableRequest {
         version: n.version.parse()?,
         regions: n.regions,
@@ -247,7 +239,7 @@ async fn change(
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Change>,
 ) -> Result<Json<EnablementItem>, ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     let who = p.actor();
     match c.action.as_str() {
         "upgrade" => {

@@ -31,6 +31,9 @@ pub enum AuthError {
     /// Bad input.
     #[error("{0}")]
     Invalid(String),
+    /// It clashes with what exists (a name taken).
+    #[error("{0}")]
+    Conflict(String),
     /// A named thing does not exist.
     #[error("{0} not found")]
     NotFound(String),

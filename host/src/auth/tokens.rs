@@ -15,7 +15,7 @@ const USE_RESOLUTION_MS: i64 = 60_000;
 pub const DEFAULT_DAYS: i64 = 90;
 
 /// A token as listed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Id.
     pub id: i64,

@@ -210,7 +210,7 @@ pub async fn create(
         .await?
         .try_get(0)?;
     if taken > 0 {
-        return Err(AuthError::Invalid(format!(
+        return Err(AuthError::Conflict(format!(
             "user name `{}` is taken",
             new.username
         )));
@@ -241,7 +241,7 @@ pub async fn create(
 }
 
 /// A user as listed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     /// User name.
     pub username: String,

@@ -64,7 +64,7 @@ pub struct FilterArgs {
     pub sort: String,
 }
 
-fn date_ms(s: &str) -> Result<i64, CliError> {
+pub(super) fn date_ms(s: &str) -> Result<i64, CliError> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map(|d| {
             d.and_hms_opt(0, 0, 0)
@@ -321,7 +321,7 @@ fn when(ms: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn line(c: &ClueRow) -> String {
+pub(super) fn line(c: &ClueRow) -> String {
     format!(
         "{:>7}  {:<22} {:<7} {:<17} {:.2}  {:<12} due {:<16} {}",
         c.id,
@@ -335,7 +335,7 @@ fn line(c: &ClueRow) -> String {
     )
 }
 
-fn done(verb: &str, ids: &[i64], status: Status) {
+pub(super) fn done(verb: &str, ids: &[i64], status: Status) {
     println!("{verb} {} clue(s); now {status}", ids.len());
 }
 
@@ -359,7 +359,9 @@ pub fn clues(cli: &Cli, cmd: &CluesCommand) -> Result<ExitCode, CliError> {
                 let (rows, total) =
                     query::list(&store, &scope, &filter.filter(*limit, *offset)?, now_ms()).await?;
                 if *json {
-                    print::json(&serde_json::json!({"total": total, "clues": rows}));
+                    print::json(
+                        &serde_json::json!({"total": total.count, "total_exact": total.exact, "clues": rows}),
+                    );
                 } else {
                     for c in &rows {
                         println!("{}", line(c));

@@ -6,6 +6,7 @@ mod model;
 mod new;
 mod print;
 mod registry;
+mod remote;
 mod runs;
 mod users;
 
@@ -56,6 +57,16 @@ pub struct Cli {
     )]
     pub actor: String,
 
+    /// A running server to act on instead of the local store (`http://HOST:PORT`); the
+    /// server checks the token owner's role and region.
+    #[arg(long, global = true, env = "SUPERVISE_SERVER")]
+    pub server: Option<String>,
+
+    /// The API token for --server (from `supervise tokens create`); prefer the environment
+    /// variable, which stays out of the shell's history.
+    #[arg(long, global = true, env = "SUPERVISE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -104,6 +115,8 @@ pub enum Command {
     Serve(runs::ServeArgs),
     /// A worker process that leases runs from a shared (PostgreSQL) store.
     Worker(runs::ServeArgs),
+    /// Call any route of a remote server's API (needs --server and a token).
+    Api(remote::ApiArgs),
 }
 
 impl Cli {
@@ -199,12 +212,41 @@ pub enum CliError {
     /// The pseudonym key is unusable.
     #[error(transparent)]
     Secret(#[from] crate::datasets::pseudonym::SecretError),
+    /// A remote server refused the request.
+    #[error("the server answered {status}: {message}{}", remote_details(.details))]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// What was wrong.
+        message: String,
+        /// More (for an import, the problems by line).
+        details: serde_json::Value,
+    },
+}
+
+/// The problems a refused import lists, one per line.
+fn remote_details(details: &serde_json::Value) -> String {
+    let problems = details["problems"].as_array().into_iter().flatten();
+    problems
+        .map(|p| {
+            format!(
+                "\n  line {}, column `{}`, value `{}`: {}",
+                p["line"],
+                p["column"].as_str().unwrap_or(""),
+                p["value"].as_str().unwrap_or(""),
+                p["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 /// Runs the command line and returns the process exit code: 0 done, 1 a model run failed,
 /// 2 bad input.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(server) = &cli.server {
+        return finish(remote::run(&cli, server));
+    }
     let result = match &cli.command {
         Command::Model(ModelCommand::Inspect(a)) => model::inspect(&cli, a),
         Command::Model(ModelCommand::Test(a)) => model::test(&cli, a),
@@ -225,7 +267,15 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => runs::serve(&cli, a, false),
         Command::Worker(a) => runs::serve(&cli, a, true),
         Command::Model(ModelCommand::Backtest(a)) => runs::backtest(&cli, a),
+        Command::Api(_) => Err(CliError::Usage(
+            "`supervise api` calls a running server: add --server http://HOST:PORT and SUPERVISE_TOKEN".into(),
+        )),
     };
+    finish(result)
+}
+
+/// The exit code of a command's result, with the error on stderr.
+fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

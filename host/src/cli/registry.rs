@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use sqlx::Row;
 
 use crate::registry::enable::{self, EnableRequest};
 use crate::registry::publish::{self, Published, Submission};
@@ -217,17 +216,8 @@ pub fn offices(cli: &Cli, cmd: &OfficesCommand) -> Result<ExitCode, CliError> {
                 println!("added office {id} ({name}) for region {region}");
             }
             OfficesCommand::List => {
-                let rows = sqlx::query("SELECT id, region, name FROM offices ORDER BY region, id")
-                    .fetch_all(store.pool())
-                    .await
-                    .map_err(crate::store::StoreError::Db)?;
-                for r in rows {
-                    let (id, region, name): (String, String, String) = (
-                        r.try_get(0).unwrap_or_default(),
-                        r.try_get(1).unwrap_or_default(),
-                        r.try_get(2).unwrap_or_default(),
-                    );
-                    println!("{id:<12} {region}  {name}");
+                for o in keys::offices(&store).await? {
+                    println!("{:<12} {}  {}", o.id, o.region, o.name);
                 }
             }
         }
@@ -452,41 +442,25 @@ pub fn audit(cli: &Cli, a: &AuditArgs) -> Result<ExitCode, CliError> {
                 }
             });
         }
-        let rows = sqlx::query(
-            "SELECT id, at_ms, actor, action, subject, detail_json FROM audit_log WHERE ($1 = '' OR subject = $1) ORDER BY id DESC LIMIT $2",
+        let events = crate::store::audit::list(
+            &store,
+            &crate::store::audit::EventFilter {
+                subject: a.subject.clone(),
+                limit: a.limit,
+                ..Default::default()
+            },
         )
-        .bind(a.subject.clone().unwrap_or_default())
-        .bind(a.limit.clamp(1, 10_000))
-        .fetch_all(store.pool())
-        .await
-        .map_err(crate::store::StoreError::Db)?;
-        let mut events = Vec::new();
-        for r in rows {
-            let at: i64 = r.try_get(1).unwrap_or(0);
-            let when = chrono::DateTime::from_timestamp_millis(at)
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default();
-            let detail: String = r.try_get(5).unwrap_or_default();
-            events.push(serde_json::json!({
-                "id": r.try_get::<i64, _>(0).unwrap_or(0), "at": when,
-                "actor": r.try_get::<String, _>(2).unwrap_or_default(),
-                "action": r.try_get::<String, _>(3).unwrap_or_default(),
-                "subject": r.try_get::<String, _>(4).unwrap_or_default(),
-                "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
-            }));
-        }
+        .await?;
         if a.json {
-            print::json(&serde_json::Value::Array(events));
+            print::json(&serde_json::to_value(&events).unwrap_or_default());
         } else {
             for e in events {
+                let when = chrono::DateTime::from_timestamp_millis(e.at_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
                 println!(
-                    "{:>5} {} {:<18} {:<22} {:<30} {}",
-                    e["id"],
-                    e["at"].as_str().unwrap_or(""),
-                    e["actor"].as_str().unwrap_or(""),
-                    e["action"].as_str().unwrap_or(""),
-                    e["subject"].as_str().unwrap_or(""),
-                    e["detail"]
+                    "{:>5} {when} {:<18} {:<22} {:<30} {}",
+                    e.id, e.actor, e.action, e.subject, e.detail
                 );
             }
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use tokio::sync::watch;
 
+use crate::datasets::pseudonym::Pseudonymizer;
 use crate::registry::VersionRef;
 use crate::runs::metrics::{self, MetricsState};
 use crate::runs::record::{self, RunFilter, RunRecord};
@@ -456,7 +457,24 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
         let app = if worker {
             metrics
         } else {
-            crate::api::app(crate::api::AppState::new(store.clone())).merge(metrics)
+            let pseudo = Pseudonymizer::from_secret_file(&cli.secret_file(), true)?;
+            let state = crate::api::AppState::new(store.clone())
+                .with_imports(pseudo, cli.home.join("uploads"));
+            crate::api::app(state).merge(metrics)
+        };
+        // The planner's statistics: refreshed at start (a store loaded in bulk since the last
+        // start) and hourly; a failure only costs query plans, so it is logged, not fatal.
+        let maintenance = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = store.optimize().await {
+                        tracing::warn!("cannot refresh the store's statistics: {e}");
+                    }
+                }
+            })
         };
         let (stop, stopped) = watch::channel(false);
         let mut http_stop = stopped.clone();
@@ -488,6 +506,7 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
         });
         let n = w.run(stopped, false).await;
         let _ = http.await;
+        maintenance.abort();
         println!("stopped after {n} run(s)");
         Ok(ExitCode::SUCCESS)
     })

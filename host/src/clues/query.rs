@@ -14,7 +14,7 @@ use super::ClueError;
 use super::workflow::Status;
 
 /// A clue as listed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ClueRow {
     /// Id.
     pub id: i64,
@@ -211,13 +211,24 @@ enum Bind {
 /// The WHERE clause of a filter, built from fixed fragments with numbered placeholders (no
 /// input ever becomes SQL text), and its values. Only the filters in use appear, so the
 /// database can use its indexes; the region prefix becomes a range (`'3301' <= region <
-/// '3301:'`, ':' sorting right after '9').
+/// '3301:'`, ':' sorting right after '9'), a county an equality.
 fn where_clause(prefix: &str, f: &ClueFilter, now: i64) -> (String, Vec<Bind>) {
-    let mut sql = String::from("WHERE region >= $1 AND region < $2");
-    let mut binds = vec![
-        Bind::Text(prefix.to_string()),
-        Bind::Text(format!("{prefix}:")),
-    ];
+    // A county is one code: an equality lets the database read (region, sort key) indexes
+    // in order instead of sorting the county's clues.
+    let (mut sql, mut binds) = if prefix.len() == 6 {
+        (
+            String::from("WHERE region = $1"),
+            vec![Bind::Text(prefix.to_string())],
+        )
+    } else {
+        (
+            String::from("WHERE region >= $1 AND region < $2"),
+            vec![
+                Bind::Text(prefix.to_string()),
+                Bind::Text(format!("{prefix}:")),
+            ],
+        )
+    };
     let mut add = |sql: &mut String, fragment: &str, values: Vec<Bind>| {
         let mut frag = fragment.to_string();
         for v in values {
@@ -289,23 +300,134 @@ fn bind_all<'q>(
     q
 }
 
-/// A page of clues within `scope` (the actor's region) and the total that match.
+/// Totals up to this are counted exactly whatever the filter; past it, a filter the tallies
+/// cannot answer reports "at least this many" (as search engines do), so that no page ever
+/// counts a million rows.
+pub const COUNT_LIMIT: i64 = 10_000;
+
+/// How many clues match a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Total {
+    /// Clues that match (a lower bound when `exact` is false).
+    pub count: i64,
+    /// False when there are more than `count` (at least [`COUNT_LIMIT`]).
+    pub exact: bool,
+}
+
+impl std::fmt::Display for Total {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.count, if self.exact { "" } else { "+" })
+    }
+}
+
+/// Whether the tallies kept per region, model, source and status answer this filter's count.
+fn tally_answers(f: &ClueFilter) -> bool {
+    f.min_score.is_none()
+        && f.max_score.is_none()
+        && f.seen_from_ms.is_none()
+        && f.seen_to_ms.is_none()
+        && !f.overdue
+        && f.assignee.is_none()
+        && f.text.as_deref().is_none_or(str::is_empty)
+        && f.model.as_deref() != Some(REPORTED)
+}
+
+/// The model key the tallies use for clues reported by people.
+const REPORTED: &str = "(reported)";
+
+/// The count of a filter: summed from the tallies when they answer it, else counted up to
+/// [`COUNT_LIMIT`] + 1 rows.
+async fn total(
+    store: &Store,
+    prefix: &str,
+    f: &ClueFilter,
+    clause: &str,
+    binds: &[Bind],
+) -> Result<Total, ClueError> {
+    if tally_answers(f) {
+        let tally = TallyFilter {
+            model: f.model.as_deref(),
+            source: f.source.as_deref(),
+            statuses: &f.statuses,
+        };
+        return Ok(Total {
+            count: count_from_tally(store, prefix, &tally).await?,
+            exact: true,
+        });
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM clues {clause} LIMIT {}) AS matching",
+        COUNT_LIMIT + 1
+    );
+    let n: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+        .fetch_one(store.pool())
+        .await?
+        .try_get(0)?;
+    Ok(Total {
+        count: n.min(COUNT_LIMIT),
+        exact: n <= COUNT_LIMIT,
+    })
+}
+
+/// A count the tallies answer: regions under a prefix, optionally one model, one source and
+/// some statuses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TallyFilter<'a> {
+    /// Only this model (`(reported)` for clues reported by people).
+    pub model: Option<&'a str>,
+    /// Only this source.
+    pub source: Option<&'a str>,
+    /// Only these statuses (all when empty).
+    pub statuses: &'a [Status],
+}
+
+/// Clues under a region prefix that match `f`, summed from the tallies (exact, and cheap:
+/// the cost follows regions × models × statuses, not clues).
+pub async fn count_from_tally(
+    store: &Store,
+    prefix: &str,
+    f: &TallyFilter<'_>,
+) -> Result<i64, ClueError> {
+    let mut sql = String::from(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM clue_tally WHERE region >= $1 AND region < $2 \
+         AND ($3 = '' OR model_key = $3) AND ($4 = '' OR source = $4)",
+    );
+    if !f.statuses.is_empty() {
+        let marks: Vec<String> = (0..f.statuses.len())
+            .map(|i| format!("${}", i + 5))
+            .collect();
+        sql.push_str(&format!(" AND status IN ({})", marks.join(", ")));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(prefix.to_string())
+        .bind(format!("{prefix}:"))
+        .bind(f.model.unwrap_or("").to_string())
+        .bind(f.source.unwrap_or("").to_string());
+    for s in f.statuses {
+        q = q.bind(s.as_str().to_string());
+    }
+    Ok(q.fetch_one(store.pool()).await?.try_get(0)?)
+}
+
+/// A page of clues within `scope` (the actor's region) and how many match in all.
 pub async fn list(
     store: &Store,
     scope: &str,
     f: &ClueFilter,
     now: i64,
-) -> Result<(Vec<ClueRow>, i64), ClueError> {
+) -> Result<(Vec<ClueRow>, Total), ClueError> {
     let Some(prefix) = region_pattern(scope, f.region.as_deref())? else {
-        return Ok((Vec::new(), 0));
+        return Ok((
+            Vec::new(),
+            Total {
+                count: 0,
+                exact: true,
+            },
+        ));
     };
     let limit = if f.limit <= 0 { 50 } else { f.limit.min(1000) };
     let (clause, binds) = where_clause(&prefix, f, now);
-    let count_sql = format!("SELECT COUNT(*) FROM clues {clause}");
-    let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &binds)
-        .fetch_one(store.pool())
-        .await?
-        .try_get(0)?;
+    let total = total(store, &prefix, f, &clause, &binds).await?;
     let n = binds.len();
     let sql = format!(
         "SELECT {COLUMNS} FROM clues {clause} ORDER BY {} LIMIT ${} OFFSET ${}",

@@ -82,9 +82,11 @@ fn group(code: &str, level: Level) -> String {
     }
 }
 
-/// Feedback within `scope` (the actor's region), optionally for one model. The database
-/// does the counting (per model, source and county); only those groups come back here to be
-/// rolled up to the level asked for. The median is taken over whole days to close.
+/// Feedback within `scope` (the actor's region), optionally for one model (`(reported)` for
+/// clues reported by people). Counts come from the tallies the database keeps per region,
+/// model, source and status (`clue_tally`, `clue_close_days`, kept by triggers on `clues`),
+/// so the cost follows the number of regions and models, not of clues; only the clues that
+/// went into suggestions are read one by one. The median is taken over whole days to close.
 pub async fn feedback(
     store: &Store,
     scope: &str,
@@ -92,8 +94,7 @@ pub async fn feedback(
     level: Level,
 ) -> Result<Vec<Feedback>, ClueError> {
     let prefix = region::prefix(scope).to_string();
-    let range = "c.region >= $1 AND c.region < $2 AND ($3 = '' OR c.model_id = $3)";
-    let key = "COALESCE(c.model_id, '(reported)'), c.source, c.region";
+    let range = "region >= $1 AND region < $2 AND ($3 = '' OR model_key = $3) AND n > 0";
     let bind = |sql: String| {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(prefix.clone())
@@ -102,8 +103,10 @@ pub async fn feedback(
     };
     let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
     let counts = bind(format!(
-        "SELECT {key}, COUNT(*), SUM(CASE WHEN c.verifying_at_ms IS NULL THEN 0 ELSE 1 END), \
-         SUM(CASE WHEN c.confirmed_at_ms IS NULL THEN 0 ELSE 1 END) FROM clues c WHERE {range} GROUP BY {key}"
+        "SELECT model_key, source, region, CAST(SUM(n) AS BIGINT), \
+         CAST(SUM(CASE WHEN verified = 1 THEN n ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN confirmed = 1 THEN n ELSE 0 END) AS BIGINT) \
+         FROM clue_tally WHERE {range} GROUP BY model_key, source, region"
     ))
     .fetch_all(store.pool())
     .await?;
@@ -120,8 +123,8 @@ pub async fn feedback(
         e.0.confirmed += r.try_get::<i64, _>(5)? as u64;
     }
     let dismissed = bind(format!(
-        "SELECT {key}, COALESCE(c.dismiss_reason, 'other'), COUNT(*) FROM clues c \
-         WHERE {range} AND c.status = 'dismissed' GROUP BY {key}, COALESCE(c.dismiss_reason, 'other')"
+        "SELECT model_key, source, region, dismiss_reason, CAST(SUM(n) AS BIGINT) FROM clue_tally \
+         WHERE {range} AND status = 'dismissed' GROUP BY model_key, source, region, dismiss_reason"
     ))
     .fetch_all(store.pool())
     .await?;
@@ -133,28 +136,17 @@ pub async fn feedback(
             r.try_get(1)?,
             &r.try_get::<String, _>(2)?,
         );
-        *e.0.dismissed.entry(r.try_get(3)?).or_default() += r.try_get::<i64, _>(4)? as u64;
-    }
-    let suggested = bind(format!(
-        "SELECT {key}, c.suggestion_id, s.status FROM clues c JOIN suggestions s ON s.id = c.suggestion_id \
-         WHERE {range} GROUP BY {key}, c.suggestion_id, s.status"
-    ))
-    .fetch_all(store.pool())
-    .await?;
-    for r in suggested {
-        let e = entry(
-            &mut groups,
-            level,
-            r.try_get(0)?,
-            r.try_get(1)?,
-            &r.try_get::<String, _>(2)?,
-        );
-        let status: String = r.try_get(4)?;
-        e.2.insert(r.try_get::<i64, _>(3)?, status == "adopted");
+        let reason: String = r.try_get(3)?;
+        let reason = if reason.is_empty() {
+            "other".to_string()
+        } else {
+            reason
+        };
+        *e.0.dismissed.entry(reason).or_default() += r.try_get::<i64, _>(4)? as u64;
     }
     let closes = bind(format!(
-        "SELECT {key}, (c.closed_at_ms - c.first_seen_ms) / 86400000, COUNT(*) FROM clues c \
-         WHERE {range} AND c.closed_at_ms IS NOT NULL GROUP BY {key}, (c.closed_at_ms - c.first_seen_ms) / 86400000"
+        "SELECT model_key, source, region, days, CAST(SUM(n) AS BIGINT) FROM clue_close_days \
+         WHERE {range} GROUP BY model_key, source, region, days"
     ))
     .fetch_all(store.pool())
     .await?;
@@ -167,6 +159,28 @@ pub async fn feedback(
             &r.try_get::<String, _>(2)?,
         );
         *e.1.entry(r.try_get::<i64, _>(3)?).or_default() += r.try_get::<i64, _>(4)? as u64;
+    }
+    // Only clues in a suggestion are read here, through the partial index over them.
+    let suggested = bind(
+        "SELECT COALESCE(c.model_id, '(reported)') AS model_key, c.source, c.region, c.suggestion_id, s.status \
+         FROM clues c JOIN suggestions s ON s.id = c.suggestion_id \
+         WHERE c.suggestion_id IS NOT NULL AND c.region >= $1 AND c.region < $2 \
+         AND ($3 = '' OR COALESCE(c.model_id, '(reported)') = $3) \
+         GROUP BY COALESCE(c.model_id, '(reported)'), c.source, c.region, c.suggestion_id, s.status"
+            .to_string(),
+    )
+    .fetch_all(store.pool())
+    .await?;
+    for r in suggested {
+        let e = entry(
+            &mut groups,
+            level,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            &r.try_get::<String, _>(2)?,
+        );
+        let status: String = r.try_get(4)?;
+        e.2.insert(r.try_get::<i64, _>(3)?, status == "adopted");
     }
     Ok(groups
         .into_values()

@@ -51,7 +51,7 @@ pub enum Defined {
 }
 
 /// One dataset in the catalogue.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DatasetSummary {
     /// Name.
     pub name: String,
@@ -189,6 +189,66 @@ pub async fn list(store: &Store) -> Result<Vec<DatasetSummary>, CatalogError> {
                 imports: r.try_get("imports")?,
                 rows: r.try_get("row_total")?,
                 name,
+            })
+        })
+        .collect()
+}
+
+/// An import as recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportRecord {
+    /// Import id.
+    pub id: i64,
+    /// Dataset.
+    pub dataset: String,
+    /// Schema version the file followed.
+    pub schema_version: i64,
+    /// `append` or `replace`.
+    pub mode: String,
+    /// The file's name as given.
+    pub file_name: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// `csv` or `jsonl`.
+    pub format: String,
+    /// Rows imported.
+    pub rows: i64,
+    /// Chunks written.
+    pub chunks: i64,
+    /// Who imported it.
+    pub imported_by: String,
+    /// When, ms since the epoch.
+    pub imported_at_ms: i64,
+}
+
+/// Imports, newest first: of one dataset or all, at most `limit` (1 to 1000).
+pub async fn imports(
+    store: &Store,
+    dataset: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ImportRecord>, CatalogError> {
+    let rows = sqlx::query(
+        "SELECT id, dataset, schema_version, mode, file_name, file_sha256, format, row_count, chunk_count, \
+         imported_by, imported_at_ms FROM imports WHERE ($1 = '' OR dataset = $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(dataset.unwrap_or("").to_string())
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ImportRecord {
+                id: r.try_get(0)?,
+                dataset: r.try_get(1)?,
+                schema_version: r.try_get(2)?,
+                mode: r.try_get(3)?,
+                file_name: r.try_get(4)?,
+                sha256: r.try_get(5)?,
+                format: r.try_get(6)?,
+                rows: r.try_get(7)?,
+                chunks: r.try_get(8)?,
+                imported_by: r.try_get(9)?,
+                imported_at_ms: r.try_get(10)?,
             })
         })
         .collect()

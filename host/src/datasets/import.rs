@@ -111,7 +111,7 @@ impl ImportRequest {
 }
 
 /// A successful import.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Import id.
     pub id: i64,
@@ -130,7 +130,7 @@ pub struct ImportReport {
 }
 
 /// A row that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line in the file.
     pub line: u64,

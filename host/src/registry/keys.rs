@@ -14,7 +14,7 @@ use crate::store::{Store, audit, now_ms};
 use super::{Actor, Office, RegistryError};
 
 /// A registered key.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// First 16 hex digits of the public key's sha256.
     pub fingerprint: String,
@@ -57,16 +57,21 @@ pub fn generate(path: &Path) -> Result<VerifyingKey, RegistryError> {
     Ok(key.verifying_key())
 }
 
+/// Decodes `N` bytes of hex (surrounding whitespace ignored).
+fn decode_hex<const N: usize>(text: &str) -> Result<[u8; N], String> {
+    let bytes = hex::decode(text.trim()).map_err(|_| "is not hex".to_string())?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("is not a {N}-byte key"))
+}
+
 fn read_hex<const N: usize>(path: &Path) -> Result<[u8; N], RegistryError> {
     let err = |reason: String| RegistryError::KeyFile {
         path: path.display().to_string(),
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let bytes = hex::decode(text.trim()).map_err(|_| err("is not hex".into()))?;
-    bytes
-        .try_into()
-        .map_err(|_| err(format!("is not a {N}-byte key")))
+    decode_hex(&text).map_err(err)
 }
 
 /// Reads a private key file.
@@ -74,11 +79,21 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, RegistryError> {
     Ok(SigningKey::from_bytes(&read_hex::<32>(path)?))
 }
 
+/// Parses a public key written as hex (the content of a `.pub` file); says what is wrong.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
+    VerifyingKey::from_bytes(&decode_hex::<32>(text)?)
+        .map_err(|e| format!("not an ed25519 public key: {e}"))
+}
+
 /// Reads a public key file.
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, RegistryError> {
-    VerifyingKey::from_bytes(&read_hex::<32>(path)?).map_err(|e| RegistryError::KeyFile {
+    let text = std::fs::read_to_string(path).map_err(|e| RegistryError::KeyFile {
         path: path.display().to_string(),
-        reason: format!("not an ed25519 public key: {e}"),
+        reason: e.to_string(),
+    })?;
+    parse_public_key(&text).map_err(|reason| RegistryError::KeyFile {
+        path: path.display().to_string(),
+        reason,
     })
 }
 
@@ -245,6 +260,22 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every office, by region.
+pub async fn offices(store: &Store) -> Result<Vec<Office>, RegistryError> {
+    let rows = sqlx::query("SELECT id, name, region FROM offices ORDER BY region, id")
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Office {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                region: r.try_get(2)?,
+            })
+        })
+        .collect()
 }
 
 /// Every registered key.

@@ -73,7 +73,8 @@ pub struct Actor {
 }
 
 /// An office and the region it is bound to.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Office {
     /// Identifier, e.g. `330102`.
     pub id: String,

@@ -92,6 +92,70 @@ impl Verification {
     }
 }
 
+/// One event of the audit log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Event {
+    /// Log id.
+    pub id: i64,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What (`clue.assign`, `model.approve`, …).
+    pub action: String,
+    /// To what (`clue 12`, `pension-after-death@1.0.0`, …).
+    pub subject: String,
+    /// Details such as the old and new values.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// Which events: all by default, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events about this subject.
+    pub subject: Option<String>,
+    /// Only events by this actor.
+    pub actor: Option<String>,
+    /// Only events whose action starts with this (`clue.`, `model.approve`).
+    pub action_prefix: Option<String>,
+    /// Only events older than this log id (the next page).
+    pub before_id: Option<i64>,
+    /// At most this many (1 to 10,000).
+    pub limit: i64,
+}
+
+/// Events, newest first.
+pub async fn list(store: &Store, f: &EventFilter) -> Result<Vec<Event>, StoreError> {
+    let prefix = f.action_prefix.clone().unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT id, at_ms, actor, action, subject, detail_json FROM audit_log \
+         WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR actor = $2) \
+         AND ($3 = '' OR substr(action, 1, length($3)) = $3) AND id < $4 \
+         ORDER BY id DESC LIMIT $5",
+    )
+    .bind(f.subject.clone().unwrap_or_default())
+    .bind(f.actor.clone().unwrap_or_default())
+    .bind(prefix)
+    .bind(f.before_id.unwrap_or(i64::MAX))
+    .bind(f.limit.clamp(1, 10_000))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get(5)?;
+            Ok(Event {
+                id: r.try_get(0)?,
+                at_ms: r.try_get(1)?,
+                actor: r.try_get(2)?,
+                action: r.try_get(3)?,
+                subject: r.try_get(4)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+            })
+        })
+        .collect()
+}
+
 /// Walks the whole chain in order and stops at the first missing or altered event.
 pub async fn verify(store: &Store) -> Result<Verification, StoreError> {
     const PAGE: i64 = 10_000;

@@ -136,6 +136,18 @@ impl Store {
         Ok(Store { pool, dialect })
     }
 
+    /// Refreshes the statistics the query planner chooses indexes by (SQLite: `PRAGMA
+    /// optimize`, which analyses only tables that changed much; PostgreSQL: `ANALYZE`). The
+    /// server runs it at start and hourly; cheap when little changed.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => "PRAGMA analysis_limit = 2000; PRAGMA optimize = 0x10002;",
+            Dialect::Postgres => "ANALYZE",
+        };
+        self.pool.execute(sql).await?;
+        Ok(())
+    }
+
     /// The pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool

@@ -25,7 +25,9 @@ use tower::ServiceExt;
 
 use support::*;
 
+mod admin;
 mod matrix;
+mod remote;
 
 const PASS: &str = "a long enough passphrase";
 
@@ -39,7 +41,8 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn new(db: &TestDb) -> Client {
         Client {
-            state: AppState::new(db.store.clone()),
+            state: AppState::new(db.store.clone())
+                .with_imports(key(), std::env::temp_dir().join("supervise-test-uploads")),
             cookie: None,
             csrf: None,
             bearer: None,

@@ -160,6 +160,140 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
         Some(json!({"action": "disable", "reason": " "})),
         [400, 403, 403, 403],
     ));
+    // Offices and keys, datasets and imports, users and tokens, the audit trail.
+    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 18] = [
+        (
+            "offices",
+            Method::GET,
+            "/api/v1/offices",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "add office",
+            Method::POST,
+            "/api/v1/offices",
+            Some(json!({"id": "x", "name": " ", "region": "330203"})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "keys",
+            Method::GET,
+            "/api/v1/keys",
+            None,
+            [200, 200, 403, 200],
+        ),
+        (
+            "register key",
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"office": "330102", "public_key": "zz"})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "revoke key",
+            Method::POST,
+            "/api/v1/keys/0000/revocation",
+            Some(json!({"reason": " "})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "datasets",
+            Method::GET,
+            "/api/v1/datasets",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "dataset schema",
+            Method::GET,
+            "/api/v1/datasets/pension_payments",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "define dataset",
+            Method::POST,
+            "/api/v1/datasets",
+            Some(json!({"toml": "name = 1"})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "imports",
+            Method::GET,
+            "/api/v1/imports",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            "upload import",
+            Method::POST,
+            "/api/v1/datasets/pension_payments/imports",
+            Some(json!({})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "users",
+            Method::GET,
+            "/api/v1/users",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            "add user",
+            Method::POST,
+            "/api/v1/users",
+            Some(
+                json!({"username": "new", "password": "short", "role": "reviewer", "office": "330102"}),
+            ),
+            [400, 403, 403, 403],
+        ),
+        (
+            "disable user",
+            Method::POST,
+            "/api/v1/users/li/disable",
+            Some(json!({"reason": " "})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "tokens",
+            Method::GET,
+            "/api/v1/tokens",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "make token",
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": " "})),
+            [400, 400, 400, 400],
+        ),
+        (
+            "revoke token",
+            Method::DELETE,
+            "/api/v1/tokens/999999",
+            None,
+            [404, 404, 404, 404],
+        ),
+        (
+            "audit",
+            Method::GET,
+            "/api/v1/audit",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            "audit page",
+            Method::GET,
+            "/api/v1/audit?action=clue.&limit=5",
+            None,
+            [200, 200, 403, 403],
+        ),
+    ];
+    for (name, method, path, body, e) in province_wide {
+        out.push(both(name, method, path, body, e));
+    }
     for (side, which) in [(own, true), (foreign, false)] {
         let pick = |o: Expect, f: Expect| if which { o } else { f };
         let mut push = |name: &'static str,
@@ -319,6 +453,6 @@ async fn every_route_every_role_own_and_foreign_region(db: &TestDb) {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked >= 4 * 30, "{checked}");
+    assert!(checked >= 4 * 48, "{checked}");
 }
 both!(every_route_every_role_own_and_foreign_region);

@@ -21,4 +21,5 @@ mod cli;
 mod dedup;
 mod helpers;
 mod suggestions;
+mod tally;
 mod workflow;

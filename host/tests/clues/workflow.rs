@@ -205,7 +205,7 @@ async fn foreign_regions_see_nothing_and_bulk_is_all_or_nothing(db: &TestDb) {
     let (rows, total) = query::list(&db.store, "330103", &ClueFilter::default(), now_ms())
         .await
         .expect("list");
-    assert_eq!((rows.len(), total), (1, 1));
+    assert_eq!((rows.len(), total.count, total.exact), (1, 1, true));
     assert_eq!(rows[0].id, theirs);
     let (_, total) = query::list(
         &db.store,
@@ -218,7 +218,10 @@ async fn foreign_regions_see_nothing_and_bulk_is_all_or_nothing(db: &TestDb) {
     )
     .await
     .expect("list");
-    assert_eq!(total, 0, "asking for another county's region shows nothing");
+    assert_eq!(
+        total.count, 0,
+        "asking for another county's region shows nothing"
+    );
     // One refused clue refuses the batch.
     apply(
         &db.store,
@@ -426,7 +429,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         4,
         "Hangzhou's subtree"
     );
@@ -436,7 +440,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         3
     );
     assert_eq!(
@@ -445,7 +450,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         4,
         "wildcards in the text are literal"
     );
@@ -455,7 +461,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         0
     );
     assert_eq!(
@@ -464,7 +471,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         0
     );
     assert_eq!(
@@ -473,7 +481,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         5
     );
     assert_eq!(
@@ -482,7 +491,8 @@ async fn search_filters_paging_and_export(db: &TestDb) {
             ..ClueFilter::default()
         })
         .await
-        .1,
+        .1
+        .count,
         0
     );
     let (page, total) = list(ClueFilter {
@@ -492,7 +502,7 @@ async fn search_filters_paging_and_export(db: &TestDb) {
         ..ClueFilter::default()
     })
     .await;
-    assert_eq!(total, 5);
+    assert_eq!((total.count, total.exact), (5, true));
     assert_eq!(
         page.iter().map(|c| c.score).collect::<Vec<_>>(),
         vec![0.8, 0.6000000000000001]

@@ -1,0 +1,80 @@
+-- Clue counts kept by the database itself, so that queue totals and feedback statistics read
+-- a few thousand tally rows instead of counting a million clues. Triggers on `clues` move one
+-- unit from the old key to the new on every insert, relevant update and delete, whatever
+-- code path made the change; the tallies therefore never drift from the clues they count.
+-- `model_key` is the model id, or '(reported)' for clues reported by people.
+CREATE TABLE clue_tally (
+    region TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    dismiss_reason TEXT NOT NULL,
+    verified BIGINT NOT NULL,
+    confirmed BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (region, model_key, source, status, dismiss_reason, verified, confirmed)
+);
+
+-- Closed clues by whole days from first seen to closed (for the median time to close).
+CREATE TABLE clue_close_days (
+    region TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    days BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (region, model_key, source, days)
+);
+
+INSERT INTO clue_tally
+SELECT region, COALESCE(model_id, '(reported)'), source, status, COALESCE(dismiss_reason, ''),
+       CASE WHEN verifying_at_ms IS NULL THEN 0 ELSE 1 END, CASE WHEN confirmed_at_ms IS NULL THEN 0 ELSE 1 END, COUNT(*)
+FROM clues GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+INSERT INTO clue_close_days
+SELECT region, COALESCE(model_id, '(reported)'), source, (closed_at_ms - first_seen_ms) / 86400000, COUNT(*)
+FROM clues WHERE closed_at_ms IS NOT NULL GROUP BY 1, 2, 3, 4;
+
+-- Moves `delta` (1 or -1) of one clue's key into the tallies.
+CREATE FUNCTION clue_tally_apply(c clues, delta BIGINT) RETURNS void AS $$
+BEGIN
+    INSERT INTO clue_tally
+    VALUES (c.region, COALESCE(c.model_id, '(reported)'), c.source, c.status, COALESCE(c.dismiss_reason, ''),
+            CASE WHEN c.verifying_at_ms IS NULL THEN 0 ELSE 1 END,
+            CASE WHEN c.confirmed_at_ms IS NULL THEN 0 ELSE 1 END, delta)
+    ON CONFLICT (region, model_key, source, status, dismiss_reason, verified, confirmed)
+    DO UPDATE SET n = clue_tally.n + delta;
+    IF c.closed_at_ms IS NOT NULL THEN
+        INSERT INTO clue_close_days
+        VALUES (c.region, COALESCE(c.model_id, '(reported)'), c.source, (c.closed_at_ms - c.first_seen_ms) / 86400000, delta)
+        ON CONFLICT (region, model_key, source, days) DO UPDATE SET n = clue_close_days.n + delta;
+    END IF;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE FUNCTION clue_tally_trigger() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM clue_tally_apply(OLD, -1);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM clue_tally_apply(NEW, 1);
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER clue_tally_insert_delete AFTER INSERT OR DELETE ON clues
+FOR EACH ROW EXECUTE FUNCTION clue_tally_trigger();
+
+CREATE TRIGGER clue_tally_update AFTER UPDATE ON clues
+FOR EACH ROW WHEN (OLD.region IS DISTINCT FROM NEW.region OR OLD.model_id IS DISTINCT FROM NEW.model_id
+  OR OLD.source IS DISTINCT FROM NEW.source OR OLD.status IS DISTINCT FROM NEW.status
+  OR OLD.dismiss_reason IS DISTINCT FROM NEW.dismiss_reason OR OLD.verifying_at_ms IS DISTINCT FROM NEW.verifying_at_ms
+  OR OLD.confirmed_at_ms IS DISTINCT FROM NEW.confirmed_at_ms OR OLD.closed_at_ms IS DISTINCT FROM NEW.closed_at_ms
+  OR OLD.first_seen_ms IS DISTINCT FROM NEW.first_seen_ms)
+EXECUTE FUNCTION clue_tally_trigger();
+
+-- The clues that went into suggestions, for the statistics' adoption counts.
+CREATE INDEX clues_in_suggestion ON clues (suggestion_id, region) WHERE suggestion_id IS NOT NULL;
+-- A county's queue by score, read in index order.
+CREATE INDEX clues_region_score ON clues (region, score);
