@@ -80,7 +80,12 @@ BEGIN
     ON CONFLICT (region, model_key, source, days) DO UPDATE SET n = n + 1;
 END;
 
--- The clues that went into suggestions, for the statistics' adoption counts.
-CREATE INDEX clues_in_suggestion ON clues (suggestion_id, region) WHERE suggestion_id IS NOT NULL;
--- A county's queue by score, read in index order.
+-- Every sort of the queue has an index to read pages from in order: within a county
+-- (region first) and across a city or the province (the sort key alone). The handling
+-- deadline sorts with clues that have none last.
 CREATE INDEX clues_region_score ON clues (region, score);
+CREATE INDEX clues_region_first_seen ON clues (region, first_seen_ms);
+CREATE INDEX clues_region_due ON clues (region, COALESCE(handling_due_ms, 9223372036854775807));
+CREATE INDEX clues_score ON clues (score);
+CREATE INDEX clues_first_seen ON clues (first_seen_ms);
+CREATE INDEX clues_due_order ON clues (COALESCE(handling_due_ms, 9223372036854775807));

@@ -160,11 +160,12 @@ pub async fn feedback(
         );
         *e.1.entry(r.try_get::<i64, _>(3)?).or_default() += r.try_get::<i64, _>(4)? as u64;
     }
-    // Only clues in a suggestion are read here, through the partial index over them.
+    // Only clues in a suggestion are read here: from each suggestion to its clues (CROSS
+    // JOIN keeps that order on SQLite, whose planner would otherwise scan the region's clues).
     let suggested = bind(
         "SELECT COALESCE(c.model_id, '(reported)') AS model_key, c.source, c.region, c.suggestion_id, s.status \
-         FROM clues c JOIN suggestions s ON s.id = c.suggestion_id \
-         WHERE c.suggestion_id IS NOT NULL AND c.region >= $1 AND c.region < $2 \
+         FROM suggestions s CROSS JOIN clues c \
+         WHERE c.suggestion_id = s.id AND c.region >= $1 AND c.region < $2 \
          AND ($3 = '' OR COALESCE(c.model_id, '(reported)') = $3) \
          GROUP BY COALESCE(c.model_id, '(reported)'), c.source, c.region, c.suggestion_id, s.status"
             .to_string(),

@@ -2,7 +2,7 @@
 //! count after every kind of change, and a count they cannot answer stops at the limit.
 
 use sqlx::Row;
-use supervise::clues::query::{self, COUNT_LIMIT, ClueFilter, TallyFilter, count_from_tally};
+use supervise::clues::query::{self, COUNT_LIMIT, ClueFilter, Sort, TallyFilter, count_from_tally};
 use supervise::clues::triage::apply;
 use supervise::clues::{Action, DismissReason, Status};
 use supervise::store::now_ms;
@@ -154,5 +154,32 @@ async fn counts_past_the_limit_are_a_lower_bound(db: &TestDb) {
         .expect("list");
     assert_eq!((total.count, total.exact), (COUNT_LIMIT, false));
     assert_eq!(total.to_string(), format!("{COUNT_LIMIT}+"));
+    // A page over the province (read along the sort's index on SQLite) is the same page as
+    // over the county (read along the county's index), ties and all.
+    for sort in [Sort::LastSeen, Sort::Score, Sort::FirstSeen, Sort::Due] {
+        for statuses in [vec![], vec![Status::New]] {
+            let f = |region: &str| ClueFilter {
+                region: Some(region.into()),
+                sort,
+                statuses: statuses.clone(),
+                limit: 7,
+                offset: 3,
+                ..ClueFilter::default()
+            };
+            let ids = |rows: Vec<supervise::clues::query::ClueRow>| {
+                rows.iter().map(|c| c.id).collect::<Vec<_>>()
+            };
+            let wide = query::list(&db.store, "330000", &f("330000"), now)
+                .await
+                .expect("province");
+            let narrow = query::list(&db.store, "330000", &f("330102"), now)
+                .await
+                .expect("county");
+            assert_eq!(wide.1, narrow.1);
+            let (wide, narrow) = (ids(wide.0), ids(narrow.0));
+            assert_eq!(wide.len(), 7);
+            assert_eq!(wide, narrow, "{sort:?} {statuses:?}");
+        }
+    }
 }
 both!(counts_past_the_limit_are_a_lower_bound);
