@@ -1,16 +1,21 @@
-//! Clues over HTTP: the filtered queue, one clue's detail, triage actions (one clue or a
-//! bulk of them), comments, and the feedback statistics. Reviewers and admins act; auditors
-//! read; authors have no access to clues. Clues outside the caller's region do not exist.
+//! Clues over HTTP: the filtered queue and its CSV export, one clue's detail, triage actions
+//! (one clue or a bulk of them), comments, clues reported by people, the province's deadline
+//! settings, and the feedback statistics. Reviewers and admins act; auditors read; authors
+//! have no access to clues. Clues outside the caller's region do not exist.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::auth::users::Principal;
 use crate::clues::query::{self, ClueFilter, ClueRow, Sort};
+use crate::clues::report::{self, Report};
+use crate::clues::settings::{self, Settings};
 use crate::clues::stats::{self, Feedback, Level};
 use crate::clues::suggestions::{self, Step, Suggestion};
 use crate::clues::triage::{self, Detail};
@@ -19,7 +24,7 @@ use crate::store::now_ms;
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiPath, ApiQuery, AppState};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 fn may_read(p: &Principal) -> Result<(), ApiError> {
     if p.role == Role::Author {
@@ -267,6 +272,144 @@ async fn comment(
     Ok(StatusCode::CREATED)
 }
 
+/// Streams every clue the filters match as CSV (sort applies; limit and offset do not),
+/// read a thousand at a time so that memory stays flat however many there are.
+#[utoipa::path(get, path = "/clues/export", tag = "clues", params(ListParams),
+    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    may_read(&p)?;
+    let mut f = q.filter()?;
+    f.limit = query::EXPORT_PAGE;
+    f.offset = 0;
+    let now = now_ms();
+    let pages = futures_util::stream::unfold(
+        Some((s.store.clone(), p.region.clone(), f, true)),
+        move |state| async move {
+            let (store, scope, mut f, first) = state?;
+            let page = query::list(&store, &scope, &f, now).await;
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let written = page.map_err(|e| e.to_string()).and_then(|(rows, _)| {
+                if first {
+                    w.write_record(query::CSV_HEADER)
+                        .map_err(|e| e.to_string())?;
+                }
+                for c in &rows {
+                    w.write_record(query::csv_record(c))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(rows.len() as i64)
+            });
+            match (written, w.into_inner()) {
+                (Ok(n), Ok(bytes)) => {
+                    f.offset += query::EXPORT_PAGE;
+                    let next = (n == query::EXPORT_PAGE).then_some((store, scope, f, false));
+                    Some((Ok(axum::body::Bytes::from(bytes)), next))
+                }
+                (Err(e), _) => {
+                    tracing::error!("clue export stopped: {e}");
+                    Some((Err(std::io::Error::other(e)), None))
+                }
+                (_, Err(e)) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        },
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"clues.csv\"",
+            ),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// A clue reported by a person (a grid member or a partner agency).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    /// `grid_member` or `agency`.
+    pub source: String,
+    /// The person or agency reporting.
+    pub reporter: String,
+    /// The county it concerns (within the caller's region).
+    pub region: String,
+    /// Kind of clue (default `report`).
+    pub kind: Option<String>,
+    /// Subject type: person, company, licence…
+    pub subject_type: String,
+    /// Subject identifier.
+    pub subject_id: String,
+    /// Subject name.
+    #[serde(default)]
+    pub subject_name: String,
+    /// What was seen, in one line.
+    pub reason: String,
+    /// Confidence 0..1 (default 0.5).
+    pub score: Option<f64>,
+}
+
+/// The new clue.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReportedClue {
+    /// Its id.
+    pub id: i64,
+}
+
+/// Records a clue reported by a person; it joins the queue like a model's.
+#[utoipa::path(post, path = "/clues/reports", tag = "clues", request_body = NewReport,
+    responses((status = 201, body = ReportedClue), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn report_clue(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(n): ApiJson<NewReport>,
+) -> Result<(StatusCode, Json<ReportedClue>), ApiError> {
+    may_write(&p)?;
+    let r = Report {
+        source: n.source,
+        reporter: n.reporter,
+        region: n.region,
+        kind: n.kind.unwrap_or_else(|| "report".into()),
+        subject_type: n.subject_type,
+        subject_id: n.subject_id,
+        subject_name: n.subject_name,
+        reason: n.reason,
+        score: n.score.unwrap_or(0.5),
+    };
+    let id = report::report(&s.store, &p.actor(), &r).await?;
+    Ok((StatusCode::CREATED, Json(ReportedClue { id })))
+}
+
+/// The province's deadlines: handling days, feedback months, the due-soon window.
+#[utoipa::path(get, path = "/settings", tag = "clues",
+    responses((status = 200, body = Settings), (status = 401, body = ErrorBody)))]
+async fn get_settings(
+    State(s): State<AppState>,
+    Authed(_p): Authed,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(settings::get(&s.store).await?))
+}
+
+/// Changes the province's deadlines (admins); each from 1 to 365.
+#[utoipa::path(put, path = "/settings", tag = "clues", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn put_settings(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(new): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    require_admin(&p)?;
+    settings::set(&s.store, &p.actor(), new).await?;
+    Ok(Json(settings::get(&s.store).await?))
+}
+
 /// Filters of the feedback statistics.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -307,6 +450,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(act))
         .routes(routes!(comment))
         .routes(routes!(feedback))
+        .routes(routes!(export))
+        .routes(routes!(report_clue))
+        .routes(routes!(get_settings, put_settings))
 }
 
 /// Filters of the suggestion list.

@@ -5,13 +5,12 @@
 //! with the same validation as `supervise data import`, and removed afterwards whatever
 //! happened; a refused file answers 422 with the problems by line, column and value.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::Json;
-use axum::extract::multipart::{Field, Multipart, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,6 +21,7 @@ use crate::datasets::schema::DatasetSchema;
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
+use super::upload::{Scratch, form, multipart_error, safe_name, save, text};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 /// The dataset catalogue.
@@ -164,78 +164,6 @@ pub struct UploadForm {
     pub format: Option<String>,
 }
 
-/// A private directory for one upload, removed when dropped (after the import, or on any
-/// failure), so that no uploaded personal data stays on disk.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(parent: &Path) -> Result<Scratch, ApiError> {
-        let mut b = [0u8; 16];
-        getrandom::fill(&mut b).map_err(|e| ApiError::internal(&e))?;
-        let dir = parent.join(format!("upload-{}", hex::encode(b)));
-        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!("cannot remove upload directory {}: {e}", self.0.display());
-        }
-    }
-}
-
-/// The uploaded file's name with anything but letters, digits, `.`, `-` and `_` replaced, so
-/// that it names a file inside the scratch directory and nothing else.
-fn safe_name(given: Option<&str>) -> String {
-    let base = given.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
-    let name: String = base
-        .chars()
-        .take(120)
-        .map(|c| {
-            if c.is_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match name.trim_start_matches('.') {
-        "" => "upload".to_string(),
-        n => n.to_string(),
-    }
-}
-
-/// Streams a field to `path`, refusing it past `max` bytes (413).
-async fn save(field: &mut Field<'_>, path: &Path, max: u64) -> Result<u64, ApiError> {
-    let mut out = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let mut n = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        n += chunk.len() as u64;
-        if n > max {
-            return Err(ApiError::payload_too_large(format!(
-                "the file is larger than the upload limit of {max} bytes; import it on the server with `supervise data import`"
-            )));
-        }
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-    }
-    out.flush().await.map_err(|e| ApiError::internal(&e))?;
-    Ok(n)
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
-}
-
-async fn text(field: Field<'_>) -> Result<String, ApiError> {
-    field.text().await.map_err(multipart_error)
-}
-
 /// An import's failure as an answer; messages name the uploaded file, never server paths.
 fn import_error(e: ImportError, file: &str) -> ApiError {
     match e {
@@ -275,12 +203,7 @@ async fn upload(
     };
     // Unknown datasets answer before a byte of the file is stored.
     catalog::schema(&s.store, &name, None).await?;
-    let mut multipart = multipart.map_err(|e| {
-        ApiError::bad_request(format!(
-            "send the file as multipart/form-data: {}",
-            e.body_text()
-        ))
-    })?;
+    let mut multipart = form(multipart)?;
     let scratch = Scratch::new(&imports.upload_dir)?;
     let mut request = ImportRequest::new(&name, PathBuf::new(), &p.username);
     let mut file_name = None;
@@ -288,7 +211,7 @@ async fn upload(
         match field.name().unwrap_or("") {
             "file" if file_name.is_none() => {
                 let safe = safe_name(field.file_name());
-                request.path = scratch.0.join(&safe);
+                request.path = scratch.path().join(&safe);
                 save(&mut field, &request.path, imports.max_upload_bytes).await?;
                 file_name = Some(safe);
             }

@@ -8,11 +8,12 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::datasets::region;
+use crate::datasets::regions::{self, RegionError};
 use crate::store::audit::{self, Event, EventFilter, Verification};
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiQuery, AppState};
+use super::{ApiJson, ApiQuery, AppState, require_admin};
 
 /// A region.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -102,6 +103,43 @@ async fn events(
     Ok(Json(audit::list(&s.store, &f).await?))
 }
 
+/// Regions to load, as the CSV `supervise regions load` reads.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionsCsv {
+    /// `code,name` (and optionally `level,parent`) with a header row.
+    pub csv: String,
+}
+
+/// How many regions were loaded.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Loaded {
+    /// Regions added or renamed.
+    pub loaded: usize,
+}
+
+/// Loads or renames regions (admins): every row checked first, all or nothing.
+#[utoipa::path(post, path = "/regions", tag = "regions", request_body = RegionsCsv,
+    responses((status = 200, body = Loaded), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn load_regions(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(r): ApiJson<RegionsCsv>,
+) -> Result<Json<Loaded>, ApiError> {
+    require_admin(&p)?;
+    match regions::load_csv_text(&s.store, &r.csv, "csv", &p.username).await {
+        Ok(loaded) => Ok(Json(Loaded { loaded })),
+        Err(RegionError::Store(e)) => Err(e.into()),
+        Err(RegionError::Invalid { problems, .. }) => {
+            let mut e =
+                ApiError::bad_request(format!("{} problem(s), nothing loaded", problems.len()));
+            e.details = serde_json::json!({ "problems": problems });
+            Err(e)
+        }
+        Err(other) => Err(ApiError::bad_request(other.to_string())),
+    }
+}
+
 /// Walks the audit log's hash chain (admins and auditors).
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, body = Verification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn verify(
@@ -115,7 +153,7 @@ async fn verify(
 /// Regions and audit routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(regions))
+        .routes(routes!(regions, load_regions))
         .routes(routes!(events))
         .routes(routes!(verify))
 }

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod offices;
 pub mod registry;
 pub mod runs;
+mod upload;
 pub mod users;
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::sessions::LoginLimiter;
 use crate::datasets::pseudonym::Pseudonymizer;
+use crate::runtime::Runtime;
 use crate::store::Store;
 
 pub use error::ApiError;
@@ -59,6 +61,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Uploads of imports; without it they answer 500 (a server set up for reading only).
     pub imports: Option<ImportSetup>,
+    /// The sandbox, for reading a published component's manifest; without it publishing
+    /// over HTTP answers 500.
+    pub runtime: Option<Arc<Runtime>>,
 }
 
 impl AppState {
@@ -69,7 +74,14 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::default()),
             secure_cookies: false,
             imports: None,
+            runtime: None,
         }
+    }
+
+    /// Accepts published components, inspected in `runtime`'s sandbox.
+    pub fn with_runtime(mut self, runtime: Arc<Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
     }
 
     /// Accepts uploads of imports, pseudonymised with `pseudonymizer`, staged in `upload_dir`.

@@ -1,12 +1,13 @@
 //! The model registry over HTTP: the catalogue of versions and enablements (authors see their
 //! office's models; everyone else the province's shared catalogue), and the admins' actions:
-//! approve or reject, enable for regions, upgrade, roll back, disable. Publishing stays on the
-//! command line, where the office's signing key is.
+//! approve or reject, deprecate, enable for regions, upgrade, roll back, disable. Publishing
+//! takes a component signed on the author's machine: the office's private key never travels.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,10 +15,13 @@ use utoipa_axum::routes;
 use crate::auth::Role;
 use crate::registry::VersionRef;
 use crate::registry::enable::{self, EnableRequest, Enablement};
+use crate::registry::keys;
+use crate::registry::publish::{self, Published, Submission};
 use crate::registry::review::{self, VersionRecord};
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
+use super::upload::{form, multipart_error, read, text};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 /// A published version.
@@ -259,9 +263,157 @@ async fn change(
     Ok(Json(enable::get(&s.store, id).await?.into()))
 }
 
+/// What a reviewing admin sees: the version, and how its data scope changed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReviewSheet {
+    /// The version.
+    pub version: VersionItem,
+    /// The version before it, if any.
+    pub previous: Option<String>,
+    /// `dataset.column` entries it reads that the previous version did not.
+    pub scope_added: Vec<String>,
+    /// Entries the previous version read that it no longer does.
+    pub scope_removed: Vec<String>,
+}
+
+/// One version's review sheet (authors: their office's versions only).
+#[utoipa::path(get, path = "/versions/{model}/{version}", tag = "registry",
+    params(("model" = String, Path, description = "Model id"), ("version" = String, Path, description = "Version")),
+    responses((status = 200, body = ReviewSheet), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn sheet(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath((model, version)): ApiPath<(String, String)>,
+) -> Result<Json<ReviewSheet>, ApiError> {
+    let v: VersionRef = format!("{model}@{version}").parse()?;
+    let r = review::review(&s.store, &v).await?;
+    if p.role == Role::Author && r.version.office != p.office {
+        return Err(ApiError::not_found(format!("{v} not found")));
+    }
+    Ok(Json(ReviewSheet {
+        version: r.version.into(),
+        previous: r.previous,
+        scope_added: r.scope_added,
+        scope_removed: r.scope_removed,
+    }))
+}
+
+/// Why a version is deprecated.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deprecation {
+    /// Why.
+    pub reason: String,
+}
+
+/// Deprecates a version so it can no longer be enabled (admins).
+#[utoipa::path(post, path = "/versions/{model}/{version}/deprecation", tag = "registry", request_body = Deprecation,
+    params(("model" = String, Path, description = "Model id"), ("version" = String, Path, description = "Version")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn deprecate(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath((model, version)): ApiPath<(String, String)>,
+    ApiJson(d): ApiJson<Deprecation>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    let v: VersionRef = format!("{model}@{version}").parse()?;
+    review::deprecate(&s.store, &p.actor(), &v, &d.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Largest component accepted.
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+/// The form of a publish (`multipart/form-data`): the component and its signature, made on
+/// the author's machine with the office key (`supervise keys sign COMPONENT --key KEY`), so
+/// that the private key never reaches the server.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PublishForm {
+    /// The component (`.wasm`).
+    #[schema(value_type = String, format = Binary)]
+    pub component: Vec<u8>,
+    /// The ed25519 signature of the component's sha256: 128 hex digits.
+    pub signature: String,
+    /// The signer's public key: 64 hex digits (registered to the publishing office).
+    pub public_key: String,
+}
+
+/// Publishes a signed component for review (authors for their office, admins for the
+/// province's). The signature, the key's office and the component's contract are checked
+/// as on the command line; 201 for a new version, 200 for bytes published before.
+#[utoipa::path(post, path = "/versions", tag = "registry",
+    request_body(content = PublishForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = Published), (status = 200, body = Published), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn publish_version(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    if !matches!(p.role, Role::Author | Role::Admin) {
+        return Err(ApiError::forbidden(
+            "only authors and admins publish models",
+        ));
+    }
+    let mut multipart = form(multipart)?;
+    let (mut component, mut signature, mut public_key) = (None, None, None);
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name().unwrap_or("") {
+            "component" => component = Some(read(&mut field, MAX_COMPONENT_BYTES).await?),
+            "signature" => signature = Some(text(field).await?),
+            "public_key" => public_key = Some(text(field).await?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown form field `{other}` (component, signature, public_key)"
+                )));
+            }
+        }
+    }
+    let missing = |what: &str| ApiError::bad_request(format!("the form has no `{what}` field"));
+    let bytes = component.ok_or_else(|| missing("component"))?;
+    let signature: [u8; 64] = hex::decode(signature.ok_or_else(|| missing("signature"))?.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ApiError::bad_request("signature must be 128 hex digits"))?;
+    let public_key = keys::parse_public_key(&public_key.ok_or_else(|| missing("public_key"))?)
+        .map_err(|e| ApiError::bad_request(format!("public_key {e}")))?;
+    let Some(runtime) = s.runtime.clone() else {
+        return Err(ApiError::internal(
+            &"this server was started without a sandbox",
+        ));
+    };
+    // Reading the manifest compiles the component: keep it off the async workers.
+    let (store, actor) = (s.store.clone(), p.actor());
+    let handle = tokio::runtime::Handle::current();
+    let published = tokio::task::spawn_blocking(move || {
+        let sub = Submission {
+            bytes: &bytes,
+            signature,
+            public_key,
+        };
+        handle.block_on(publish::publish(&store, &runtime, &actor, &sub))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    let status = match published {
+        Published::Submitted { .. } => StatusCode::CREATED,
+        Published::Unchanged { .. } => StatusCode::OK,
+    };
+    Ok((status, Json(published)))
+}
+
 /// Registry routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(sheet))
+        .routes(routes!(deprecate))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(publish_version))
+                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (64 << 10))),
+        )
         .routes(routes!(versions))
         .routes(routes!(decide))
         .routes(routes!(enablements, create))

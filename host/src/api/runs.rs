@@ -9,12 +9,14 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::datasets::region;
+use crate::runs::quarantine::{self, Quarantine};
 use crate::runs::record::{self, RunFilter, RunRecord};
+use crate::runs::replay::{self, Comparison};
 use crate::runs::{Status, queue};
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiPath, ApiQuery, AppState};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 /// Filters of the run list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -175,9 +177,84 @@ fn writer(role: Role) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A run of the caller's region, or "not found".
+async fn own_run(s: &AppState, p: &crate::auth::Principal, id: i64) -> Result<RunRecord, ApiError> {
+    let r = record::get(&s.store, id).await?;
+    if !region::covers(&p.region, &r.region) {
+        return Err(ApiError::not_found(format!("run {id} not found")));
+    }
+    Ok(r)
+}
+
+/// Queues a replay of a succeeded run: same component, parameters, as-of date and snapshot;
+/// its clues are kept apart from the queue and compared with the original's.
+#[utoipa::path(post, path = "/runs/{id}/replay", tag = "runs", params(("id" = i64, Path, description = "Run id")),
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn replay_run(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    writer(p.role)?;
+    own_run(&s, &p, id).await?;
+    let run = replay::queue(&s.store, &p.actor(), id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { runs: vec![run] })))
+}
+
+/// How a replay's clues compare with its original's (once the replay has ended).
+#[utoipa::path(get, path = "/runs/{id}/comparison", tag = "runs", params(("id" = i64, Path, description = "The replay's run id")),
+    responses((status = 200, body = Comparison), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn comparison(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Comparison>, ApiError> {
+    readable(p.role)?;
+    own_run(&s, &p, id).await?;
+    Ok(Json(replay::compare(&s.store, id).await?))
+}
+
+/// Models quarantined after repeated failures (their runs wait until released).
+#[utoipa::path(get, path = "/quarantines", tag = "runs",
+    responses((status = 200, body = [Quarantine]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn quarantines(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+) -> Result<Json<Vec<Quarantine>>, ApiError> {
+    readable(p.role)?;
+    Ok(Json(quarantine::list(&s.store).await?))
+}
+
+/// Why a quarantined model is released.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// Why it may run again.
+    pub reason: String,
+}
+
+/// Releases a quarantined model (admins); its waiting runs resume.
+#[utoipa::path(post, path = "/quarantines/{model}/release", tag = "runs", request_body = Release,
+    params(("model" = String, Path, description = "Model id")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn release(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(model): ApiPath<String>,
+    ApiJson(r): ApiJson<Release>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    quarantine::release(&s.store, &p.actor(), &model, &r.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Run actions.
 pub fn action_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(queue_runs))
         .routes(routes!(cancel))
+        .routes(routes!(replay_run))
+        .routes(routes!(comparison))
+        .routes(routes!(quarantines))
+        .routes(routes!(release))
 }

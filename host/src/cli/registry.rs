@@ -40,6 +40,15 @@ pub enum KeysCommand {
         /// Where to write the private key.
         path: PathBuf,
     },
+    /// Sign a component for publishing through the API or the dashboard: writes
+    /// COMPONENT.sig (the signature, hex) and prints it with the public key to send along.
+    Sign {
+        /// The component.
+        component: PathBuf,
+        /// The private key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Register an office's public key (provincial admins).
     Register {
         /// The office.
@@ -241,10 +250,30 @@ pub fn keys_cmd(cli: &Cli, cmd: &KeysCommand) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let KeysCommand::Sign { component, key } = cmd {
+        let signing = keys::read_signing_key(key)?;
+        let bytes = std::fs::read(component).map_err(|source| CliError::Read {
+            path: component.clone(),
+            source,
+        })?;
+        let signature = hex::encode(keys::sign(&signing, &bytes));
+        let out = component.with_extension("wasm.sig");
+        std::fs::write(&out, &signature).map_err(|source| CliError::Write {
+            path: out.clone(),
+            source,
+        })?;
+        println!("wrote {}", out.display());
+        println!("signature  {signature}");
+        println!(
+            "public_key {}",
+            hex::encode(signing.verifying_key().as_bytes())
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     block_on(async {
         let store = Store::open(&cli.database_url()).await?;
         match cmd {
-            KeysCommand::New { .. } => {}
+            KeysCommand::New { .. } | KeysCommand::Sign { .. } => {}
             KeysCommand::Register {
                 office_id,
                 public_key,

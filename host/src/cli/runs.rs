@@ -459,7 +459,8 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
         } else {
             let pseudo = Pseudonymizer::from_secret_file(&cli.secret_file(), true)?;
             let state = crate::api::AppState::new(store.clone())
-                .with_imports(pseudo, cli.home.join("uploads"));
+                .with_imports(pseudo, cli.home.join("uploads"))
+                .with_runtime(ex.runtime().clone());
             crate::api::app(state).merge(metrics)
         };
         // The planner's statistics: refreshed at start (a store loaded in bulk since the last

@@ -487,6 +487,57 @@ fn time(ms: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
+/// The columns of an export, in order.
+pub const CSV_HEADER: [&str; 19] = [
+    "id",
+    "model",
+    "source",
+    "reported_by",
+    "kind",
+    "region",
+    "status",
+    "score",
+    "subject_type",
+    "subject_id",
+    "subject_name",
+    "reason",
+    "occurrences",
+    "first_seen",
+    "last_seen",
+    "assignee",
+    "handling_due",
+    "dismiss_reason",
+    "suggestion",
+];
+
+/// One clue as a row of an export ([`CSV_HEADER`]'s columns).
+pub fn csv_record(c: &ClueRow) -> [String; 19] {
+    [
+        c.id.to_string(),
+        c.model.clone().unwrap_or_default(),
+        c.source.clone(),
+        c.source_detail.clone().unwrap_or_default(),
+        c.kind.clone(),
+        c.region.clone(),
+        c.status.to_string(),
+        format!("{:.3}", c.score),
+        c.subject_type.clone(),
+        c.subject_id.clone(),
+        c.subject_name.clone(),
+        c.reason.clone(),
+        c.occurrences.to_string(),
+        time(Some(c.first_seen_ms)),
+        time(Some(c.last_seen_ms)),
+        c.assignee.clone().unwrap_or_default(),
+        time(c.handling_due_ms),
+        c.dismiss_reason.clone().unwrap_or_default(),
+        c.suggestion_id.map(|s| s.to_string()).unwrap_or_default(),
+    ]
+}
+
+/// Rows an export reads per query.
+pub const EXPORT_PAGE: i64 = 1000;
+
 /// Writes every matching clue as CSV (header first); returns how many.
 pub async fn export(
     store: &Store,
@@ -497,63 +548,21 @@ pub async fn export(
 ) -> Result<u64, ClueError> {
     let mut w = csv::Writer::from_writer(out);
     let io = |e: csv::Error| ClueError::Invalid(format!("cannot write the CSV: {e}"));
-    w.write_record([
-        "id",
-        "model",
-        "source",
-        "reported_by",
-        "kind",
-        "region",
-        "status",
-        "score",
-        "subject_type",
-        "subject_id",
-        "subject_name",
-        "reason",
-        "occurrences",
-        "first_seen",
-        "last_seen",
-        "assignee",
-        "handling_due",
-        "dismiss_reason",
-        "suggestion",
-    ])
-    .map_err(io)?;
+    w.write_record(CSV_HEADER).map_err(io)?;
     let mut page = f.clone();
-    page.limit = 1000;
+    page.limit = EXPORT_PAGE;
     page.offset = 0;
     let mut n = 0u64;
     loop {
         let (rows, _) = list(store, scope, &page, now).await?;
         for c in &rows {
-            w.write_record([
-                c.id.to_string(),
-                c.model.clone().unwrap_or_default(),
-                c.source.clone(),
-                c.source_detail.clone().unwrap_or_default(),
-                c.kind.clone(),
-                c.region.clone(),
-                c.status.to_string(),
-                format!("{:.3}", c.score),
-                c.subject_type.clone(),
-                c.subject_id.clone(),
-                c.subject_name.clone(),
-                c.reason.clone(),
-                c.occurrences.to_string(),
-                time(Some(c.first_seen_ms)),
-                time(Some(c.last_seen_ms)),
-                c.assignee.clone().unwrap_or_default(),
-                time(c.handling_due_ms),
-                c.dismiss_reason.clone().unwrap_or_default(),
-                c.suggestion_id.map(|s| s.to_string()).unwrap_or_default(),
-            ])
-            .map_err(io)?;
+            w.write_record(csv_record(c)).map_err(io)?;
             n += 1;
         }
-        if rows.len() < 1000 {
+        if (rows.len() as i64) < EXPORT_PAGE {
             break;
         }
-        page.offset += 1000;
+        page.offset += EXPORT_PAGE;
     }
     w.flush()
         .map_err(|e| ClueError::Invalid(format!("cannot write the CSV: {e}")))?;

@@ -10,7 +10,10 @@ use crate::store::{Store, audit};
 use super::ClueError;
 
 /// Deadlines and windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Days from assignment to the handling deadline.
     pub handling_days: i64,

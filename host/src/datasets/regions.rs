@@ -73,11 +73,39 @@ pub fn parent_of(code: &str) -> Option<String> {
 /// Loads (or renames) regions from a CSV; every row is checked first and nothing is written
 /// when any is wrong.
 pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, RegionError> {
-    let file_err = |reason: String| RegionError::File {
+    let reader = csv::Reader::from_path(path).map_err(|e| RegionError::File {
         path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    load(store, reader, &path.display().to_string(), actor).await
+}
+
+/// The same from CSV text (an upload); `source` names it in messages and the audit log.
+pub async fn load_csv_text(
+    store: &Store,
+    text: &str,
+    source: &str,
+    actor: &str,
+) -> Result<usize, RegionError> {
+    load(
+        store,
+        csv::Reader::from_reader(text.as_bytes()),
+        source,
+        actor,
+    )
+    .await
+}
+
+async fn load<R: std::io::Read>(
+    store: &Store,
+    mut reader: csv::Reader<R>,
+    source: &str,
+    actor: &str,
+) -> Result<usize, RegionError> {
+    let file_err = |reason: String| RegionError::File {
+        path: source.to_string(),
         reason,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| file_err(e.to_string()))?;
     let header = reader
         .headers()
         .map_err(|e| file_err(e.to_string()))?
@@ -162,7 +190,7 @@ pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, 
     }
     if !problems.is_empty() {
         return Err(RegionError::Invalid {
-            path: path.display().to_string(),
+            path: source.to_string(),
             problems,
         });
     }
@@ -181,7 +209,7 @@ pub async fn load_csv(store: &Store, path: &Path, actor: &str) -> Result<usize, 
         .execute(&mut *tx)
         .await?;
     }
-    let detail = serde_json::json!({"file": path.display().to_string(), "regions": rows.len()});
+    let detail = serde_json::json!({"file": source, "regions": rows.len()});
     audit(&mut tx, actor, "regions.load", "regions", &detail).await?;
     tx.commit().await?;
     Ok(rows.len())

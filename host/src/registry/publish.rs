@@ -13,7 +13,7 @@ use super::keys::fingerprint;
 use super::{Actor, RegistryError, VersionRef};
 
 /// What a publish did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Published {
     /// A new version, now awaiting review.

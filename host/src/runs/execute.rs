@@ -126,6 +126,11 @@ impl Executor {
         &self.store
     }
 
+    /// The sandbox it runs models in.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
     /// The settings.
     pub fn config(&self) -> &ExecutorConfig {
         &self.config

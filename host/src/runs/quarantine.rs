@@ -14,7 +14,7 @@ use super::RunError;
 pub const DEFAULT_AFTER: u32 = 3;
 
 /// An active quarantine.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Quarantine {
     /// The model.
     pub model: String,

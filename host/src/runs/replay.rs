@@ -60,7 +60,7 @@ pub async fn queue(store: &Store, actor: &Actor, id: i64) -> Result<i64, RunErro
 }
 
 /// How a replay's clues compare with the original run's.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Comparison {
     /// The original run.
     pub original: i64,

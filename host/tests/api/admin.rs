@@ -16,27 +16,49 @@ const PAYMENTS: &str = "payment_id,id_number,pay_date,amount,region_code\n\
     P-3,33010319480515432X,2024-03-15,2100.50,330103\n";
 
 impl Client {
-    /// Posts a multipart form: `fields` as text parts, then `file` as a file part.
+    /// Posts a multipart form: `fields` as text parts, then `file` as the `file` part.
     async fn upload(
         &self,
         path: &str,
         fields: &[(&str, &str)],
         file: Option<(&str, &str)>,
     ) -> (StatusCode, Value) {
+        let files: Vec<(&str, &str, &[u8])> = file
+            .iter()
+            .map(|(name, text)| ("file", *name, text.as_bytes()))
+            .collect();
+        self.form(path, fields, &files).await
+    }
+
+    /// Posts a multipart form: text `fields`, then `files` as (field, file name, bytes).
+    pub(crate) async fn form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> (StatusCode, Value) {
         let boundary = "XsuperviseX";
-        let mut body = String::new();
+        let mut body = Vec::new();
         for (k, v) in fields {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
         }
-        if let Some((name, text)) = file {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-                 Content-Type: text/csv\r\n\r\n{text}\r\n"
-            ));
+        for (field, name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
         }
-        body.push_str(&format!("--{boundary}--\r\n"));
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let mut req = Request::builder().method(Method::POST).uri(path).header(
             header::CONTENT_TYPE,
             format!("multipart/form-data; boundary={boundary}"),

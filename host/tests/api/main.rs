@@ -26,10 +26,24 @@ use tower::ServiceExt;
 use support::*;
 
 mod admin;
+mod lifecycle;
 mod matrix;
 mod remote;
 
 const PASS: &str = "a long enough passphrase";
+
+/// One sandbox for every test of this binary (compiling components is the slow part).
+pub(crate) fn runtime() -> std::sync::Arc<supervise::runtime::Runtime> {
+    static RT: std::sync::OnceLock<std::sync::Arc<supervise::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        std::sync::Arc::new(
+            supervise::runtime::Runtime::new(supervise::runtime::RuntimeConfig::default())
+                .expect("runtime"),
+        )
+    })
+    .clone()
+}
 
 pub(crate) struct Client {
     state: AppState,
@@ -42,7 +56,8 @@ impl Client {
     pub(crate) fn new(db: &TestDb) -> Client {
         Client {
             state: AppState::new(db.store.clone())
-                .with_imports(key(), std::env::temp_dir().join("supervise-test-uploads")),
+                .with_imports(key(), std::env::temp_dir().join("supervise-test-uploads"))
+                .with_runtime(runtime()),
             cookie: None,
             csrf: None,
             bearer: None,

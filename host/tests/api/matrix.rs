@@ -161,7 +161,79 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
         [400, 403, 403, 403],
     ));
     // Offices and keys, datasets and imports, users and tokens, the audit trail.
-    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 18] = [
+    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 28] = [
+        (
+            "clue export",
+            Method::GET,
+            "/api/v1/clues/export",
+            None,
+            [200, 200, 200, 403],
+        ),
+        (
+            "report clue",
+            Method::POST,
+            "/api/v1/clues/reports",
+            Some(
+                json!({"source": "agency", "reporter": "x", "region": "330102", "subject_type": "p", "subject_id": "1", "reason": " "}),
+            ),
+            [400, 403, 400, 403],
+        ),
+        (
+            "settings",
+            Method::GET,
+            "/api/v1/settings",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "change settings",
+            Method::PUT,
+            "/api/v1/settings",
+            Some(json!({"handling_days": 0, "feedback_months": 3, "due_soon_days": 2})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "load regions",
+            Method::POST,
+            "/api/v1/regions",
+            Some(json!({"csv": "nope\n"})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "review sheet",
+            Method::GET,
+            "/api/v1/versions/test-versioned/1.0.0",
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "deprecate",
+            Method::POST,
+            "/api/v1/versions/test-versioned/1.0.0/deprecation",
+            Some(json!({"reason": " "})),
+            [400, 403, 403, 403],
+        ),
+        (
+            "publish",
+            Method::POST,
+            "/api/v1/versions",
+            Some(json!({})),
+            [400, 403, 403, 400],
+        ),
+        (
+            "quarantines",
+            Method::GET,
+            "/api/v1/quarantines",
+            None,
+            [200, 200, 200, 403],
+        ),
+        (
+            "release",
+            Method::POST,
+            "/api/v1/quarantines/test-versioned/release",
+            Some(json!({"reason": " "})),
+            [400, 403, 403, 403],
+        ),
         (
             "offices",
             Method::GET,
@@ -377,6 +449,22 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
             [400, 403, 404, 403],
         );
         push(
+            "replay run",
+            Method::POST,
+            format!("/api/v1/runs/{}/replay", side.run),
+            None,
+            [409, 403, 409, 403],
+            [409, 403, 404, 403],
+        );
+        push(
+            "replay comparison",
+            Method::GET,
+            format!("/api/v1/runs/{}/comparison", side.run),
+            None,
+            [400, 400, 400, 403],
+            [400, 400, 404, 403],
+        );
+        push(
             "queue runs",
             Method::POST,
             "/api/v1/runs".into(),
@@ -453,6 +541,6 @@ async fn every_route_every_role_own_and_foreign_region(db: &TestDb) {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked >= 4 * 48, "{checked}");
+    assert!(checked >= 4 * 62, "{checked}");
 }
 both!(every_route_every_role_own_and_foreign_region);
