@@ -19,7 +19,14 @@ use supervise::store::Store;
 mod common;
 use common::{arg, counties, pg_database};
 
-async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String) {
+/// Bearer tokens of the province's admin, a city reviewer and a county reviewer.
+struct Tokens {
+    admin: String,
+    city: String,
+    county: String,
+}
+
+async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> Tokens {
     let mut csv = String::from("code,name\n330000,Province\n");
     for city in 1..=11u32 {
         csv.push_str(&format!("33{city:02}00,City {city}\n"));
@@ -37,7 +44,11 @@ async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String
         user: "admin".into(),
         office: "330000".into(),
     };
-    for (id, region) in [("330000", "330000"), ("330102", "330102")] {
+    for (id, region) in [
+        ("330000", "330000"),
+        ("330100", "330100"),
+        ("330102", "330102"),
+    ] {
         keys::add_office(
             store,
             &admin,
@@ -68,24 +79,33 @@ async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String
         .expect("q")
         .expect("boss")
         .0;
-    users::create(
-        store,
-        Some(&boss),
-        &NewUser {
-            username: "li".into(),
-            password: pass,
-            role: Role::Reviewer,
-            office: "330102".into(),
-        },
-    )
-    .await
-    .expect("li");
-    let li = users::by_name(store, "li").await.expect("q").expect("li").0;
-    let admin_token = tokens::create(store, &boss, None, "bench", 1)
+    let mut reviewers = Vec::new();
+    for (name, office) in [("wang", "330100"), ("li", "330102")] {
+        users::create(
+            store,
+            Some(&boss),
+            &NewUser {
+                username: name.into(),
+                password: pass.clone(),
+                role: Role::Reviewer,
+                office: office.into(),
+            },
+        )
         .await
-        .expect("token")
-        .1;
-    let reviewer_token = tokens::create(store, &li, None, "bench", 1)
+        .expect("reviewer");
+        let p = users::by_name(store, name)
+            .await
+            .expect("q")
+            .expect("user")
+            .0;
+        reviewers.push(
+            tokens::create(store, &p, None, "bench", 1)
+                .await
+                .expect("token")
+                .1,
+        );
+    }
+    let admin_token = tokens::create(store, &boss, None, "bench", 1)
         .await
         .expect("token")
         .1;
@@ -144,7 +164,13 @@ async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> (String, String
         tx.commit().await.expect("commit");
     }
     eprintln!("  seeded {n} clues in {:.1} s", t.elapsed().as_secs_f64());
-    (admin_token, reviewer_token)
+    let county = reviewers.pop().unwrap_or_default();
+    let city = reviewers.pop().unwrap_or_default();
+    Tokens {
+        admin: admin_token,
+        city,
+        county,
+    }
 }
 
 /// (p50 ms, p99 ms, requests/s) from wrk's `--latency` output.
@@ -224,7 +250,7 @@ async fn main() {
     for (db, url) in &stores {
         let store = Store::open(url).await.expect("open");
         eprintln!("{db}: seeding…");
-        let (admin, reviewer) = seed(&store, dir.path(), n).await;
+        let t = seed(&store, dir.path(), n).await;
         // What `supervise serve` does at start: refresh the planner's statistics.
         store.optimize().await.expect("optimize");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -238,17 +264,27 @@ async fn main() {
             (
                 "county reviewer: clue queue, first page",
                 format!("{base}/clues?limit=50"),
-                &reviewer,
+                &t.county,
+            ),
+            (
+                "city reviewer: clue queue, first page",
+                format!("{base}/clues?limit=50"),
+                &t.city,
             ),
             (
                 "province: new clues by score, page 3",
                 format!("{base}/clues?status=new&sort=score&limit=50&offset=100"),
-                &admin,
+                &t.admin,
+            ),
+            (
+                "province: score >= 0.9 by due date, page 2",
+                format!("{base}/clues?min_score=0.9&sort=due&limit=50&offset=50"),
+                &t.admin,
             ),
             (
                 "province: overview statistics",
                 format!("{base}/stats/feedback?level=city"),
-                &admin,
+                &t.admin,
             ),
         ];
         for (name, url, token) in cases {

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod clues;
 pub mod datasets;
+pub mod demo;
 pub mod registry;
 pub mod runs;
 pub mod runtime;

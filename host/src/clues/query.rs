@@ -225,10 +225,14 @@ enum Bind {
 /// input ever becomes SQL text), and its values. Only the filters in use appear, so the
 /// database can use its indexes; the region prefix becomes a range (`'3301' <= region <
 /// '3301:'`, ':' sorting right after '9'), a county an equality.
-fn where_clause(prefix: &str, f: &ClueFilter, now: i64) -> (String, Vec<Bind>) {
+fn where_clause(prefix: &str, whole_store: bool, f: &ClueFilter, now: i64) -> (String, Vec<Bind>) {
     // A county is one code: an equality lets the database read (region, sort key) indexes
-    // in order instead of sorting the county's clues.
-    let (mut sql, mut binds) = if prefix.len() == 6 {
+    // in order instead of sorting the county's clues. A scope that covers every region in
+    // the store needs no region condition at all (one that matches everything would only
+    // mislead the planner into reading a region index).
+    let (mut sql, mut binds) = if whole_store {
+        (String::from("WHERE 1 = 1"), Vec::new())
+    } else if prefix.len() == 6 {
         (
             String::from("WHERE region = $1"),
             vec![Bind::Text(prefix.to_string())],
@@ -440,7 +444,7 @@ pub async fn list(
     };
     let limit = if f.limit <= 0 { 50 } else { f.limit.min(1000) };
     let offset = f.offset.max(0);
-    let (clause, binds) = where_clause(&prefix, f, now);
+    let (clause, binds) = where_clause(&prefix, covers_store(store, &prefix).await?, f, now);
     let total = total(store, &prefix, f, &clause, &binds).await?;
     let source = if walk_sort_index(store, &prefix, total, limit + offset).await? {
         format!("clues INDEXED BY {}", f.sort.index(f))
@@ -460,6 +464,18 @@ pub async fn list(
         .fetch_all(store.pool())
         .await?;
     Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+}
+
+/// Whether every region in the store lies under `prefix` (the usual case for the province).
+async fn covers_store(store: &Store, prefix: &str) -> Result<bool, ClueError> {
+    let outside: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE code < $1 OR code >= $2")
+            .bind(prefix.to_string())
+            .bind(format!("{prefix}:"))
+            .fetch_one(store.pool())
+            .await?
+            .try_get(0)?;
+    Ok(outside == 0)
 }
 
 /// Whether a page over a city or the province should be read by walking the sort's index

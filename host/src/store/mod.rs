@@ -110,6 +110,18 @@ impl Store {
         }
         let mut options =
             AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 });
+        if dialect == Dialect::Postgres {
+            // Plan every execution with its parameters: the same statement serves a county
+            // (a thousandth of the clues) and the province (all of them), and a cached generic
+            // plan chosen for one is ruinous for the other.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET plan_cache_mode = force_custom_plan")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
