@@ -75,11 +75,13 @@ FOR EACH ROW WHEN (OLD.region IS DISTINCT FROM NEW.region OR OLD.model_id IS DIS
 EXECUTE FUNCTION clue_tally_trigger();
 
 -- Every sort of the queue has an index to read pages from in order: within a county
--- (region first) and across a city or the province (the sort key alone). The handling
--- deadline sorts with clues that have none last.
+-- (region first) and across a city or the province (the sort key, then the id that breaks
+-- ties, so that a page is read in order without sorting). The handling deadline sorts with
+-- clues that have none last.
 CREATE INDEX clues_region_score ON clues (region, score);
 CREATE INDEX clues_region_first_seen ON clues (region, first_seen_ms);
 CREATE INDEX clues_region_due ON clues (region, COALESCE(handling_due_ms, 9223372036854775807));
-CREATE INDEX clues_score ON clues (score);
-CREATE INDEX clues_first_seen ON clues (first_seen_ms);
-CREATE INDEX clues_due_order ON clues (COALESCE(handling_due_ms, 9223372036854775807));
+CREATE INDEX clues_score ON clues (score, id);
+CREATE INDEX clues_first_seen ON clues (first_seen_ms, id);
+CREATE INDEX clues_due_order ON clues (COALESCE(handling_due_ms, 9223372036854775807), id);
+CREATE INDEX clues_last_seen_id ON clues (last_seen_ms, id);

@@ -2,6 +2,7 @@
 
 mod clues;
 mod data;
+mod demo;
 mod model;
 mod new;
 mod print;
@@ -117,6 +118,8 @@ pub enum Command {
     Worker(runs::ServeArgs),
     /// Call any route of a remote server's API (needs --server and a token).
     Api(remote::ApiArgs),
+    /// Write the synthetic demo province: every dataset, regions, schemas, ground truth.
+    DemoData(demo::DemoDataArgs),
 }
 
 impl Cli {
@@ -267,6 +270,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => runs::serve(&cli, a, false),
         Command::Worker(a) => runs::serve(&cli, a, true),
         Command::Model(ModelCommand::Backtest(a)) => runs::backtest(&cli, a),
+        Command::DemoData(a) => demo::demo_data(a),
         Command::Api(_) => Err(CliError::Usage(
             "`supervise api` calls a running server: add --server http://HOST:PORT and SUPERVISE_TOKEN".into(),
         )),

@@ -188,18 +188,27 @@ impl StoreScan {
         let all_in =
             c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
         let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
-        if !all_in {
+        // The region column filters the rows; a model that reads it too gets the same copy.
+        let region_at = self.columns.iter().position(|c| *c == self.region_column);
+        let append_region = !all_in && region_at.is_none();
+        if append_region {
             wanted.push(&self.region_column);
         }
         let (rows, mut decoded) = chunk::decode(&blob, &wanted)
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        let appended = if append_region {
+            decoded.pop().flatten()
+        } else {
+            None
+        };
         let selection = if all_in {
             None
         } else {
-            let region = decoded
-                .pop()
-                .flatten()
-                .ok_or_else(|| backend("chunk lacks its region column"))?;
+            let region = match region_at {
+                Some(i) => decoded.get(i).and_then(Option::as_ref),
+                None => appended.as_ref(),
+            }
+            .ok_or_else(|| backend("chunk lacks its region column"))?;
             Some(
                 (0..rows)
                     .filter(|&i| {

@@ -209,6 +209,11 @@ fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// Cents of `y` yuan.
+fn yuan(y: i64) -> i64 {
+    y * 100
+}
+
 fn money(yuan_cents: i64) -> String {
     format!("{}.{:02}", yuan_cents / 100, yuan_cents % 100)
 }
@@ -451,9 +456,9 @@ impl Gen<'_> {
                 ])?;
             }
             if retired {
-                let planted = dies && death <= as_of - Duration::days(75) && r.chance(0.05);
+                let planted = dies && death <= as_of - Duration::days(75) && r.chance(0.1);
                 let extra = r.between(2, 4) as i32;
-                let amount = r.between(1_500_00, 6_000_00);
+                let amount = r.between(yuan(1500), yuan(6000));
                 let paid_until = if planted {
                     month_start(death, -extra) + Duration::days(20)
                 } else if dies {
@@ -496,8 +501,9 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// One person in 500 was convicted of driving after drinking; 40% of the others hold
-    /// a licence.
+    /// One person in 200 was convicted of driving after drinking (four in five of them of
+    /// drunk driving, and of those, three in ten still hold a valid licence: planted); 40% of
+    /// the others hold a licence.
     fn driving(
         &mut self,
         i: u64,
@@ -508,7 +514,7 @@ impl Gen<'_> {
     ) -> Result<(), DemoError> {
         let as_of = self.o.as_of;
         let region = self.all[p.county].code.clone();
-        let convicted = i % 500 == 101;
+        let convicted = i % 200 == 101;
         if !convicted && !r.chance(0.4) {
             return Ok(());
         }
@@ -527,13 +533,13 @@ impl Gen<'_> {
         let drunk = r.chance(0.8);
         let date = as_of - Duration::days(r.between(60, 700));
         convictions.row([
-            format!("({})浙{}刑初{}号", date.year(), &region[2..], i / 500).as_str(),
+            format!("({})浙{}刑初{}号", date.year(), &region[2..], i / 200).as_str(),
             &p.id,
             if drunk { "drunk" } else { "drink" },
             &day(date),
             &region,
         ])?;
-        let planted = drunk && r.chance(0.1);
+        let planted = drunk && r.chance(0.3);
         if drunk && !planted {
             let revoked = date + Duration::days(r.between(1, 20));
             licences.row([
@@ -687,7 +693,7 @@ impl Gen<'_> {
             let mut plan = Rng::of(seed, "company-block", b);
             let county = plan.below(all.len() as u64) as usize;
             let region = all[county].code.clone();
-            let cluster = if plan.chance(0.3) {
+            let cluster = if plan.chance(0.5) {
                 plan.between(3, 6) as u64
             } else {
                 0
@@ -750,7 +756,7 @@ impl Gen<'_> {
                     let amount = if dormant {
                         0
                     } else {
-                        r.between(2_000_00, 500_000_00)
+                        r.between(yuan(2000), yuan(500000))
                     };
                     tax.row([
                         format!("S{k:09}{q}").as_str(),
@@ -800,7 +806,7 @@ impl Gen<'_> {
             "judgment_parties",
             &["case_no", "party_id", "role", "region_code"],
         )?;
-        let blocks = (scale / 100).div_ceil(20);
+        let blocks = (scale / 400).max(1);
         for b in 0..blocks {
             let mut plan = Rng::of(seed, "case-block", b);
             let county = plan.below(all.len() as u64) as usize;
@@ -809,7 +815,7 @@ impl Gen<'_> {
                 |n: u64, year: i32| format!("({year})浙{}民初{}号", &region[2..], b * 100 + n);
             // (plaintiff index, defendant index, cause, days before as-of)
             let mut suits: Vec<(u64, u64, &str, i64)> = Vec::new();
-            let who = |k: u64| (k * 100 + 13) % scale;
+            let who = |k: u64| (k * 20 + 13) % scale;
             for n in 0..12 {
                 let k = b * 20 + n;
                 let cause = if plan.chance(0.6) {
@@ -817,13 +823,12 @@ impl Gen<'_> {
                 } else {
                     "labour"
                 };
-                suits.push((who(k), (k * 100 + 57) % scale, cause, plan.between(1, 700)));
+                suits.push((who(k), (k * 20 + 17) % scale, cause, plan.between(1, 700)));
             }
             let lender = who(b * 20 + 12);
-            let borrowers =
-                |from: u64, n: u64| (0..n).map(move |d| (from * 100 + 61 + d * 3) % scale);
-            match plan.below(4) {
-                0 => {
+            let borrowers = |from: u64, n: u64| (0..n).map(move |d| (from * 20 + 1 + d) % scale);
+            match plan.below(5) {
+                0 | 1 => {
                     // Planted: 6 to 9 suits against as many borrowers within 300 days.
                     let n = plan.between(6, 9) as u64;
                     let last = plan.between(1, 300);
@@ -833,13 +838,13 @@ impl Gen<'_> {
                     let id = person(seed, lender, all).id;
                     self.plant("professional-lender", county, "person", &id, &id);
                 }
-                1 => {
+                2 => {
                     // Four suits in a year: below the threshold.
                     for d in borrowers(b * 20 + 12, 4) {
                         suits.push((lender, d, "private_lending", plan.between(1, 365)));
                     }
                 }
-                2 => {
+                3 => {
                     // Six suits, but 300 days apart: never five within a year.
                     for (x, d) in borrowers(b * 20 + 12, 6).enumerate() {
                         suits.push((lender, d, "private_lending", 10 + 300 * x as i64));
@@ -859,7 +864,7 @@ impl Gen<'_> {
                     no.as_str(),
                     cause,
                     &day(filed),
-                    &money(plan.between(5_000_00, 800_000_00)),
+                    &money(plan.between(yuan(5000), yuan(800000))),
                     &region,
                 ])?;
                 for (who, role) in [(plaintiff, "plaintiff"), (defendant, "defendant")] {
