@@ -120,6 +120,9 @@ pub enum Command {
     Api(remote::ApiArgs),
     /// Write the synthetic demo province: every dataset, regions, schemas, ground truth.
     DemoData(demo::DemoDataArgs),
+    /// The demo: a generated province in a fresh SQLite store, every model run, one user per
+    /// role, served (a second start reuses it).
+    Demo(demo::DemoArgs),
 }
 
 impl Cli {
@@ -271,6 +274,7 @@ pub fn main() -> ExitCode {
         Command::Worker(a) => runs::serve(&cli, a, true),
         Command::Model(ModelCommand::Backtest(a)) => runs::backtest(&cli, a),
         Command::DemoData(a) => demo::demo_data(a),
+        Command::Demo(a) => demo::demo(&cli, a),
         Command::Api(_) => Err(CliError::Usage(
             "`supervise api` calls a running server: add --server http://HOST:PORT and SUPERVISE_TOKEN".into(),
         )),

@@ -7,5 +7,6 @@ pub mod generate;
 pub mod ids;
 pub mod province;
 pub mod rng;
+pub mod setup;
 
 pub use generate::{DemoError, Options, Summary, Truth, generate};

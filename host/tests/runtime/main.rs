@@ -2,6 +2,7 @@
 
 mod cache;
 mod cli;
+mod demo;
 mod hostile;
 mod pension;
 mod support;
