@@ -16,6 +16,7 @@ mod world;
 mod setup;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
 use sqlx::Row;
 use supervise::datasets::pseudonym::to_hex;
@@ -23,6 +24,8 @@ use supervise::datasets::{catalog, regions, schema::DatasetSchema};
 use supervise::demo::{self, Options, Truth};
 use supervise::registry::VersionRef;
 use supervise::registry::enable::{self, EnableRequest};
+use supervise::runs::{Executor, ExecutorConfig, Metrics};
+use supervise::runtime::{Runtime, RuntimeConfig};
 use supervise_test_guests as guests;
 
 use support::*;
@@ -115,6 +118,29 @@ async fn province(db: &TestDb, seed: u64) -> Vec<Truth> {
         .collect()
 }
 
+/// An executor whose sandbox keeps compiled components on disk, as `serve` does: without
+/// it every one of the 450 runs would compile its model again.
+fn executor(db: &TestDb) -> Arc<Executor> {
+    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+    let runtime = RT
+        .get_or_init(|| {
+            let config = RuntimeConfig {
+                cache_dir: Some(
+                    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("models-cache"),
+                ),
+                ..RuntimeConfig::default()
+            };
+            Arc::new(Runtime::new(config).expect("runtime"))
+        })
+        .clone();
+    Arc::new(Executor::new(
+        db.store.clone(),
+        runtime,
+        ExecutorConfig::default(),
+        Arc::new(Metrics::default()),
+    ))
+}
+
 async fn enable_for(db: &TestDb, model: &str, regions: &[&str]) -> i64 {
     let req = EnableRequest {
         version: VersionRef {
@@ -147,7 +173,7 @@ async fn every_planted_case_and_nothing_else(db: &TestDb, seed: u64, county_firs
     for (guest, model) in MODELS {
         setup::enabled(db, &w, (guest, model, "1.0.0"), &[], &[], None).await;
     }
-    let ex = setup::executor(db, 30_000);
+    let ex = executor(db);
     if county_first {
         // Each model enabled for the one county with most of its planted cases.
         let mut county_enablements = Vec::new();
