@@ -172,7 +172,9 @@ impl Setup<'_> {
                 publish::Published::Submitted { version, .. }
                 | publish::Published::Unchanged { version, .. } => version,
             };
-            let v: VersionRef = version.parse().map_err(step(format!("{model}")))?;
+            let v: VersionRef = version.parse().map_err(step(format!(
+                "reading the version {model} was published as"
+            )))?;
             review::decide(
                 store,
                 &admin,
