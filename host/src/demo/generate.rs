@@ -244,13 +244,17 @@ struct Person {
 
 /// Birth dates span 80 years from this day.
 const BIRTH_DAYS: u64 = 29_220;
+/// Consecutive residents of a county are born this many days apart (mod [`BIRTH_DAYS`]); it
+/// shares no factor with it, so the first 29,220 residents of a county have 29,220 distinct
+/// birthdays spread over all 80 years, whatever the scale.
+const BIRTH_STRIDE: u64 = 7_919;
 
 fn person(seed: u64, i: u64, all: &[County]) -> Person {
     let n = all.len() as u64;
     let county = (i % n) as usize;
     let j = i / n;
     let base = NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default();
-    let birth = base + Duration::days((j % BIRTH_DAYS) as i64);
+    let birth = base + Duration::days((j * BIRTH_STRIDE % BIRTH_DAYS) as i64);
     let seq = (j / BIRTH_DAYS) as u32;
     let mut r = Rng::of(seed, "name", i);
     let name = format!(
@@ -444,7 +448,7 @@ impl Gen<'_> {
             };
             let age = as_of.year() - p.birth.year();
             let retired = age >= 60;
-            let dies = r.chance(if retired { 0.02 } else { 0.002 });
+            let dies = r.chance(if retired { 0.03 } else { 0.002 });
             let death = as_of - Duration::days(r.between(20, 330));
             if dies {
                 deaths.row([
@@ -456,7 +460,7 @@ impl Gen<'_> {
                 ])?;
             }
             if retired {
-                let planted = dies && death <= as_of - Duration::days(75) && r.chance(0.1);
+                let planted = dies && death <= as_of - Duration::days(75) && r.chance(0.2);
                 let extra = r.between(2, 4) as i32;
                 let amount = r.between(yuan(1500), yuan(6000));
                 let paid_until = if planted {
