@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clues;
+pub mod dashboard;
 pub mod datasets;
 pub mod demo;
 pub mod registry;

@@ -25,6 +25,21 @@ CREATE TABLE clue_close_days (
     PRIMARY KEY (region, model_key, source, days)
 );
 
+-- New clues by region, model and the week they were first seen (weeks since the epoch,
+-- counted from Thursday 1970-01-01): the dashboard's trend. First seen never changes, so
+-- only inserts and deletes move it.
+CREATE TABLE clue_weekly (
+    region TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    week BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (region, model_key, week)
+);
+
+INSERT INTO clue_weekly
+SELECT region, COALESCE(model_id, '(reported)'), first_seen_ms / 604800000, COUNT(*)
+FROM clues GROUP BY 1, 2, 3;
+
 INSERT INTO clue_tally
 SELECT region, COALESCE(model_id, '(reported)'), source, status, COALESCE(dismiss_reason, ''),
        CASE WHEN verifying_at_ms IS NULL THEN 0 ELSE 1 END, CASE WHEN confirmed_at_ms IS NULL THEN 0 ELSE 1 END, COUNT(*)
@@ -53,6 +68,15 @@ $$ LANGUAGE plpgsql;
 
 CREATE FUNCTION clue_tally_trigger() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO clue_weekly
+        VALUES (NEW.region, COALESCE(NEW.model_id, '(reported)'), NEW.first_seen_ms / 604800000, 1)
+        ON CONFLICT (region, model_key, week) DO UPDATE SET n = clue_weekly.n + 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE clue_weekly SET n = n - 1
+        WHERE region = OLD.region AND model_key = COALESCE(OLD.model_id, '(reported)')
+          AND week = OLD.first_seen_ms / 604800000;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         PERFORM clue_tally_apply(OLD, -1);
     END IF;

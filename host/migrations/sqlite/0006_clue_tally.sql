@@ -25,6 +25,21 @@ CREATE TABLE clue_close_days (
     PRIMARY KEY (region, model_key, source, days)
 );
 
+-- New clues by region, model and the week they were first seen (weeks since the epoch,
+-- counted from Thursday 1970-01-01): the dashboard's trend. First seen never changes, so
+-- only inserts and deletes move it.
+CREATE TABLE clue_weekly (
+    region TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    week BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (region, model_key, week)
+);
+
+INSERT INTO clue_weekly
+SELECT region, COALESCE(model_id, '(reported)'), first_seen_ms / 604800000, COUNT(*)
+FROM clues GROUP BY 1, 2, 3;
+
 INSERT INTO clue_tally
 SELECT region, COALESCE(model_id, '(reported)'), source, status, COALESCE(dismiss_reason, ''),
        verifying_at_ms IS NOT NULL, confirmed_at_ms IS NOT NULL, COUNT(*)
@@ -36,6 +51,9 @@ FROM clues WHERE closed_at_ms IS NOT NULL GROUP BY 1, 2, 3, 4;
 
 CREATE TRIGGER clue_tally_insert AFTER INSERT ON clues
 BEGIN
+    INSERT INTO clue_weekly
+    VALUES (NEW.region, COALESCE(NEW.model_id, '(reported)'), NEW.first_seen_ms / 604800000, 1)
+    ON CONFLICT (region, model_key, week) DO UPDATE SET n = n + 1;
     INSERT INTO clue_tally
     VALUES (NEW.region, COALESCE(NEW.model_id, '(reported)'), NEW.source, NEW.status,
             COALESCE(NEW.dismiss_reason, ''), NEW.verifying_at_ms IS NOT NULL, NEW.confirmed_at_ms IS NOT NULL, 1)
@@ -48,6 +66,9 @@ END;
 
 CREATE TRIGGER clue_tally_delete AFTER DELETE ON clues
 BEGIN
+    UPDATE clue_weekly SET n = n - 1
+    WHERE region = OLD.region AND model_key = COALESCE(OLD.model_id, '(reported)')
+      AND week = OLD.first_seen_ms / 604800000;
     UPDATE clue_tally SET n = n - 1
     WHERE region = OLD.region AND model_key = COALESCE(OLD.model_id, '(reported)') AND source = OLD.source
       AND status = OLD.status AND dismiss_reason = COALESCE(OLD.dismiss_reason, '')

@@ -138,9 +138,30 @@ async fn me(Authed(p): Authed) -> Json<Me> {
     })
 }
 
+/// A language choice.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleChoice {
+    /// `zh-CN` (the default) or `en`.
+    pub locale: String,
+}
+
+/// Sets the caller's dashboard language.
+#[utoipa::path(put, path = "/me/locale", tag = "session", request_body = LocaleChoice,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn set_locale(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiJson(c): ApiJson<LocaleChoice>,
+) -> Result<StatusCode, ApiError> {
+    crate::auth::users::set_locale(&s.store, &p, &c.locale).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The session routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login, logout))
         .routes(routes!(me))
+        .routes(routes!(set_locale))
 }

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::auth::users::Principal;
+use crate::clues::overview::{self, Overview};
 use crate::clues::query::{self, ClueFilter, ClueRow, Sort};
 use crate::clues::report::{self, Report};
 use crate::clues::settings::{self, Settings};
@@ -410,6 +411,38 @@ async fn put_settings(
     Ok(Json(settings::get(&s.store).await?))
 }
 
+/// Which region's overview.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OverviewParams {
+    /// The region (the caller's own by default).
+    pub region: Option<String>,
+    /// Weeks of trend, 1 to 104 (default 12).
+    pub weeks: Option<i64>,
+}
+
+/// The dashboard's overview of a region: clues by city or county, the weekly trend, the
+/// triage funnel, the overdue count and the models whose clues get confirmed.
+#[utoipa::path(get, path = "/stats/overview", tag = "stats", params(OverviewParams),
+    responses((status = 200, body = Overview), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn overview_stats(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<OverviewParams>,
+) -> Result<Json<Overview>, ApiError> {
+    may_read(&p)?;
+    let weeks = q.weeks.unwrap_or(12);
+    if !(1..=104).contains(&weeks) {
+        return Err(ApiError::bad_request(format!(
+            "weeks must be from 1 to 104, not {weeks}"
+        )));
+    }
+    Ok(Json(
+        overview::overview(&s.store, &p.region, q.region.as_deref(), now_ms(), weeks).await?,
+    ))
+}
+
 /// Filters of the feedback statistics.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -453,6 +486,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
         .routes(routes!(report_clue))
         .routes(routes!(get_settings, put_settings))
+        .routes(routes!(overview_stats))
 }
 
 /// Filters of the suggestion list.

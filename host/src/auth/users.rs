@@ -253,6 +253,35 @@ pub struct UserInfo {
     pub status: String,
 }
 
+/// The languages the dashboard speaks.
+pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
+
+/// Sets a user's dashboard language (`zh-CN` or `en`).
+pub async fn set_locale(store: &Store, who: &Principal, locale: &str) -> Result<(), AuthError> {
+    if !LOCALES.contains(&locale) {
+        return Err(AuthError::Invalid(format!(
+            "locale `{locale}`: one of {}",
+            LOCALES.join(", ")
+        )));
+    }
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+        .bind(locale)
+        .bind(who.id)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        &who.username,
+        "user.locale",
+        &who.username,
+        &serde_json::json!({"old": who.locale, "new": locale}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Every user.
 pub async fn list(store: &Store) -> Result<Vec<UserInfo>, AuthError> {
     let rows = sqlx::query("SELECT username, role, office, status FROM users ORDER BY username")

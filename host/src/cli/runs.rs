@@ -461,7 +461,9 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
             let state = crate::api::AppState::new(store.clone())
                 .with_imports(pseudo, cli.home.join("uploads"))
                 .with_runtime(ex.runtime().clone());
-            crate::api::app(state).merge(metrics)
+            crate::api::app(state)
+                .merge(crate::dashboard::router())
+                .merge(metrics)
         };
         // The planner's statistics: refreshed at start (a store loaded in bulk since the last
         // start) and hourly; a failure only costs query plans, so it is logged, not fatal.

@@ -161,7 +161,21 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
         [400, 403, 403, 403],
     ));
     // Offices and keys, datasets and imports, users and tokens, the audit trail.
-    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 28] = [
+    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 30] = [
+        (
+            "overview",
+            Method::GET,
+            "/api/v1/stats/overview",
+            None,
+            [200, 200, 200, 403],
+        ),
+        (
+            "locale",
+            Method::PUT,
+            "/api/v1/me/locale",
+            Some(json!({"locale": "fr"})),
+            [400, 400, 400, 400],
+        ),
         (
             "clue export",
             Method::GET,
@@ -449,6 +463,14 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
             [400, 403, 404, 403],
         );
         push(
+            "region overview",
+            Method::GET,
+            format!("/api/v1/stats/overview?region={}", side.region),
+            None,
+            [200, 200, 200, 403],
+            [200, 200, 404, 403],
+        );
+        push(
             "replay run",
             Method::POST,
             format!("/api/v1/runs/{}/replay", side.run),
@@ -541,6 +563,6 @@ async fn every_route_every_role_own_and_foreign_region(db: &TestDb) {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked >= 4 * 62, "{checked}");
+    assert!(checked >= 4 * 66, "{checked}");
 }
 both!(every_route_every_role_own_and_foreign_region);

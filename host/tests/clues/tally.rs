@@ -115,6 +115,37 @@ async fn tallies_follow_every_change(db: &TestDb) {
         .expect("delete");
     let (clues, tally) = both_ways(db).await;
     assert_eq!(tally, clues);
+    let weekly: i64 = sqlx::query("SELECT CAST(SUM(n) AS BIGINT) FROM clue_weekly")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("weekly")
+        .try_get(0)
+        .expect("sum");
+    assert_eq!(
+        weekly, 6,
+        "the weekly trend counts every clue, less the deleted one"
+    );
+    let o = supervise::clues::overview::overview(&db.store, "330000", Some("330100"), now_ms(), 4)
+        .await
+        .expect("overview");
+    assert_eq!(o.weekly.len(), 4);
+    assert_eq!(
+        o.weekly.iter().map(|w| w.clues).sum::<i64>(),
+        6,
+        "Hangzhou's clues this week: 5 in 330102, 1 in 330103"
+    );
+    assert_eq!(o.funnel.clues, 6);
+    assert_eq!((o.funnel.verified, o.funnel.confirmed), (4, 2));
+    assert!(
+        o.children
+            .iter()
+            .any(|c| c.code == "330102" && c.clues == 5 && c.open == 1)
+    );
+    assert!(matches!(
+        supervise::clues::overview::overview(&db.store, "330102", Some("330103"), now_ms(), 4)
+            .await,
+        Err(supervise::clues::ClueError::NotFound(_))
+    ));
 }
 both!(tallies_follow_every_change);
 
