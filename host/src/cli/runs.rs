@@ -499,7 +499,7 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
             if worker {
                 String::new()
             } else {
-                format!(", the API at http://{addr}/api/v1")
+                format!(", the dashboard at http://{addr}/ and the API at http://{addr}/api/v1")
             },
             a.concurrency
         );
