@@ -335,6 +335,14 @@ pub(super) fn line(c: &ClueRow) -> String {
     )
 }
 
+/// A page of the queue, one clue a line, then how many of how many.
+pub(super) fn print_page(rows: &[ClueRow], total: &str) {
+    for c in rows {
+        println!("{}", line(c));
+    }
+    println!("{} of {total} clue(s)", rows.len());
+}
+
 pub(super) fn done(verb: &str, ids: &[i64], status: Status) {
     println!("{verb} {} clue(s); now {status}", ids.len());
 }
@@ -363,10 +371,7 @@ pub fn clues(cli: &Cli, cmd: &CluesCommand) -> Result<ExitCode, CliError> {
                         &serde_json::json!({"total": total.count, "total_exact": total.exact, "clues": rows}),
                     );
                 } else {
-                    for c in &rows {
-                        println!("{}", line(c));
-                    }
-                    println!("{} of {total} clue(s)", rows.len());
+                    print_page(&rows, &total.to_string());
                 }
             }
             CluesCommand::Show { id, json } => {

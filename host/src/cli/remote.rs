@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::clues::query::ClueRow;
 
-use super::clues::{CluesCommand, FilterArgs, date_ms, done, line};
+use super::clues::{CluesCommand, FilterArgs, date_ms, done, print_page};
 use super::data::DataCommand;
 use super::registry::{AuditArgs, AuditCommand, Decision, RegistryCommand};
 use super::runs::{ListArgs, RunsArgs};
@@ -308,15 +308,12 @@ fn clues(r: &Remote, c: &CluesCommand) -> Result<ExitCode, CliError> {
             } else {
                 let rows: Vec<ClueRow> = serde_json::from_value(v["clues"].clone())
                     .map_err(|e| CliError::Usage(format!("unexpected answer: {e}")))?;
-                for c in &rows {
-                    println!("{}", line(c));
-                }
                 let more = if v["total_exact"] == json!(false) {
                     "+"
                 } else {
                     ""
                 };
-                println!("{} of {}{more} clue(s)", rows.len(), v["total"]);
+                print_page(&rows, &format!("{}{more}", v["total"]));
             }
         }
         CluesCommand::Show { id, .. } => print::json(&r.get(&format!("/clues/{id}"))?),
