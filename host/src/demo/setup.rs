@@ -142,14 +142,11 @@ impl Setup<'_> {
                 .map_err(step(format!("adding office {id}")))?;
         }
         let key_path = self.work_dir.join("shangcheng.key");
-        let public = if key_path.exists() {
-            keys::read_signing_key(&key_path)
-                .map_err(step("reading the office key"))?
-                .verifying_key()
-        } else {
-            keys::generate(&key_path).map_err(step("making the office key"))?
-        };
+        if !key_path.exists() {
+            keys::generate(&key_path).map_err(step("making the office key"))?;
+        }
         let signing = keys::read_signing_key(&key_path).map_err(step("reading the office key"))?;
+        let public = signing.verifying_key();
         keys::register(store, &admin, "330102", &public)
             .await
             .map_err(step("registering the office key"))?;
