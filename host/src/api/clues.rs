@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::auth::users::Principal;
+use crate::clues::identity::{self, SubjectIdentity};
 use crate::clues::overview::{self, Overview};
 use crate::clues::query::{self, ClueFilter, ClueRow, Sort};
 use crate::clues::report::{self, Report};
@@ -252,6 +253,21 @@ async fn act(
 }
 
 /// A comment.
+/// Who a clue is about: the identifiers behind its subject's pseudonym. Reviewers of the
+/// clue's region only; every call is recorded in the audit trail and the clue's timeline.
+#[utoipa::path(post, path = "/clues/{id}/identity", tag = "clues", params(("id" = i64, Path, description = "Clue id")),
+    responses((status = 200, body = SubjectIdentity), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn identity(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<SubjectIdentity>, ApiError> {
+    may_read(&p)?;
+    Ok(Json(
+        identity::identify(&s.store, &p.actor(), p.role, id).await?,
+    ))
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
@@ -480,6 +496,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(detail))
+        .routes(routes!(identity))
         .routes(routes!(act))
         .routes(routes!(comment))
         .routes(routes!(feedback))

@@ -5,6 +5,7 @@
 //! change is an event in the hash-chained audit log.
 
 pub mod dedup;
+pub mod identity;
 pub mod overview;
 pub mod query;
 pub mod report;

@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod columns;
 pub mod feed;
 pub mod fixtures;
+pub mod identify;
 pub mod import;
 pub mod memory;
 pub mod pseudonym;

@@ -407,6 +407,14 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
             [200, 200, 404, 403],
         );
         push(
+            "clue identity",
+            Method::POST,
+            format!("/api/v1/clues/{}/identity", side.clue),
+            None,
+            [403, 403, 200, 403],
+            [403, 403, 404, 403],
+        );
+        push(
             "clue action",
             Method::POST,
             "/api/v1/clues/actions".into(),

@@ -242,6 +242,65 @@ async fn every_planted_case_and_nothing_else(db: &TestDb, seed: u64, county_firs
         by_model(&want),
         by_model(&got)
     );
+    planted_people_are_reidentified(db, &truth).await;
+}
+
+/// Every planted person is re-identified, for a reviewer of the clue's region, as the ID
+/// number the generator planted; anyone else is refused; every look is audited.
+async fn planted_people_are_reidentified(db: &TestDb, truth: &[Truth]) {
+    use supervise::auth::Role;
+    use supervise::clues::{ClueError, identity};
+    let people: Vec<&Truth> = truth
+        .iter()
+        .filter(|t| t.subject_type == "person")
+        .collect();
+    assert!(!people.is_empty());
+    let before = audited_looks(db).await;
+    for t in &people {
+        let id: i64 = sqlx::query("SELECT id FROM clues WHERE model_id = $1 AND subject_id = $2")
+            .bind(&t.model)
+            .bind(to_hex(key().pseudonym(&t.subject)))
+            .fetch_all(db.store.pool())
+            .await
+            .expect("clue")[0]
+            .try_get(0)
+            .expect("id");
+        let got = identity::identify(&db.store, &world::admin(), Role::Reviewer, id)
+            .await
+            .expect("identify");
+        let numbers: BTreeSet<String> = got
+            .found
+            .iter()
+            .flat_map(|f| f.fields.values())
+            .map(|v| v.to_ascii_uppercase())
+            .collect();
+        assert!(
+            got.pseudonymous && numbers.contains(&t.subject.to_ascii_uppercase()),
+            "{} clue {id} ({}): {got:?}",
+            t.model,
+            t.subject
+        );
+        let refused = identity::identify(&db.store, &world::admin(), Role::Admin, id).await;
+        assert!(
+            matches!(refused, Err(ClueError::Forbidden(_))),
+            "{refused:?}"
+        );
+        if t.county != "330103" {
+            let hidden =
+                identity::identify(&db.store, &world::other_county(), Role::Reviewer, id).await;
+            assert!(matches!(hidden, Err(ClueError::NotFound(_))), "{hidden:?}");
+        }
+    }
+    assert_eq!(audited_looks(db).await - before, people.len() as i64);
+}
+
+async fn audited_looks(db: &TestDb) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'clue.identify'")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("count")
+        .try_get(0)
+        .expect("n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
