@@ -15,7 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Role;
+use crate::auth::users::Principal;
 use crate::datasets::catalog::{self, CatalogError, DatasetSummary, Defined, ImportRecord};
+use crate::datasets::failures::{self, ImportFailure};
 use crate::datasets::import::{self, Format, ImportError, ImportReport, ImportRequest, Mode};
 use crate::datasets::schema::DatasetSchema;
 
@@ -125,14 +127,8 @@ pub struct ImportParams {
     pub limit: Option<i64>,
 }
 
-/// Imports, newest first (admins and auditors).
-#[utoipa::path(get, path = "/imports", tag = "datasets", params(ImportParams),
-    responses((status = 200, body = [ImportRecord]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn imports(
-    State(s): State<AppState>,
-    Authed(p): Authed,
-    ApiQuery(q): ApiQuery<ImportParams>,
-) -> Result<Json<Vec<ImportRecord>>, ApiError> {
+/// Who may read the import history, and the page size asked for.
+fn history_limit(p: &Principal, q: &ImportParams) -> Result<i64, ApiError> {
     if !matches!(p.role, Role::Admin | Role::Auditor) {
         return Err(ApiError::forbidden(
             "only admins and auditors see the import history",
@@ -144,8 +140,34 @@ async fn imports(
             "limit must be from 1 to 1000, not {limit}"
         )));
     }
+    Ok(limit)
+}
+
+/// Imports, newest first (admins and auditors).
+#[utoipa::path(get, path = "/imports", tag = "datasets", params(ImportParams),
+    responses((status = 200, body = [ImportRecord]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn imports(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<ImportParams>,
+) -> Result<Json<Vec<ImportRecord>>, ApiError> {
+    let limit = history_limit(&p, &q)?;
     Ok(Json(
         catalog::imports(&s.store, q.dataset.as_deref(), limit).await?,
+    ))
+}
+
+/// Imports that failed, newest first, with their first problems (admins and auditors).
+#[utoipa::path(get, path = "/imports/failures", tag = "datasets", params(ImportParams),
+    responses((status = 200, body = [ImportFailure]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn import_failures(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    ApiQuery(q): ApiQuery<ImportParams>,
+) -> Result<Json<Vec<ImportFailure>>, ApiError> {
+    let limit = history_limit(&p, &q)?;
+    Ok(Json(
+        failures::list(&s.store, q.dataset.as_deref(), limit).await?,
     ))
 }
 
@@ -284,6 +306,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, define))
         .routes(routes!(schema))
         .routes(routes!(imports))
+        .routes(routes!(import_failures))
         .merge(
             // Uploads have their own size limit, checked while the file streams in.
             OpenApiRouter::new()

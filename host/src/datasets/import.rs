@@ -130,7 +130,7 @@ pub struct ImportReport {
 }
 
 /// A row that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line in the file.
     pub line: u64,
@@ -515,8 +515,21 @@ impl<'s> ChunkBuilder<'s> {
     }
 }
 
-/// Imports a file into a dataset.
+/// Imports a file into a dataset. A failure caused by the file is recorded (see
+/// [`super::failures`]) before it is returned.
 pub async fn import(
+    store: &Store,
+    pseudo: &Pseudonymizer,
+    req: &ImportRequest,
+) -> Result<ImportReport, ImportError> {
+    let result = import_file(store, pseudo, req).await;
+    if let Err(e) = &result {
+        super::failures::record(store, req, e).await;
+    }
+    result
+}
+
+async fn import_file(
     store: &Store,
     pseudo: &Pseudonymizer,
     req: &ImportRequest,

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod chunk;
 pub mod columns;
+pub mod failures;
 pub mod feed;
 pub mod fixtures;
 pub mod identify;

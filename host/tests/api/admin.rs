@@ -162,6 +162,37 @@ async fn uploads_report_problems_and_import_all_or_nothing(db: &TestDb) {
         (Some("payments.csv"), Some(3), Some("boss")),
         "{v}"
     );
+    // Failed imports are kept for the datasets page: the invalid rows, then the repeat.
+    let (status, v, _) = boss
+        .call(
+            Method::GET,
+            "/api/v1/imports/failures?dataset=pension_payments",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            v[1]["file_name"].as_str(),
+            v[1]["problem_total"].as_i64(),
+            v[1]["problems"][0]["column"].as_str(),
+            v[1]["failed_by"].as_str()
+        ),
+        (
+            Some("payments_2024.csv"),
+            Some(1),
+            Some("pay_date"),
+            Some("boss")
+        ),
+        "{v}"
+    );
+    assert!(
+        v[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already imported"),
+        "{v}"
+    );
     let (_, v, _) = boss.call(Method::GET, "/api/v1/datasets", None).await;
     let payments = v
         .as_array()

@@ -161,7 +161,7 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
         [400, 403, 403, 403],
     ));
     // Offices and keys, datasets and imports, users and tokens, the audit trail.
-    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 30] = [
+    let province_wide: [(&'static str, Method, &str, Option<Value>, Expect); 31] = [
         (
             "overview",
             Method::GET,
@@ -308,6 +308,13 @@ fn cases(own: &Side, foreign: &Side) -> Vec<Case> {
             "imports",
             Method::GET,
             "/api/v1/imports",
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            "failed imports",
+            Method::GET,
+            "/api/v1/imports/failures",
             None,
             [200, 200, 403, 403],
         ),
