@@ -22,6 +22,12 @@ const T = {
     runs: "运行记录", outcome: "结果", rows: "行数", duration: "耗时", imports: "导入记录",
     upload: "上传导入", file: "文件", dataset: "数据集", done: "完成", failed: "失败",
     keys: "快捷键：j/k 上下移动，x 选中，o 打开",
+    identify: "查看真实身份", identityLogged: "每次查看都记入审计日志", notFound: "未找到",
+    publish: "发布模型", component: "组件 (.wasm)", signature: "签名文件 (.sig)", publicKey: "公钥",
+    history: "历史", upgrade: "升级到", rollback: "回退", disable: "停用", adoption: "采纳率",
+    scopeAdded: "新增读取", scopeRemoved: "不再读取", failedImports: "失败的导入", problems: "问题",
+    regions: "地区", clueKinds: "线索类型", defaultValue: "默认值", purpose: "用途", columns: "字段",
+    reviewReason: "审查意见", status_: "状态", submittedBy: "提交人", reviewedBy: "审查人",
   },
   en: {
     brand: "Supervision models", "nav.overview": "Overview", "nav.clues": "Clues", "nav.models": "Models",
@@ -43,6 +49,12 @@ const T = {
     runs: "Runs", outcome: "Outcome", rows: "Rows", duration: "Duration", imports: "Imports",
     upload: "Upload an import", file: "File", dataset: "Dataset", done: "Done", failed: "Failed",
     keys: "Keys: j/k move, x select, o open",
+    identify: "Show identity", identityLogged: "Every look is written to the audit trail", notFound: "Not found",
+    publish: "Publish a model", component: "Component (.wasm)", signature: "Signature file (.sig)", publicKey: "Public key",
+    history: "History", upgrade: "Upgrade to", rollback: "Roll back", disable: "Disable", adoption: "Adoption rate",
+    scopeAdded: "Newly read", scopeRemoved: "No longer read", failedImports: "Failed imports", problems: "Problems",
+    regions: "Regions", clueKinds: "Clue kinds", defaultValue: "Default", purpose: "Purpose", columns: "Columns",
+    reviewReason: "Review", status_: "Status", submittedBy: "Submitted by", reviewedBy: "Reviewed by",
   },
 };
 
@@ -69,7 +81,11 @@ async function api(method, path, body) {
   const text = await res.text();
   const data = text ? (res.headers.get("content-type") || "").includes("json") ? JSON.parse(text) : text : null;
   if (res.status === 401 && path !== "/session") { showLogin(); throw new Error("unauthenticated"); }
-  if (!res.ok) throw new Error((data && data.error && data.error.message) || `${res.status}`);
+  if (!res.ok) {
+    const err = new Error((data && data.error && data.error.message) || `${res.status}`);
+    err.details = data && data.error && data.error.details;
+    throw err;
+  }
   return data;
 }
 
@@ -78,8 +94,15 @@ function applyStatic() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   $("#lang").textContent = t("lang");
   if (state.me) $("#who").textContent = `${state.me.username} · ${state.me.role} · ${regionName(state.me.region)}`;
-  document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", location.hash.startsWith(a.getAttribute("href"))));
+  document.querySelectorAll("header nav a").forEach((a) => {
+    a.classList.toggle("active", location.hash.startsWith(a.getAttribute("href")));
+    a.hidden = !allowed(a.getAttribute("href"));
+  });
 }
+
+// Authors publish models and read the catalogue; clues, statistics and runs are not theirs.
+const allowed = (hash) => !state.me || state.me.role !== "author" || hash.startsWith("#/models") || hash.startsWith("#/datasets");
+const home = () => (state.me && state.me.role === "author" ? "#/models" : "#/overview");
 
 function showLogin(message) {
   state.me = null;
@@ -108,7 +131,7 @@ async function start(user) {
   const regions = await api("GET", "/regions");
   state.regions = new Map(regions.map((r) => [r.code, r]));
   $("#top").hidden = false;
-  if (!location.hash || location.hash === "#/") location.hash = "#/overview";
+  if (!location.hash || location.hash === "#/" || !allowed(location.hash)) location.hash = home();
   route();
 }
 
@@ -271,7 +294,9 @@ async function clue(id) {
   main().innerHTML = `<p><a href="#/clues">← ${esc(t("back"))}</a></p>
     <h1>#${c.id} · ${esc(c.reason)}</h1>
     <p><span class="status" id="clue-status">${esc(c.status)}</span> · ${esc(c.model || c.source)} · ${esc(regionName(c.region))} · ${esc(t("score"))} ${c.score.toFixed(2)} · ${esc(t("assignee"))} ${esc(c.assignee || "–")} · ${esc(t("due"))} ${day(c.handling_due_ms)}</p>
-    <h2>${esc(t("subject"))}</h2><p>${esc(c.subject_type)} <code>${esc(c.subject_name || c.subject_id)}</code></p>
+    <h2>${esc(t("subject"))}</h2><p>${esc(c.subject_type)} <code>${esc(c.subject_name || c.subject_id)}</code>
+      ${state.me.role === "reviewer" ? `<button type="button" id="identify">${esc(t("identify"))}</button> <span class="muted">${esc(t("identityLogged"))}</span>` : ""}</p>
+    <div id="identity"></div>
     <h2>${esc(t("nextActions"))}</h2>
     <div class="actions" id="clue-actions">
       <input id="act-to" placeholder="${esc(t("assignTo"))}" value="${esc(state.me.username)}">
@@ -292,30 +317,138 @@ async function clue(id) {
     if (a === "transfer") body.agency = $("#act-note").value;
     try { await api("POST", "/clues/actions", body); clue(id); } catch (err) { $("#clue-error").textContent = err.message; }
   }));
+  const who = $("#identify");
+  if (who) who.addEventListener("click", async () => {
+    try {
+      const r = await api("POST", `/clues/${c.id}/identity`);
+      $("#identity").innerHTML = r.found.length
+        ? `<table id="identity-table"><tr><th>${esc(t("dataset"))}</th><th></th></tr>${r.found.map((f) => `<tr><td>${esc(f.dataset)}</td><td>${Object.entries(f.fields).map(([k, v]) => `${esc(k)}: <b>${esc(v)}</b>`).join(" · ")}</td></tr>`).join("")}</table>`
+        : `<p class="muted">${esc(r.pseudonymous ? t("notFound") : r.subject_id)}</p>`;
+      who.disabled = true;
+    } catch (err) { $("#clue-error").textContent = err.message; }
+  });
   $("#comment-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     try { await api("POST", `/clues/${c.id}/comments`, { text: new FormData(e.target).get("text") }); clue(id); } catch (err) { $("#clue-error").textContent = err.message; }
   });
 }
 
+// Per-model feedback for the whole province (authors see no clue statistics).
+async function feedbackByModel(model) {
+  if (state.me.role === "author") return new Map();
+  const rows = await api("GET", `/stats/feedback?level=province${model ? `&model=${encodeURIComponent(model)}` : ""}`);
+  const out = new Map();
+  rows.filter((r) => r.source === "model").forEach((r) => {
+    const m = out.get(r.model) || { clues: 0, verified: 0, confirmed: 0, suggestions: 0, adopted: 0 };
+    for (const k of Object.keys(m)) m[k] += r[k];
+    out.set(r.model, m);
+  });
+  for (const m of out.values()) {
+    m.confirmed_rate = m.verified ? m.confirmed / m.verified : null;
+    m.adoption_rate = m.suggestions ? m.adopted / m.suggestions : null;
+  }
+  return out;
+}
+
+const readText = (file) => (file && file.size ? file.text() : Promise.resolve(""));
+
 async function models() {
-  const [versions, enablements] = await Promise.all([api("GET", "/versions"), api("GET", "/enablements")]);
+  const [versions, enablements, fb] = await Promise.all([api("GET", "/versions"), api("GET", "/enablements"), feedbackByModel()]);
   const byModel = new Map();
   versions.forEach((v) => { if (!byModel.has(v.model)) byModel.set(v.model, []); byModel.get(v.model).push(v); });
+  const publisher = state.me.role === "author" || state.me.role === "admin";
   main().innerHTML = `<h1>${esc(t("nav.models"))}</h1><p class="error" id="model-error"></p>
-    <table id="catalogue"><tr><th>${esc(t("model"))}</th><th>${esc(t("office"))}</th><th>${esc(t("versions"))}</th><th>${esc(t("enabledIn"))}</th><th></th></tr>
-    ${[...byModel.entries()].map(([m, vs]) => `<tr><td><b>${esc(m)}</b><br><span class="muted">${esc((vs[0].manifest || {}).summary || "")}</span></td><td>${esc(vs[0].office)}</td>
+    <table id="catalogue"><tr><th>${esc(t("model"))}</th><th>${esc(t("office"))}</th><th>${esc(t("versions"))}</th><th>${esc(t("enabledIn"))}</th><th>${esc(t("clues"))}</th><th>${esc(t("rate"))}</th><th>${esc(t("adoption"))}</th></tr>
+    ${[...byModel.entries()].map(([m, vs]) => { const f = fb.get(m) || {}; return `<tr><td><a href="#/models/${encodeURIComponent(m)}" data-model="${esc(m)}"><b>${esc(m)}</b></a><br><span class="muted">${esc((vs[0].manifest || {}).summary || "")}</span></td><td>${esc(regionName(vs[0].office))}</td>
       <td>${vs.map((v) => `${esc(v.version)} <span class="status">${esc(v.status)}</span>`).join("<br>")}</td>
       <td>${enablements.filter((e) => e.model === m && e.status === "enabled").map((e) => `${esc(e.version)}: ${e.regions.map(regionName).map(esc).join(", ")}`).join("<br>") || "–"}</td>
-      <td>${state.me.role === "admin" ? vs.filter((v) => v.status === "submitted").map((v) => `<button type="button" data-approve="${esc(v.model)}/${esc(v.version)}">${esc(t("approve"))} ${esc(v.version)}</button>`).join(" ")
-        + vs.filter((v) => v.status === "approved").map((v) => `<button type="button" data-enable="${esc(v.model)}@${esc(v.version)}">${esc(t("enable"))} ${esc(v.version)}</button>`).join(" ") : ""}</td></tr>`).join("")}</table>`;
+      <td>${f.clues ?? "–"}</td><td>${pct(f.confirmed_rate)}</td><td>${pct(f.adoption_rate)}</td></tr>`; }).join("")}</table>
+    ${publisher ? `<h2>${esc(t("publish"))}</h2><form class="filters" id="publish">
+      <label>${esc(t("component"))}<input type="file" name="component" accept=".wasm" required></label>
+      <label>${esc(t("signature"))}<input type="file" name="signature" accept=".sig" required></label>
+      <label>${esc(t("publicKey"))}<input name="public_key" size="66" required></label>
+      <button class="primary" type="submit">${esc(t("publish"))}</button></form><pre id="publish-report"></pre>` : ""}`;
+  const form = $("#publish");
+  if (form) form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(form), body = new FormData();
+    body.append("component", f.get("component"));
+    body.append("signature", (await readText(f.get("signature"))).trim());
+    body.append("public_key", String(f.get("public_key")).trim());
+    try {
+      const r = await api("POST", "/versions", body);
+      location.hash = `#/models/${encodeURIComponent(r.version.split("@")[0])}`;
+    } catch (err) { $("#publish-report").className = "error"; $("#publish-report").textContent = `${t("failed")}: ${err.message}`; }
+  });
+}
+
+// One model: what it reads and asks for, its versions and enablements with the admin's
+// actions (review, enable, upgrade, roll back, disable), its results and its history.
+async function modelPage(id) {
+  const q = `?model=${encodeURIComponent(id)}`;
+  const [versions, enablements, fb] = await Promise.all([api("GET", `/versions${q}`), api("GET", `/enablements${q}`), feedbackByModel(id)]);
+  if (!versions.length) throw new Error(`${t("notFound")}: ${id}`);
+  const latest = versions.reduce((a, b) => (b.id > a.id ? b : a)), m = latest.manifest || {};
+  const admin = state.me.role === "admin";
+  const approved = versions.filter((v) => v.status === "approved").map((v) => v.version);
+  const sheets = await Promise.all(versions.filter((v) => v.status === "submitted").map((v) => api("GET", `/versions/${encodeURIComponent(id)}/${encodeURIComponent(v.version)}`)));
+  let history = [];
+  if (admin || state.me.role === "auditor") {
+    const subjects = [...versions.map((v) => `${id}@${v.version}`), ...enablements.map((e) => `enablement ${e.id}`)];
+    history = (await Promise.all(subjects.map((s) => api("GET", `/audit?limit=100&subject=${encodeURIComponent(s)}`)))).flat().sort((a, b) => b.id - a.id);
+  }
+  const f = fb.get(id) || {};
+  const opt = (v) => `<option>${esc(v)}</option>`;
+  main().innerHTML = `<p><a href="#/models">← ${esc(t("nav.models"))}</a></p>
+    <h1 id="model-title">${esc(m.name || id)} <span class="muted">${esc(id)}</span></h1>
+    <p>${esc(m.summary || "")}</p>
+    <div class="cards"><div class="card"><span>${esc(t("office"))}</span><b>${esc(regionName(latest.office))}</b></div>
+      <div class="card"><span>${esc(t("clues"))}</span><b>${f.clues ?? "–"}</b></div>
+      <div class="card"><span>${esc(t("rate"))}</span><b>${pct(f.confirmed_rate)}</b></div>
+      <div class="card"><span>${esc(t("adoption"))}</span><b>${pct(f.adoption_rate)}</b></div></div>
+    <p class="error" id="model-error"></p>
+    <h2>${esc(t("versions"))}</h2>
+    <table id="versions"><tr><th>${esc(t("versions"))}</th><th>${esc(t("status_"))}</th><th>${esc(t("submittedBy"))}</th><th>${esc(t("reviewedBy"))}</th><th>sha256</th><th></th></tr>
+    ${versions.map((v) => `<tr data-version="${esc(v.version)}"><td>${esc(v.version)}</td><td><span class="status">${esc(v.status)}</span></td><td>${esc(v.submitted_by)}</td>
+      <td>${esc(v.reviewed_by || "–")} <span class="muted">${esc(v.review_reason || "")}</span></td><td><code>${esc(v.sha256.slice(0, 12))}</code></td>
+      <td>${admin && v.status === "submitted" ? `<button type="button" data-decide="approve">${esc(t("approve"))}</button> <button type="button" data-decide="reject">${esc(t("reject"))}</button>` : ""}</td></tr>`).join("")}</table>
+    ${sheets.map((sh) => `<p class="review-sheet"><b>${esc(sh.version.version)}</b> ${sh.previous ? `(← ${esc(sh.previous)})` : ""} ${esc(t("scopeAdded"))}: ${esc(sh.scope_added.join(", ") || "–")} · ${esc(t("scopeRemoved"))}: ${esc(sh.scope_removed.join(", ") || "–")}</p>`).join("")}
+    ${admin ? `<p class="actions"><input id="review-reason" placeholder="${esc(t("reviewReason"))}" value="reviewed in the dashboard"></p>` : ""}
+    <h2>${esc(t("manifest"))} ${esc(latest.version)}</h2>
+    <h3>${esc(t("datasetsRead"))}</h3>
+    <table id="scope"><tr><th>${esc(t("dataset"))}</th><th>${esc(t("purpose"))}</th><th>${esc(t("columns"))}</th></tr>
+      ${(m.datasets || []).map((d) => `<tr><td>${esc(d.name)}</td><td>${esc(d.purpose)}</td><td>${d.columns.map((c) => `${esc(c.name)} <span class="muted">${esc(c.type_)}</span>`).join(", ")}</td></tr>`).join("")}</table>
+    <h3>${esc(t("params"))}</h3>
+    <table id="params"><tr><th></th><th>${esc(t("defaultValue"))}</th><th></th></tr>
+      ${(m.parameters || []).map((p) => `<tr><td>${esc(p.name)} <span class="muted">${esc(p.type_)}</span></td><td>${value(p.default)}</td><td>${esc(p.description)}</td></tr>`).join("") || `<tr><td colspan="3" class="muted">${esc(t("none"))}</td></tr>`}</table>
+    <h3>${esc(t("clueKinds"))}</h3><ul>${(m.clue_kinds || []).map((k) => `<li><b>${esc(k.id)}</b> ${esc(k.description)}</li>`).join("")}</ul>
+    <h2>${esc(t("enablements"))}</h2>
+    <table id="enablements"><tr><th>#</th><th>${esc(t("versions"))}</th><th>${esc(t("regions"))}</th><th>${esc(t("status_"))}</th><th></th></tr>
+    ${enablements.map((e) => `<tr data-enablement="${e.id}"><td>${e.id}</td><td>${esc(e.version)}</td><td>${e.regions.map(regionName).map(esc).join(", ")}</td><td><span class="status">${esc(e.status)}</span></td>
+      <td>${admin && e.status === "enabled" ? `<select class="upgrade-to">${approved.filter((v) => v !== e.version).map(opt).join("")}</select><button type="button" data-change="upgrade">${esc(t("upgrade"))}</button>
+        <button type="button" data-change="rollback">${esc(t("rollback"))}</button> <button type="button" data-change="disable">${esc(t("disable"))}</button>` : ""}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${esc(t("none"))}</td></tr>`}</table>
+    ${admin && approved.length ? `<form class="filters" id="enable-form"><label>${esc(t("versions"))}<select name="version">${approved.map(opt).join("")}</select></label>
+      <label>${esc(t("regions"))}<select name="regions" multiple size="4">${[...state.regions.values()].map((r) => `<option value="${esc(r.code)}">${esc(r.name)}</option>`).join("")}</select></label>
+      <button class="primary" type="submit">${esc(t("enable"))}</button></form>` : ""}
+    ${history.length ? `<h2>${esc(t("history"))}</h2><ul class="timeline" id="history">${history.map((e) => `<li>${day(e.at_ms)} <b>${esc(e.actor)}</b> ${esc(e.action)} ${esc(e.subject)} <span class="muted">${esc(e.detail.reason || e.detail.to || "")}</span></li>`).join("")}</ul>` : ""}`;
   const fail = (err) => { $("#model-error").textContent = err.message; };
-  main().querySelectorAll("[data-approve]").forEach((b) => b.addEventListener("click", async () => {
-    try { await api("POST", `/versions/${b.dataset.approve}/decision`, { approve: true, reason: "reviewed in the dashboard" }); models(); } catch (err) { fail(err); }
-  }));
-  main().querySelectorAll("[data-enable]").forEach((b) => b.addEventListener("click", async () => {
-    try { await api("POST", "/enablements", { version: b.dataset.enable, regions: [state.me.region], reason: "enabled in the dashboard" }); models(); } catch (err) { fail(err); }
-  }));
+  const reason = () => ($("#review-reason") || {}).value || "changed in the dashboard";
+  const act = (fn) => async () => { try { await fn(); await modelPage(id); } catch (err) { fail(err); } };
+  main().querySelectorAll("[data-decide]").forEach((b) => b.addEventListener("click", act(() => {
+    const v = b.closest("tr").dataset.version;
+    return api("POST", `/versions/${encodeURIComponent(id)}/${encodeURIComponent(v)}/decision`, { approve: b.dataset.decide === "approve", reason: reason() });
+  })));
+  main().querySelectorAll("[data-change]").forEach((b) => b.addEventListener("click", act(() => {
+    const row = b.closest("tr"), body = { action: b.dataset.change, reason: reason() };
+    if (body.action === "upgrade") body.to = row.querySelector(".upgrade-to").value;
+    return api("POST", `/enablements/${row.dataset.enablement}/changes`, body);
+  })));
+  const form = $("#enable-form");
+  if (form) form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const regions = [...form.querySelector("select[name=regions]").selectedOptions].map((o) => o.value);
+    act(() => api("POST", "/enablements", { version: `${id}@${form.querySelector("select[name=version]").value}`, regions, reason: reason() }))();
+  });
 }
 
 async function runs() {
@@ -324,16 +457,20 @@ async function runs() {
     ${list.map((r) => `<tr><td>${r.id}</td><td>${esc(r.model)} ${esc(r.version || "")}</td><td>${esc(regionName(r.region))}</td><td><span class="status">${esc(r.status)}</span> ${esc(r.error || "")}</td><td>${r.clues_emitted ?? "–"}</td><td>${r.wall_ms ?? "–"} ms</td></tr>`).join("")}</table>`;
 }
 
-async function datasets() {
+// The data page; `report` is the outcome of the upload just made, shown above the lists.
+async function datasets(report) {
   const list = await api("GET", "/datasets");
-  const imports = state.me.role === "admin" || state.me.role === "auditor" ? await api("GET", "/imports?limit=50") : [];
+  const history = state.me.role === "admin" || state.me.role === "auditor";
+  const [imports, failed] = history ? await Promise.all([api("GET", "/imports?limit=50"), api("GET", "/imports/failures?limit=20")]) : [[], []];
   main().innerHTML = `<h1>${esc(t("nav.datasets"))}</h1>
     <table id="datasets"><tr><th>${esc(t("dataset"))}</th><th>${esc(t("imports"))}</th><th>${esc(t("rows"))}</th><th></th></tr>
     ${list.map((d) => `<tr><td><b>${esc(d.name)}</b> v${d.version}</td><td>${d.imports}</td><td>${d.rows}</td><td class="muted">${esc(d.description)}</td></tr>`).join("")}</table>
     ${state.me.role === "admin" ? `<h2>${esc(t("upload"))}</h2><form class="filters" id="upload"><label>${esc(t("dataset"))}<select name="dataset">${list.map((d) => `<option>${esc(d.name)}</option>`).join("")}</select></label>
-      <label>${esc(t("file"))}<input type="file" name="file" required></label><button class="primary" type="submit">${esc(t("upload"))}</button></form><pre class="error" id="upload-report"></pre>` : ""}
+      <label>${esc(t("file"))}<input type="file" name="file" required></label><button class="primary" type="submit">${esc(t("upload"))}</button></form><pre class="${report && report.ok ? "ok" : "error"}" id="upload-report">${esc(report ? report.text : "")}</pre>` : ""}
     <h2>${esc(t("imports"))}</h2><table id="imports"><tr><th>#</th><th>${esc(t("dataset"))}</th><th>${esc(t("file"))}</th><th>${esc(t("rows"))}</th><th></th></tr>
-    ${imports.map((i) => `<tr><td>${i.id}</td><td>${esc(i.dataset)}</td><td>${esc(i.file_name)}</td><td>${i.rows}</td><td>${day(i.imported_at_ms)} ${esc(i.imported_by)}</td></tr>`).join("")}</table>`;
+    ${imports.map((i) => `<tr><td>${i.id}</td><td>${esc(i.dataset)}</td><td>${esc(i.file_name)}</td><td>${i.rows}</td><td>${day(i.imported_at_ms)} ${esc(i.imported_by)}</td></tr>`).join("")}</table>
+    ${failed.length ? `<h2>${esc(t("failedImports"))}</h2><table id="failed-imports"><tr><th>${esc(t("dataset"))}</th><th>${esc(t("file"))}</th><th>${esc(t("problems"))}</th><th></th></tr>
+    ${failed.map((f) => `<tr><td>${esc(f.dataset)}</td><td>${esc(f.file_name)}</td><td>${esc(f.error)}<ul>${f.problems.slice(0, 5).map((p) => `<li>line ${p.line} ${esc(p.column)} “${esc(p.value)}”: ${esc(p.reason)}</li>`).join("")}</ul></td><td>${day(f.failed_at_ms)} ${esc(f.failed_by)}</td></tr>`).join("")}</table>` : ""}`;
   const form = $("#upload");
   if (form) form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -341,15 +478,17 @@ async function datasets() {
     body.append("file", f.get("file"));
     try {
       const r = await api("POST", `/datasets/${encodeURIComponent(name)}/imports`, body);
-      $("#upload-report").className = "ok";
-      $("#upload-report").textContent = `${t("done")}: ${r.rows} ${t("rows")}`;
-      setTimeout(datasets, 800);
-    } catch (err) { $("#upload-report").className = "error"; $("#upload-report").textContent = `${t("failed")}: ${err.message}`; }
+      await datasets({ ok: true, text: `${t("done")}: ${r.rows} ${t("rows")}` });
+    } catch (err) {
+      const problems = ((err.details || {}).problems || []).map((p) => `line ${p.line} ${p.column} “${p.value}”: ${p.reason}`);
+      await datasets({ ok: false, text: [`${t("failed")}: ${err.message}`, ...problems].join("\n") });
+    }
   });
 }
 
 async function route() {
   state.keys = null;
+  if (!allowed(location.hash)) { location.hash = home(); return; }
   applyStatic();
   const [path, query] = location.hash.slice(1).split("?");
   const params = new URLSearchParams(query || "");
@@ -357,6 +496,7 @@ async function route() {
   try {
     if (parts[0] === "clues" && parts[1]) await clue(Number(parts[1]));
     else if (parts[0] === "clues") await queue(params);
+    else if (parts[0] === "models" && parts[1]) await modelPage(decodeURIComponent(parts[1]));
     else if (parts[0] === "models") await models();
     else if (parts[0] === "runs") await runs();
     else if (parts[0] === "datasets") await datasets();

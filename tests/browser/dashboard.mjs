@@ -1,11 +1,15 @@
 // The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core.
 // Logs in as each role, walks the pages, drills down province → city → county, opens a clue,
-// assigns, verifies and dismisses; asserts what each page shows, that no request leaves this
-// server, and saves a screenshot of every page. Usage: node dashboard.mjs URL DEMO_JSON OUTDIR
+// re-identifies its subject, assigns, verifies and dismisses; the author publishes two signed
+// versions of a model from the browser and the admin reviews, enables, upgrades and rolls it
+// back from the model's page; a bad upload is reported and listed. Asserts what each page
+// shows, that no request leaves this server, and saves a screenshot of every page.
+// Usage: node dashboard.mjs URL DEMO_JSON OUTDIR WORKDIR PUBLIC_KEY (WORKDIR holds
+// test_versioned_{100,110}.wasm and their .wasm.sig files, signed with PUBLIC_KEY's office key)
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
 
-const [base, demoFile, out] = process.argv.slice(2);
+const [base, demoFile, out, work, publicKey] = process.argv.slice(2);
 const users = Object.fromEntries(JSON.parse(readFileSync(demoFile, "utf8")).users.map(([name, role, office, pass]) => [name, { role, office, pass }]));
 mkdirSync(out, { recursive: true });
 const origin = new URL(base).origin;
@@ -27,7 +31,7 @@ async function session(name) {
   await page.fill("input[name=username]", name);
   await page.fill("input[name=password]", users[name].pass);
   await page.click("button[type=submit]");
-  await page.waitForSelector("#kpi-clues");
+  await page.waitForSelector(users[name].role === "author" ? "#catalogue" : "#kpi-clues");
   return { context, page };
 }
 
@@ -67,7 +71,16 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   await page.goto(`${base}#/models`);
   await page.waitForSelector("#catalogue");
   check((await page.$$("#catalogue tr")).length === 6, "admin: five models in the catalogue");
+  const rates = await page.$$eval("#catalogue tr td:nth-child(5)", (tds) => tds.map((td) => Number(td.textContent)));
+  check(rates.every((n) => n > 0), `admin: clues per model in the catalogue (${rates})`);
   await shot(page, "models");
+  await page.click('#catalogue a[data-model="pension-after-death"]');
+  await page.waitForSelector("#scope");
+  const scope = await page.textContent("#scope");
+  check(scope.includes("death_registrations") && scope.includes("pension_payments"), "admin: the model page shows its data scope");
+  check((await page.textContent("#params")).includes("grace_days"), "admin: … its parameters");
+  check((await page.textContent("#history")).includes("model.approve"), "admin: … and its history");
+  await shot(page, "model");
   await page.goto(`${base}#/runs`);
   await page.waitForSelector("#runs");
   check((await page.textContent("#runs")).includes("succeeded"), "admin: run records with outcomes");
@@ -75,6 +88,14 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   await page.goto(`${base}#/datasets`);
   await page.waitForSelector("#imports");
   check((await page.$$("#datasets tr")).length === 14, "admin: thirteen datasets");
+  await page.selectOption("#upload select[name=dataset]", "pension_payments");
+  await page.setInputFiles("#upload input[type=file]", { name: "bad payments.csv", mimeType: "text/csv",
+    buffer: Buffer.from("payment_id,id_number,pay_date,amount,region_code\nP-x,110105194912310021,2024-13-01,12.00,330102\n") });
+  await page.click("#upload button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#upload-report").textContent.length > 0);
+  check((await page.textContent("#upload-report")).includes("pay_date"), "admin: a bad upload's report names the column");
+  await page.waitForSelector("#failed-imports");
+  check((await page.textContent("#failed-imports")).includes("bad_payments.csv"), "admin: the failed import is listed with its errors");
   await shot(page, "datasets");
   await context.close();
 }
@@ -93,11 +114,16 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   await page.waitForSelector("#clue-actions");
   const id = (await page.textContent("h1")).match(/#(\d+)/)[1];
   check((await page.$$("#evidence table")).length >= 1, "reviewer: evidence as a table");
+  await page.click("#identify");
+  await page.waitForSelector("#identity table, #identity p");
+  const identity = await page.textContent("#identity");
+  check(/\d{17}[\dXx]/.test(identity) || /[0-9A-Z]{18}/.test(identity), `reviewer: the subject re-identified (${identity.slice(0, 60)})`);
   await page.click("#clue-actions button[data-action=assign]");
   await page.waitForFunction(() => document.querySelector("#clue-status").textContent === "assigned");
   await page.click("#clue-actions button[data-action=verify]");
   await page.waitForFunction(() => document.querySelector("#clue-status").textContent === "verifying");
-  check((await page.textContent("#timeline")).includes("clue.verify"), "reviewer: the timeline records the steps");
+  const timeline = await page.textContent("#timeline");
+  check(timeline.includes("clue.verify") && timeline.includes("clue.identify"), "reviewer: the timeline records the steps and the look");
   await shot(page, "clue");
   await page.goto(`${base}#/clues?status=new`);
   await page.waitForSelector("#queue tr[data-id]");
@@ -112,7 +138,53 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   await context.close();
 }
 
-// The auditor and the author: the auditor reads the province; the author has no clues.
+// The author publishes two signed versions from the browser; clues are not theirs.
+{
+  const { context, page } = await session("author");
+  check(await page.isHidden('header nav a[href="#/clues"]'), "author: no clue pages");
+  for (const v of ["100", "110"]) {
+    await page.goto(`${base}#/models`);
+    await page.waitForSelector("#publish");
+    await page.setInputFiles("#publish input[name=component]", `${work}/test_versioned_${v}.wasm`);
+    await page.setInputFiles("#publish input[name=signature]", `${work}/test_versioned_${v}.wasm.sig`);
+    await page.fill("#publish input[name=public_key]", publicKey);
+    await page.click("#publish button[type=submit]");
+    await page.waitForSelector(`#versions tr[data-version="${v[0]}.${v[1]}.${v[2]}"]`);
+  }
+  check((await page.textContent("#versions")).match(/submitted/g).length === 2, "author: two versions submitted for review");
+  await shot(page, "model-published");
+  await context.close();
+}
+
+// The admin reviews both, enables 1.0.0 for Shangcheng, upgrades to 1.1.0 and rolls back.
+{
+  const { context, page } = await session("admin");
+  await page.goto(`${base}#/models/test-versioned`);
+  await page.waitForSelector("#versions");
+  check((await page.$$(".review-sheet")).length === 2, "admin: a review sheet per submitted version");
+  for (const v of ["1.0.0", "1.1.0"]) {
+    await page.click(`#versions tr[data-version="${v}"] button[data-decide=approve]`);
+    await page.waitForFunction((v) => document.querySelector(`#versions tr[data-version="${v}"] .status`).textContent === "approved", v);
+  }
+  await page.selectOption("#enable-form select[name=version]", "1.0.0");
+  await page.selectOption("#enable-form select[name=regions]", ["330102"]);
+  await page.click("#enable-form button[type=submit]");
+  await page.waitForSelector("#enablements tr[data-enablement]");
+  const version = () => page.textContent("#enablements tr[data-enablement] td:nth-child(2)");
+  check(await version() === "1.0.0", "admin: enabled 1.0.0 from the model page");
+  await page.selectOption("#enablements .upgrade-to", "1.1.0");
+  await page.click("#enablements button[data-change=upgrade]");
+  await page.waitForFunction(() => document.querySelector("#enablements tr[data-enablement] td:nth-child(2)").textContent === "1.1.0");
+  check(true, "admin: upgraded to 1.1.0");
+  await page.click("#enablements button[data-change=rollback]");
+  await page.waitForFunction(() => document.querySelector("#enablements tr[data-enablement] td:nth-child(2)").textContent === "1.0.0");
+  const history = await page.textContent("#history");
+  check(["model.publish", "model.approve", "enablement.enable", "enablement.upgrade", "enablement.rollback"].every((a) => history.includes(a)), "admin: rolled back, and the history has every step");
+  await shot(page, "model-lifecycle");
+  await context.close();
+}
+
+// The auditor reads the province; a city reviewer reads their city.
 for (const name of ["auditor", "hangzhou"]) {
   const { context, page } = await session(name);
   check(await number(page, "#kpi-clues") > 0, `${name}: the overview`);
