@@ -7,171 +7,13 @@
 //! `cargo bench -p supervise --bench api [-- --clues N --seconds S]`
 
 use std::process::Command;
-use std::time::Instant;
 
 use supervise::api::{AppState, app};
-use supervise::auth::users::{self, NewUser};
-use supervise::auth::{Role, tokens};
-use supervise::datasets::regions;
-use supervise::registry::{Actor, Office, keys};
 use supervise::store::Store;
 
 mod common;
-use common::{arg, counties, pg_database};
-
-/// Bearer tokens of the province's admin, a city reviewer and a county reviewer.
-struct Tokens {
-    admin: String,
-    city: String,
-    county: String,
-}
-
-async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> Tokens {
-    let mut csv = String::from("code,name\n330000,Province\n");
-    for city in 1..=11u32 {
-        csv.push_str(&format!("33{city:02}00,City {city}\n"));
-    }
-    let counties = counties();
-    for c in &counties {
-        csv.push_str(&format!("{c},County {c}\n"));
-    }
-    let path = dir.join(format!("regions-{}.csv", supervise::store::now_ms()));
-    std::fs::write(&path, csv).expect("regions");
-    regions::load_csv(store, &path, "bench")
-        .await
-        .expect("regions");
-    let admin = Actor {
-        user: "admin".into(),
-        office: "330000".into(),
-    };
-    for (id, region) in [
-        ("330000", "330000"),
-        ("330100", "330100"),
-        ("330102", "330102"),
-    ] {
-        keys::add_office(
-            store,
-            &admin,
-            &Office {
-                id: id.into(),
-                name: id.into(),
-                region: region.into(),
-            },
-        )
-        .await
-        .expect("office");
-    }
-    let pass = "a long enough passphrase".to_string();
-    users::create(
-        store,
-        None,
-        &NewUser {
-            username: "boss".into(),
-            password: pass.clone(),
-            role: Role::Admin,
-            office: "330000".into(),
-        },
-    )
-    .await
-    .expect("admin");
-    let boss = users::by_name(store, "boss")
-        .await
-        .expect("q")
-        .expect("boss")
-        .0;
-    let mut reviewers = Vec::new();
-    for (name, office) in [("wang", "330100"), ("li", "330102")] {
-        users::create(
-            store,
-            Some(&boss),
-            &NewUser {
-                username: name.into(),
-                password: pass.clone(),
-                role: Role::Reviewer,
-                office: office.into(),
-            },
-        )
-        .await
-        .expect("reviewer");
-        let p = users::by_name(store, name)
-            .await
-            .expect("q")
-            .expect("user")
-            .0;
-        reviewers.push(
-            tokens::create(store, &p, None, "bench", 1)
-                .await
-                .expect("token")
-                .1,
-        );
-    }
-    let admin_token = tokens::create(store, &boss, None, "bench", 1)
-        .await
-        .expect("token")
-        .1;
-    let statuses = [
-        "new",
-        "new",
-        "new",
-        "assigned",
-        "verifying",
-        "confirmed",
-        "dismissed",
-        "case_filed",
-    ];
-    let t = Instant::now();
-    let now = supervise::store::now_ms();
-    const BATCH: usize = 500;
-    let mut i = 0;
-    while i < n {
-        let mut tx = store.pool().begin().await.expect("tx");
-        for _ in 0..20 {
-            if i >= n {
-                break;
-            }
-            let rows = BATCH.min(n - i);
-            let mut sql = String::from(
-                "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, reason, \
-                 evidence_json, content_sha256, status, occurrences, first_seen_ms, last_seen_ms, source) VALUES ",
-            );
-            for k in 0..rows {
-                let j = i + k;
-                let region = &counties[j % counties.len()];
-                let model = [
-                    "pension-after-death",
-                    "shell-company",
-                    "professional-lender",
-                    "drunk-driving-licence",
-                    "correction-travel",
-                ][j % 5];
-                let status = statuses[j % statuses.len()];
-                if k > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "('{model}', 'k{j}', '{model}', '{region}', 'person', 'p{j:016x}', '', {:.3}, 'finding number {j}', '[]', '', '{status}', 1, {}, {}, 'model')",
-                    (j % 1000) as f64 / 1000.0,
-                    now - (j as i64 % 86_400_000),
-                    now - (j as i64 % 3_600_000)
-                ));
-            }
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut *tx)
-                .await
-                .expect("insert");
-            i += rows;
-        }
-        tx.commit().await.expect("commit");
-    }
-    eprintln!("  seeded {n} clues in {:.1} s", t.elapsed().as_secs_f64());
-    let county = reviewers.pop().unwrap_or_default();
-    let city = reviewers.pop().unwrap_or_default();
-    Tokens {
-        admin: admin_token,
-        city,
-        county,
-    }
-}
+use common::clues::seed;
+use common::{arg, pg_database, pg_drop};
 
 /// (p50 ms, p99 ms, requests/s) from wrk's `--latency` output.
 fn wrk(url: &str, token: &str, seconds: usize) -> (f64, f64, f64) {
@@ -299,6 +141,9 @@ async fn main() {
         }
         server.abort();
         store.pool().close().await;
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        pg_drop(&url, &format!("supervise_bench_api_{}", std::process::id())).await;
     }
     println!("API latency, {n} clues, 32 connections, {seconds} s per endpoint (wrk)");
     println!(

@@ -1,6 +1,8 @@
 //! Shared by the benchmark binaries (each uses what it needs).
 #![allow(dead_code)]
 
+pub mod clues;
+
 /// The value after `--name` on the command line, or `default`.
 pub fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -22,6 +24,12 @@ pub fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak resident memory that [`peak_rss_mib`] reads (Linux `clear_refs`), so that
+/// the next reading covers only what runs from here on.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The 90 counties: 11 cities, 8 counties each, 9 in the first two.
@@ -52,4 +60,19 @@ pub async fn pg_database(url: &str, name: &str) -> String {
         .expect("create");
     let base = url.split('?').next().unwrap_or(url);
     format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
+
+/// Drops the database `name` made by [`pg_database`] next to the one `url` names.
+pub async fn pg_drop(url: &str, name: &str) {
+    use sqlx::Connection;
+    if !url.starts_with("postgres") {
+        return;
+    }
+    if let Ok(mut c) = sqlx::AnyConnection::connect(url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut c)
+        .await;
+    }
 }

@@ -1,0 +1,432 @@
+//! The platform side by side with the same rule in SQL: `pension-after-death` on the synthetic
+//! province at each size (pension payments), for one county (330102) and for the whole
+//! province, from stored data to stored clues, in
+//! - the platform: store → scoped, pseudonymised scan → sandbox → clues (one run per county,
+//!   two at a time, as the worker runs them);
+//! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
+//!   loaded beforehand (identifiers normalised at load, as the platform does at import;
+//!   SQLite with indexes on the join keys), the clues stored in a table.
+//!
+//! Every system's clues are checked equal (the SQL's identifiers pseudonymised with the
+//! platform's key) before its time counts. Also import rows/s into the store (and into
+//! PostgreSQL with `DATABASE_URL`). Prints a table, or the same rows as JSON with `--json`.
+//!
+//! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::Row;
+use supervise::datasets::import::{self, ImportRequest};
+use supervise::datasets::pseudonym::{Pseudonymizer, to_hex};
+use supervise::datasets::schema::DatasetSchema;
+use supervise::datasets::{catalog, regions};
+use supervise::demo::Options;
+use supervise::demo::generate as province;
+use supervise::registry::enable::{self, EnableRequest};
+use supervise::registry::publish::{self, Submission};
+use supervise::registry::{Actor, Office, VersionRef, keys, review};
+use supervise::runs::queue;
+use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
+use supervise::runtime::{Runtime, RuntimeConfig};
+use supervise::store::Store;
+use tokio::sync::watch;
+
+mod common;
+use common::{peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
+
+const MODEL: &str = "pension-after-death";
+const DATASETS: [&str; 2] = ["death_registrations", "pension_payments"];
+/// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
+const PAYMENTS_PER_RESIDENT: f64 = 4.05;
+
+/// One measured row of the table.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Measure {
+    payments: u64,
+    scope: String,
+    system: String,
+    rows: u64,
+    seconds: f64,
+    rows_per_s: f64,
+    ratio_to_duckdb: Option<f64>,
+    peak_mib: f64,
+    clues: usize,
+    clues_equal: bool,
+}
+
+fn admin() -> Actor {
+    Actor {
+        user: "admin".into(),
+        office: "330000".into(),
+    }
+}
+
+fn sizes() -> Vec<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.split(',')
+                .map(|n| n.trim().replace('_', "").parse().expect("--scale N[,M…]"))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1_000_000, 10_000_000])
+}
+
+/// The Python with `duckdb`: a virtual environment under target/, made when missing.
+fn python(root: &Path) -> PathBuf {
+    let venv = root.join("target/bench-venv");
+    let py = venv.join("bin/python");
+    let has = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import duckdb"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has(&py) {
+        eprintln!("installing duckdb from PyPI into {}…", venv.display());
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(&py)
+                .args(["-m", "pip", "install", "--quiet", "duckdb"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            ok && has(&py),
+            "could not install duckdb into {}",
+            venv.display()
+        );
+    }
+    py
+}
+
+/// Runs host/benches/compare/sql.py with `args`; its standard output.
+fn sql_py(py: &Path, root: &Path, args: &[&str]) -> String {
+    let out = Command::new(py)
+        .arg(root.join("host/benches/compare/sql.py"))
+        .args(args)
+        .output()
+        .expect("run sql.py");
+    assert!(
+        out.status.success(),
+        "sql.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The platform's store for one size: the two datasets imported, the model enabled for the
+/// province. Returns it with the import rates (rows/s) of the payments.
+async fn platform(
+    dir: &Path,
+    data: &Path,
+    pseudo: &Pseudonymizer,
+    runtime: &Arc<Runtime>,
+) -> (Store, f64) {
+    let store = Store::open(&Store::default_url(dir))
+        .await
+        .expect("open store");
+    regions::load_csv(&store, &data.join("regions.csv"), "bench")
+        .await
+        .expect("regions");
+    let mut rate = 0.0;
+    for name in DATASETS {
+        rate = import_one(&store, pseudo, data, name).await;
+    }
+    for (id, region) in [("330000", "330000"), ("330102", "330102")] {
+        let office = Office {
+            id: id.into(),
+            name: id.into(),
+            region: region.into(),
+        };
+        keys::add_office(&store, &admin(), &office)
+            .await
+            .expect("office");
+    }
+    let key_path = dir.join("office.key");
+    let public = keys::generate(&key_path).expect("key");
+    let signing = keys::read_signing_key(&key_path).expect("read key");
+    keys::register(&store, &admin(), "330102", &public)
+        .await
+        .expect("register");
+    let author = Actor {
+        user: "author".into(),
+        office: "330102".into(),
+    };
+    let bytes = supervise_test_guests::bytes(supervise_test_guests::PENSION_AFTER_DEATH);
+    let sub = Submission {
+        bytes: &bytes,
+        signature: keys::sign(&signing, &bytes),
+        public_key: public,
+    };
+    publish::publish(&store, runtime, &author, &sub)
+        .await
+        .expect("publish");
+    let v = VersionRef {
+        model: MODEL.into(),
+        version: "1.0.0".into(),
+    };
+    review::decide(&store, &admin(), &v, true, "bench")
+        .await
+        .expect("approve");
+    let req = EnableRequest {
+        version: v,
+        regions: vec!["330000".into()],
+        params: vec![],
+        schedule: None,
+        scope: None,
+        reason: "bench".into(),
+    };
+    enable::enable(&store, &admin(), &req)
+        .await
+        .expect("enable");
+    (store, rate)
+}
+
+/// Defines and imports one dataset; its rows/s.
+async fn import_one(store: &Store, pseudo: &Pseudonymizer, data: &Path, name: &str) -> f64 {
+    let text = province::SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("schema")
+        .1;
+    let schema = DatasetSchema::from_toml(text).expect("schema");
+    catalog::define(store, &schema, "bench")
+        .await
+        .expect("define");
+    let req = ImportRequest::new(name, data.join(format!("{name}.csv")), "bench");
+    let report = import::import(store, pseudo, &req).await.expect("import");
+    report.rows as f64 / report.seconds
+}
+
+/// One platform measurement: clues cleared, runs queued for `region` and drained by a worker
+/// with two slots. (seconds, rows read, peak MiB, clue subjects).
+async fn run_platform(
+    store: &Store,
+    runtime: &Arc<Runtime>,
+    region: &str,
+) -> (f64, u64, f64, BTreeSet<String>) {
+    sqlx::query("DELETE FROM clues")
+        .execute(store.pool())
+        .await
+        .expect("clear");
+    let ex = Arc::new(Executor::new(
+        store.clone(),
+        runtime.clone(),
+        ExecutorConfig::default(),
+        Arc::new(Metrics::default()),
+    ));
+    let mut config = WorkerConfig::new(2);
+    config.scheduler = false;
+    reset_peak_rss();
+    let start = Instant::now();
+    let ids = queue::by_hand(store, &admin(), MODEL, region)
+        .await
+        .expect("queue");
+    let (_stop, stopped) = watch::channel(false);
+    Worker::new(ex, config).run(stopped, true).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    let mut rows = 0;
+    for id in &ids {
+        let r = sqlx::query("SELECT status, rows_read_json FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("run");
+        let status: String = r.try_get(0).expect("status");
+        assert_eq!(status, "succeeded", "run {id}");
+        let read: std::collections::BTreeMap<String, u64> =
+            serde_json::from_str(&r.try_get::<String, _>(1).expect("rows")).expect("rows json");
+        rows += read.values().sum::<u64>();
+    }
+    let subjects = sqlx::query("SELECT subject_id FROM clues WHERE model_id = $1")
+        .bind(MODEL)
+        .fetch_all(store.pool())
+        .await
+        .expect("clues")
+        .iter()
+        .map(|r| r.try_get(0).expect("subject"))
+        .collect();
+    (seconds, rows, peak, subjects)
+}
+
+#[derive(serde::Deserialize)]
+struct SqlRun {
+    seconds: f64,
+    peak_mib: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let py = python(&root);
+    let runtime = Arc::new(
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(root.join("target/bench-cache")),
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime"),
+    );
+    let pseudo = Pseudonymizer::new(b"bench pseudonym key, not a secret");
+    let mut table: Vec<Measure> = Vec::new();
+    let mut imports: Vec<(u64, &str, f64)> = Vec::new();
+    for payments in sizes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("province");
+        let residents = ((payments as f64 / PAYMENTS_PER_RESIDENT) as u64).max(province::MIN_SCALE);
+        eprintln!("{payments} payments: generating {residents} residents…");
+        let summary = province::generate(&Options {
+            seed: 1,
+            scale: residents,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+            out: data.clone(),
+            progress: false,
+        })
+        .expect("generate");
+        let actual = summary.rows.get("pension_payments").copied().unwrap_or(0);
+        eprintln!("{actual} payments: importing into SQLite…");
+        let (store, rate) = platform(dir.path(), &data, &pseudo, &runtime).await;
+        imports.push((actual, "SQLite", rate));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            let name = format!("supervise_bench_compare_{}", std::process::id());
+            let pg = Store::open(&pg_database(&url, &name).await)
+                .await
+                .expect("pg");
+            regions::load_csv(&pg, &data.join("regions.csv"), "bench")
+                .await
+                .expect("regions");
+            eprintln!("{actual} payments: importing into PostgreSQL…");
+            import_one(&pg, &pseudo, &data, "death_registrations").await;
+            let rate = import_one(&pg, &pseudo, &data, "pension_payments").await;
+            imports.push((actual, "PostgreSQL", rate));
+            pg.pool().close().await;
+            pg_drop(&url, &name).await;
+        }
+        let dbs: Vec<(&str, String)> = ["duckdb", "sqlite"]
+            .iter()
+            .map(|e| (*e, dir.path().join(format!("{e}.db")).display().to_string()))
+            .collect();
+        for (engine, db) in &dbs {
+            eprintln!("{actual} payments: loading {engine}…");
+            sql_py(
+                &py,
+                &root,
+                &[engine, "load", db, &data.display().to_string()],
+            );
+        }
+        // Warm the sandbox's compile cache, as a running server has it.
+        run_platform(&store, &runtime, "330102").await;
+        for (scope, region, prefix) in
+            [("county", "330102", "330102"), ("province", "330000", "33")]
+        {
+            eprintln!("{actual} payments, {scope}: platform…");
+            let (seconds, rows, peak, want) = run_platform(&store, &runtime, region).await;
+            let mut group = vec![Measure {
+                payments: actual,
+                scope: scope.into(),
+                system: "platform".into(),
+                rows,
+                seconds,
+                rows_per_s: rows as f64 / seconds,
+                ratio_to_duckdb: None,
+                peak_mib: peak,
+                clues: want.len(),
+                clues_equal: true,
+            }];
+            for (engine, db) in &dbs {
+                eprintln!("{actual} payments, {scope}: {engine}…");
+                let out = dir.path().join(format!("{engine}.subjects"));
+                let run: SqlRun = serde_json::from_str(&sql_py(
+                    &py,
+                    &root,
+                    &[
+                        engine,
+                        "query",
+                        db,
+                        MODEL,
+                        prefix,
+                        &out.display().to_string(),
+                    ],
+                ))
+                .expect("sql.py output");
+                let got: BTreeSet<String> = std::fs::read_to_string(&out)
+                    .expect("subjects")
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|id| to_hex(pseudo.pseudonym(id)))
+                    .collect();
+                group.push(Measure {
+                    payments: actual,
+                    scope: scope.into(),
+                    system: if *engine == "duckdb" {
+                        "DuckDB SQL"
+                    } else {
+                        "SQLite SQL"
+                    }
+                    .into(),
+                    rows,
+                    seconds: run.seconds,
+                    rows_per_s: rows as f64 / run.seconds,
+                    ratio_to_duckdb: None,
+                    peak_mib: run.peak_mib,
+                    clues: got.len(),
+                    clues_equal: got == want,
+                });
+            }
+            let duck = group
+                .iter()
+                .find(|m| m.system == "DuckDB SQL")
+                .map(|m| m.seconds);
+            for m in &mut group {
+                m.ratio_to_duckdb = duck.map(|d| m.seconds / d);
+            }
+            table.extend(group);
+        }
+        store.pool().close().await;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"runs": table, "imports": imports.iter().map(|(n, db, r)| serde_json::json!({"payments": n, "database": db, "rows_per_s": r})).collect::<Vec<_>>()})
+        );
+        return;
+    }
+    println!("{MODEL}: stored data to stored clues (2 cores)");
+    println!(
+        "| payments   | scope    | system     | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
+    );
+    println!(
+        "|------------|----------|------------|------------|----------|-------------|----------|----------|-------|-------|"
+    );
+    for m in &table {
+        println!(
+            "| {:>10} | {:<8} | {:<10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            m.payments,
+            m.scope,
+            m.system,
+            m.rows,
+            m.seconds,
+            m.rows_per_s,
+            m.ratio_to_duckdb.map_or("–".into(), |r| format!("{r:.2}")),
+            m.peak_mib,
+            m.clues,
+            if m.clues_equal { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!("| payments   | import into | rows/s     |");
+    println!("|------------|-------------|------------|");
+    for (n, db, r) in &imports {
+        println!("| {n:>10} | {db:<11} | {r:>10.0} |");
+    }
+}
