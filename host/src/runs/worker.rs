@@ -98,7 +98,9 @@ impl Worker {
                 self.maintain().await;
                 maintained = Some(Instant::now());
             }
-            let mut leased = false;
+            // A failed lease (a busy database under load) is not "nothing runnable": an
+            // until-idle worker must look again rather than stop with runs still queued.
+            let (mut leased, mut lease_failed) = (false, false);
             while let Ok(permit) = slots.clone().try_acquire_owned() {
                 match queue::lease(self.executor.store(), &self.config.owner, lease_ms, None).await
                 {
@@ -121,11 +123,12 @@ impl Worker {
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!("cannot lease a run: {e}");
+                        lease_failed = true;
                         break;
                     }
                 }
             }
-            if until_idle && !leased && tasks.is_empty() {
+            if until_idle && !leased && !lease_failed && tasks.is_empty() {
                 break;
             }
             if !leased {
