@@ -1,15 +1,19 @@
-//! The platform side by side with the same rule in SQL: `pension-after-death` on the synthetic
-//! province at each size (pension payments), for one county (330102) and for the whole
+//! The platform side by side with the same rules in native Rust and in SQL: `pension-after-death`
+//! and `shell-company` on the synthetic province at each size (pension payments; companies,
+//! tax filings and insurance records come with it), for one county (330102) and for the whole
 //! province, from stored data to stored clues, in
 //! - the platform: store → scoped, pseudonymised scan → sandbox → clues (one run per county,
 //!   two at a time, as the worker runs them);
+//! - native: the model's own code compiled into this binary over the same store, feed and
+//!   clue store, the same runs two at a time (see `compare/native.rs`);
 //! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
 //!   loaded beforehand (identifiers normalised at load, as the platform does at import;
 //!   SQLite with indexes on the join keys), the clues stored in a table.
 //!
-//! Every system's clues are checked equal (the SQL's identifiers pseudonymised with the
-//! platform's key) before its time counts. Also import rows/s into the store (and into
-//! PostgreSQL with `DATABASE_URL`). Prints a table, or the same rows as JSON with `--json`.
+//! Every system's clues are checked equal (the SQL's personal identifiers pseudonymised with
+//! the platform's key) before its time counts. Also import rows/s into the store (and into
+//! PostgreSQL with `DATABASE_URL`), and the sandbox's instantiation, cold compile and cached
+//! load. Prints tables, or the same rows as JSON with `--json`.
 //!
 //! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`
 
@@ -29,6 +33,7 @@ use supervise::demo::generate as province;
 use supervise::registry::enable::{self, EnableRequest};
 use supervise::registry::publish::{self, Submission};
 use supervise::registry::{Actor, Office, VersionRef, keys, review};
+use supervise::runs::execute::today;
 use supervise::runs::queue;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
 use supervise::runtime::{Runtime, RuntimeConfig};
@@ -36,16 +41,43 @@ use supervise::store::Store;
 use tokio::sync::watch;
 
 mod common;
+#[path = "compare/native.rs"]
+mod native;
 use common::{peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
 
-const MODEL: &str = "pension-after-death";
-const DATASETS: [&str; 2] = ["death_registrations", "pension_payments"];
 /// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
 const PAYMENTS_PER_RESIDENT: f64 = 4.05;
+/// Runs at a time, on the platform and natively.
+const SLOTS: usize = 2;
+
+/// One benchmarked model.
+struct Case {
+    id: &'static str,
+    component: &'static str,
+    datasets: &'static [&'static str],
+    /// Whether its clue subjects are people (pseudonyms) rather than company codes.
+    people: bool,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        id: "pension-after-death",
+        component: supervise_test_guests::PENSION_AFTER_DEATH,
+        datasets: &["death_registrations", "pension_payments"],
+        people: true,
+    },
+    Case {
+        id: "shell-company",
+        component: supervise_test_guests::SHELL_COMPANY,
+        datasets: &["company_registry", "tax_filings", "social_insurance"],
+        people: false,
+    },
+];
 
 /// One measured row of the table.
 #[derive(Debug, Clone, serde::Serialize)]
 struct Measure {
+    model: String,
     payments: u64,
     scope: String,
     system: String,
@@ -123,8 +155,9 @@ fn sql_py(py: &Path, root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The platform's store for one size: the two datasets imported, the model enabled for the
-/// province. Returns it with the import rates (rows/s) of the payments.
+/// The platform's store for one size: every dataset of the cases imported, each model
+/// published, approved and enabled for the province. Returns it with the import rate (rows/s)
+/// of the pension payments.
 async fn platform(
     dir: &Path,
     data: &Path,
@@ -138,8 +171,13 @@ async fn platform(
         .await
         .expect("regions");
     let mut rate = 0.0;
-    for name in DATASETS {
-        rate = import_one(&store, pseudo, data, name).await;
+    for case in &CASES {
+        for name in case.datasets {
+            let r = import_one(&store, pseudo, data, name).await;
+            if *name == "pension_payments" {
+                rate = r;
+            }
+        }
     }
     for (id, region) in [("330000", "330000"), ("330102", "330102")] {
         let office = Office {
@@ -161,33 +199,35 @@ async fn platform(
         user: "author".into(),
         office: "330102".into(),
     };
-    let bytes = supervise_test_guests::bytes(supervise_test_guests::PENSION_AFTER_DEATH);
-    let sub = Submission {
-        bytes: &bytes,
-        signature: keys::sign(&signing, &bytes),
-        public_key: public,
-    };
-    publish::publish(&store, runtime, &author, &sub)
-        .await
-        .expect("publish");
-    let v = VersionRef {
-        model: MODEL.into(),
-        version: "1.0.0".into(),
-    };
-    review::decide(&store, &admin(), &v, true, "bench")
-        .await
-        .expect("approve");
-    let req = EnableRequest {
-        version: v,
-        regions: vec!["330000".into()],
-        params: vec![],
-        schedule: None,
-        scope: None,
-        reason: "bench".into(),
-    };
-    enable::enable(&store, &admin(), &req)
-        .await
-        .expect("enable");
+    for case in &CASES {
+        let bytes = supervise_test_guests::bytes(case.component);
+        let sub = Submission {
+            bytes: &bytes,
+            signature: keys::sign(&signing, &bytes),
+            public_key: public,
+        };
+        publish::publish(&store, runtime, &author, &sub)
+            .await
+            .expect("publish");
+        let v = VersionRef {
+            model: case.id.into(),
+            version: "1.0.0".into(),
+        };
+        review::decide(&store, &admin(), &v, true, "bench")
+            .await
+            .expect("approve");
+        let req = EnableRequest {
+            version: v,
+            regions: vec!["330000".into()],
+            params: vec![],
+            schedule: None,
+            scope: None,
+            reason: "bench".into(),
+        };
+        enable::enable(&store, &admin(), &req)
+            .await
+            .expect("enable");
+    }
     (store, rate)
 }
 
@@ -207,36 +247,10 @@ async fn import_one(store: &Store, pseudo: &Pseudonymizer, data: &Path, name: &s
     report.rows as f64 / report.seconds
 }
 
-/// One platform measurement: clues cleared, runs queued for `region` and drained by a worker
-/// with two slots. (seconds, rows read, peak MiB, clue subjects).
-async fn run_platform(
-    store: &Store,
-    runtime: &Arc<Runtime>,
-    region: &str,
-) -> (f64, u64, f64, BTreeSet<String>) {
-    sqlx::query("DELETE FROM clues")
-        .execute(store.pool())
-        .await
-        .expect("clear");
-    let ex = Arc::new(Executor::new(
-        store.clone(),
-        runtime.clone(),
-        ExecutorConfig::default(),
-        Arc::new(Metrics::default()),
-    ));
-    let mut config = WorkerConfig::new(2);
-    config.scheduler = false;
-    reset_peak_rss();
-    let start = Instant::now();
-    let ids = queue::by_hand(store, &admin(), MODEL, region)
-        .await
-        .expect("queue");
-    let (_stop, stopped) = watch::channel(false);
-    Worker::new(ex, config).run(stopped, true).await;
-    let seconds = start.elapsed().as_secs_f64();
-    let peak = peak_rss_mib();
+/// A model's stored clues (subjects) and the rows its runs read.
+async fn outcome(store: &Store, model: &str, runs: &[i64]) -> (u64, BTreeSet<String>) {
     let mut rows = 0;
-    for id in &ids {
+    for id in runs {
         let r = sqlx::query("SELECT status, rows_read_json FROM runs WHERE id = $1")
             .bind(id)
             .fetch_one(store.pool())
@@ -244,18 +258,98 @@ async fn run_platform(
             .expect("run");
         let status: String = r.try_get(0).expect("status");
         assert_eq!(status, "succeeded", "run {id}");
-        let read: std::collections::BTreeMap<String, u64> =
-            serde_json::from_str(&r.try_get::<String, _>(1).expect("rows")).expect("rows json");
-        rows += read.values().sum::<u64>();
+        if let Some(json) = r.try_get::<Option<String>, _>(1).expect("rows") {
+            let read: std::collections::BTreeMap<String, u64> =
+                serde_json::from_str(&json).expect("rows json");
+            rows += read.values().sum::<u64>();
+        }
     }
     let subjects = sqlx::query("SELECT subject_id FROM clues WHERE model_id = $1")
-        .bind(MODEL)
+        .bind(model)
         .fetch_all(store.pool())
         .await
         .expect("clues")
         .iter()
         .map(|r| r.try_get(0).expect("subject"))
         .collect();
+    (rows, subjects)
+}
+
+async fn clear_clues(store: &Store) {
+    sqlx::query("DELETE FROM clues")
+        .execute(store.pool())
+        .await
+        .expect("clear");
+}
+
+/// One platform measurement: clues cleared, runs queued for `region` and drained by a worker
+/// with [`SLOTS`] slots. (seconds, rows read, peak MiB, clue subjects).
+async fn run_platform(
+    store: &Store,
+    runtime: &Arc<Runtime>,
+    model: &str,
+    region: &str,
+) -> (f64, u64, f64, BTreeSet<String>) {
+    clear_clues(store).await;
+    let ex = Arc::new(Executor::new(
+        store.clone(),
+        runtime.clone(),
+        ExecutorConfig::default(),
+        Arc::new(Metrics::default()),
+    ));
+    let mut config = WorkerConfig::new(SLOTS);
+    config.scheduler = false;
+    reset_peak_rss();
+    let start = Instant::now();
+    let ids = queue::by_hand(store, &admin(), model, region)
+        .await
+        .expect("queue");
+    let (_stop, stopped) = watch::channel(false);
+    Worker::new(ex, config).run(stopped, true).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    let (rows, subjects) = outcome(store, model, &ids).await;
+    (seconds, rows, peak, subjects)
+}
+
+/// One native measurement, as [`run_platform`] but with the model compiled in.
+async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64, BTreeSet<String>) {
+    clear_clues(store).await;
+    reset_peak_rss();
+    let start = Instant::now();
+    let ids = queue::by_hand(store, &admin(), model, region)
+        .await
+        .expect("queue");
+    let mut jobs = Vec::new();
+    let mut version_id = 0;
+    for id in &ids {
+        let r = sqlx::query("SELECT region, version_id FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("run");
+        version_id = r.try_get(1).expect("version");
+        jobs.push(native::Job {
+            run: *id,
+            region: r.try_get(0).expect("region"),
+        });
+    }
+    let as_of = i32::try_from(today()).expect("today");
+    let rows = match model {
+        "pension-after-death" => {
+            native::run::<pension_after_death::PensionAfterDeath>(
+                store, model, version_id, jobs, as_of, SLOTS,
+            )
+            .await
+        }
+        _ => {
+            native::run::<shell_company::ShellCompany>(store, model, version_id, jobs, as_of, SLOTS)
+                .await
+        }
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    let (_, subjects) = outcome(store, model, &[]).await;
     (seconds, rows, peak, subjects)
 }
 
@@ -263,6 +357,121 @@ async fn run_platform(
 struct SqlRun {
     seconds: f64,
     peak_mib: f64,
+}
+
+/// The sandbox's fixed costs for one model: (instantiation µs, cold compile ms, cached load ms).
+fn sandbox_costs(case: &Case) -> (f64, f64, f64) {
+    let bytes = supervise_test_guests::bytes(case.component);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    let load = || {
+        let rt = Runtime::new(config.clone()).expect("runtime");
+        let t = Instant::now();
+        let model = rt.load(&bytes).expect("load");
+        (rt, model, t.elapsed().as_secs_f64() * 1000.0)
+    };
+    let (_, _, cold) = load();
+    let (rt, model, cached) = load();
+    for _ in 0..100 {
+        rt.instantiate(&model).expect("instantiate");
+    }
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        rt.instantiate(&model).expect("instantiate");
+    }
+    let inst = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    (inst, cold, cached)
+}
+
+/// Measures one model at one scope on every system; the platform's clues are the reference.
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    case: &Case,
+    store: &Store,
+    runtime: &Arc<Runtime>,
+    (py, root, dir): (&Path, &Path, &Path),
+    dbs: &[(&str, String)],
+    pseudo: &Pseudonymizer,
+    (payments, scope, region, prefix): (u64, &str, &str, &str),
+) -> Vec<Measure> {
+    let row =
+        |system: &str, rows: u64, seconds: f64, peak: f64, clues: usize, equal: bool| Measure {
+            model: case.id.into(),
+            payments,
+            scope: scope.into(),
+            system: system.into(),
+            rows,
+            seconds,
+            rows_per_s: rows as f64 / seconds,
+            ratio_to_duckdb: None,
+            peak_mib: peak,
+            clues,
+            clues_equal: equal,
+        };
+    eprintln!("{payments} payments, {}, {scope}: platform…", case.id);
+    let (seconds, rows, peak, want) = run_platform(store, runtime, case.id, region).await;
+    let mut group = vec![row("platform", rows, seconds, peak, want.len(), true)];
+    eprintln!("{payments} payments, {}, {scope}: native…", case.id);
+    let (s, r, p, got) = run_native(store, case.id, region).await;
+    group.push(row("native", r, s, p, got.len(), got == want));
+    let as_of = (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+        + chrono::Duration::days(today()))
+    .to_string();
+    for (engine, db) in dbs {
+        eprintln!("{payments} payments, {}, {scope}: {engine}…", case.id);
+        let out = dir.join(format!("{engine}.subjects"));
+        let run: SqlRun = serde_json::from_str(&sql_py(
+            py,
+            root,
+            &[
+                engine,
+                "query",
+                db,
+                case.id,
+                prefix,
+                &as_of,
+                &out.display().to_string(),
+            ],
+        ))
+        .expect("sql.py output");
+        let got: BTreeSet<String> = std::fs::read_to_string(&out)
+            .expect("subjects")
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|id| {
+                if case.people {
+                    to_hex(pseudo.pseudonym(id))
+                } else {
+                    id.to_string()
+                }
+            })
+            .collect();
+        let system = if *engine == "duckdb" {
+            "DuckDB SQL"
+        } else {
+            "SQLite SQL"
+        };
+        group.push(row(
+            system,
+            rows,
+            run.seconds,
+            run.peak_mib,
+            got.len(),
+            got == want,
+        ));
+    }
+    let duck = group
+        .iter()
+        .find(|m| m.system == "DuckDB SQL")
+        .map(|m| m.seconds);
+    for m in &mut group {
+        m.ratio_to_duckdb = duck.map(|d| m.seconds / d);
+    }
+    group
 }
 
 #[tokio::main]
@@ -278,6 +487,8 @@ async fn main() {
         .expect("runtime"),
     );
     let pseudo = Pseudonymizer::new(b"bench pseudonym key, not a secret");
+    let as_of = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+        + chrono::Duration::days(today());
     let mut table: Vec<Measure> = Vec::new();
     let mut imports: Vec<(u64, &str, f64)> = Vec::new();
     for payments in sizes() {
@@ -288,7 +499,7 @@ async fn main() {
         let summary = province::generate(&Options {
             seed: 1,
             scale: residents,
-            as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+            as_of,
             out: data.clone(),
             progress: false,
         })
@@ -306,7 +517,6 @@ async fn main() {
                 .await
                 .expect("regions");
             eprintln!("{actual} payments: importing into PostgreSQL…");
-            import_one(&pg, &pseudo, &data, "death_registrations").await;
             let rate = import_one(&pg, &pseudo, &data, "pension_payments").await;
             imports.push((actual, "PostgreSQL", rate));
             pg.pool().close().await;
@@ -324,93 +534,60 @@ async fn main() {
                 &[engine, "load", db, &data.display().to_string()],
             );
         }
-        // Warm the sandbox's compile cache, as a running server has it.
-        run_platform(&store, &runtime, "330102").await;
-        for (scope, region, prefix) in
-            [("county", "330102", "330102"), ("province", "330000", "33")]
-        {
-            eprintln!("{actual} payments, {scope}: platform…");
-            let (seconds, rows, peak, want) = run_platform(&store, &runtime, region).await;
-            let mut group = vec![Measure {
-                payments: actual,
-                scope: scope.into(),
-                system: "platform".into(),
-                rows,
-                seconds,
-                rows_per_s: rows as f64 / seconds,
-                ratio_to_duckdb: None,
-                peak_mib: peak,
-                clues: want.len(),
-                clues_equal: true,
-            }];
-            for (engine, db) in &dbs {
-                eprintln!("{actual} payments, {scope}: {engine}…");
-                let out = dir.path().join(format!("{engine}.subjects"));
-                let run: SqlRun = serde_json::from_str(&sql_py(
-                    &py,
-                    &root,
-                    &[
-                        engine,
-                        "query",
-                        db,
-                        MODEL,
-                        prefix,
-                        &out.display().to_string(),
-                    ],
-                ))
-                .expect("sql.py output");
-                let got: BTreeSet<String> = std::fs::read_to_string(&out)
-                    .expect("subjects")
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .map(|id| to_hex(pseudo.pseudonym(id)))
-                    .collect();
-                group.push(Measure {
-                    payments: actual,
-                    scope: scope.into(),
-                    system: if *engine == "duckdb" {
-                        "DuckDB SQL"
-                    } else {
-                        "SQLite SQL"
-                    }
-                    .into(),
-                    rows,
-                    seconds: run.seconds,
-                    rows_per_s: rows as f64 / run.seconds,
-                    ratio_to_duckdb: None,
-                    peak_mib: run.peak_mib,
-                    clues: got.len(),
-                    clues_equal: got == want,
-                });
+        for case in &CASES {
+            // Warm the sandbox's compile cache, as a running server has it.
+            run_platform(&store, &runtime, case.id, "330102").await;
+            for (scope, region, prefix) in
+                [("county", "330102", "330102"), ("province", "330000", "33")]
+            {
+                table.extend(
+                    measure(
+                        case,
+                        &store,
+                        &runtime,
+                        (&py, &root, dir.path()),
+                        &dbs,
+                        &pseudo,
+                        (actual, scope, region, prefix),
+                    )
+                    .await,
+                );
             }
-            let duck = group
-                .iter()
-                .find(|m| m.system == "DuckDB SQL")
-                .map(|m| m.seconds);
-            for m in &mut group {
-                m.ratio_to_duckdb = duck.map(|d| m.seconds / d);
-            }
-            table.extend(group);
         }
         store.pool().close().await;
     }
+    let costs: Vec<(&str, (f64, f64, f64))> =
+        CASES.iter().map(|c| (c.id, sandbox_costs(c))).collect();
     if json {
         println!(
             "{}",
-            serde_json::json!({"runs": table, "imports": imports.iter().map(|(n, db, r)| serde_json::json!({"payments": n, "database": db, "rows_per_s": r})).collect::<Vec<_>>()})
+            serde_json::json!({
+                "runs": table,
+                "imports": imports.iter().map(|(n, db, r)| serde_json::json!({"payments": n, "database": db, "rows_per_s": r})).collect::<Vec<_>>(),
+                "sandbox": costs.iter().map(|(m, (i, c, l))| serde_json::json!({"model": m, "instantiate_us": i, "compile_cold_ms": c, "load_cached_ms": l})).collect::<Vec<_>>(),
+            })
         );
         return;
     }
-    println!("{MODEL}: stored data to stored clues (2 cores)");
+    print_tables(&table, &imports, &costs);
+}
+
+fn print_tables(
+    table: &[Measure],
+    imports: &[(u64, &str, f64)],
+    costs: &[(&str, (f64, f64, f64))],
+) {
+    println!("Stored data to stored clues ({SLOTS} runs at a time; 2 cores)");
     println!(
-        "| payments   | scope    | system     | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
+        "| model               | payments   | scope    | system     | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
     );
     println!(
-        "|------------|----------|------------|------------|----------|-------------|----------|----------|-------|-------|"
+        "|---------------------|------------|----------|------------|------------|----------|-------------|----------|----------|-------|-------|"
     );
-    for m in &table {
+    for m in table {
         println!(
-            "| {:>10} | {:<8} | {:<10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            "| {:<19} | {:>10} | {:<8} | {:<10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            m.model,
             m.payments,
             m.scope,
             m.system,
@@ -426,7 +603,13 @@ async fn main() {
     println!();
     println!("| payments   | import into | rows/s     |");
     println!("|------------|-------------|------------|");
-    for (n, db, r) in &imports {
+    for (n, db, r) in imports {
         println!("| {n:>10} | {db:<11} | {r:>10.0} |");
+    }
+    println!();
+    println!("| model               | instantiate µs | compile, cold ms | load, cached ms |");
+    println!("|---------------------|----------------|------------------|-----------------|");
+    for (m, (i, c, l)) in costs {
+        println!("| {m:<19} | {i:>14.1} | {c:>16.1} | {l:>15.2} |");
     }
 }

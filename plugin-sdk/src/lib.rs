@@ -73,6 +73,10 @@ pub mod guest;
 
 pub use batch::{Batch, Column, TextColumn};
 pub use clue::{Clue, Evidence};
+/// What a host implements to run a model natively, outside the sandbox (the test harness,
+/// the benchmarks' native baseline). Not part of the stable API.
+#[doc(hidden)]
+pub use context::{Backend, IndexSource, RunInfo, ScanSource};
 pub use context::{DEFAULT_BATCH_ROWS, Index, RunContext, Scan};
 pub use error::{Error, Result};
 pub use manifest::Manifest;

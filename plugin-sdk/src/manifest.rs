@@ -133,6 +133,11 @@ impl Manifest {
         &self.0.id
     }
 
+    /// The names of the datasets the model reads, in declaration order.
+    pub fn datasets(&self) -> impl Iterator<Item = &str> {
+        self.0.datasets.iter().map(|d| d.name.as_str())
+    }
+
     /// Whether the manifest declares `column` of `dataset`.
     pub fn declares(&self, dataset: &str, column: &str) -> bool {
         self.column_type(dataset, column).is_some()

@@ -42,6 +42,53 @@ struct DatasetFeed {
     chunks: Vec<ChunkRef>,
 }
 
+/// What a run needs to know of one import: its schema version and its chunks. A committed
+/// import never changes, so this is read once per store (see [`Store::recall`]).
+#[derive(Debug)]
+struct ImportFacts {
+    schema_version: i64,
+    chunks: Vec<ChunkRef>,
+}
+
+async fn import_facts(store: &Store, import: i64) -> Result<Arc<ImportFacts>, SourceError> {
+    const KIND: &str = "feed.import";
+    if let Some(facts) = store.recall::<ImportFacts>(KIND, import) {
+        return Ok(facts);
+    }
+    let schema_version: i64 = sqlx::query("SELECT schema_version FROM imports WHERE id = $1")
+        .bind(import)
+        .fetch_one(store.pool())
+        .await
+        .map_err(backend)?
+        .try_get(0)
+        .map_err(backend)?;
+    let rows = sqlx::query(
+        "SELECT chunk_no, region_min, region_max FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no",
+    )
+    .bind(import)
+    .fetch_all(store.pool())
+    .await
+    .map_err(backend)?;
+    let chunks = rows
+        .iter()
+        .map(|r| {
+            Ok(ChunkRef {
+                import,
+                no: r.try_get(0)?,
+                region_min: r.try_get(1)?,
+                region_max: r.try_get(2)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(backend)?;
+    let facts = Arc::new(ImportFacts {
+        schema_version,
+        chunks,
+    });
+    store.remember(KIND, import, facts.clone());
+    Ok(facts)
+}
+
 /// A store-backed data source over one snapshot.
 #[derive(Debug, Clone)]
 pub struct StoreSource {
@@ -62,27 +109,9 @@ impl StoreSource {
             let mut version = None;
             let mut chunks = Vec::new();
             for &import in imports {
-                let v: i64 = sqlx::query("SELECT schema_version FROM imports WHERE id = $1")
-                    .bind(import)
-                    .fetch_one(store.pool())
-                    .await
-                    .map_err(backend)?
-                    .try_get(0)
-                    .map_err(backend)?;
-                version = Some(v);
-                let rows = sqlx::query("SELECT chunk_no, region_min, region_max FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no")
-                    .bind(import)
-                    .fetch_all(store.pool())
-                    .await
-                    .map_err(backend)?;
-                for r in rows {
-                    chunks.push(ChunkRef {
-                        import,
-                        no: r.try_get(0).map_err(backend)?,
-                        region_min: r.try_get(1).map_err(backend)?,
-                        region_max: r.try_get(2).map_err(backend)?,
-                    });
-                }
+                let facts = import_facts(store, import).await?;
+                version = Some(facts.schema_version);
+                chunks.extend(facts.chunks.iter().cloned());
             }
             let schema = match catalog::schema(store, name, version).await {
                 Ok((_, s)) => s,

@@ -1,8 +1,9 @@
 //! Imports: a CSV or JSON Lines export streamed through validation into columnar chunks, in
 //! one transaction. Every row is checked (types, required values, known region, unique key);
 //! on any problem nothing is written and the report lists the first 100 problems with line,
-//! column, value and reason. Memory stays flat: rows are written a chunk at a time and key
-//! uniqueness is checked through hash buckets spilled to temporary files.
+//! column, value and reason. Memory stays flat: rows are written a chunk at a time, each chunk
+//! of one region (see [`super::pending`]), and key uniqueness is checked through hash buckets
+//! spilled to temporary files.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -14,14 +15,12 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::runtime::bindings::ColumnType;
 use crate::store::{Store, StoreError, audit, now_ms};
 
 use super::catalog::{self, CatalogError};
-use super::chunk::{self, CHUNK_ROWS};
-use super::columns::{ColumnBuilder, StoredColumn};
+use super::chunk::CHUNK_ROWS;
+use super::pending::{ChunkBuilder, Pending};
 use super::pseudonym::Pseudonymizer;
-use super::schema::DatasetSchema;
 
 /// Problems listed in a report; the rest are only counted.
 pub const MAX_REPORTED: usize = 100;
@@ -450,71 +449,6 @@ fn csv_reason(e: &csv::Error) -> String {
     }
 }
 
-/// Per-chunk column builders: one per schema column, plus the raw text of pii columns.
-struct ChunkBuilder<'s> {
-    schema: &'s DatasetSchema,
-    cols: Vec<ColumnBuilder>,
-    raw: Vec<Option<ColumnBuilder>>,
-    rows: usize,
-    region_min: String,
-    region_max: String,
-}
-
-impl<'s> ChunkBuilder<'s> {
-    fn new(schema: &'s DatasetSchema) -> Self {
-        ChunkBuilder {
-            schema,
-            cols: schema
-                .columns
-                .iter()
-                .map(|c| ColumnBuilder::new(c.model_type()))
-                .collect(),
-            raw: schema
-                .columns
-                .iter()
-                .map(|c| c.pii.then(|| ColumnBuilder::new(ColumnType::Text)))
-                .collect(),
-            rows: 0,
-            region_min: String::new(),
-            region_max: String::new(),
-        }
-    }
-
-    fn encode(self) -> (Vec<u8>, usize, String, String) {
-        let finished: Vec<StoredColumn> =
-            self.cols.into_iter().map(ColumnBuilder::finish).collect();
-        let raw: Vec<Option<StoredColumn>> = self
-            .raw
-            .into_iter()
-            .map(|r| r.map(ColumnBuilder::finish))
-            .collect();
-        let raw_names: Vec<String> = self
-            .schema
-            .columns
-            .iter()
-            .map(|c| format!("raw:{}", c.name))
-            .collect();
-        let mut named: Vec<(&str, &StoredColumn)> = self
-            .schema
-            .columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .zip(finished.iter())
-            .collect();
-        for (name, col) in raw_names.iter().zip(raw.iter()) {
-            if let Some(col) = col {
-                named.push((name, col));
-            }
-        }
-        (
-            chunk::encode(self.rows, &named),
-            self.rows,
-            self.region_min,
-            self.region_max,
-        )
-    }
-}
-
 /// Imports a file into a dataset. A failure caused by the file is recorded (see
 /// [`super::failures`]) before it is returned.
 pub async fn import(
@@ -700,7 +634,10 @@ async fn import_file(
     .try_get(0)?;
 
     let mut cells: Cells = vec![None; names.len()];
-    let mut chunk = ChunkBuilder::new(&schema);
+    let mut pending = Pending::new(&schema);
+    // Once a problem is found nothing will be written: later rows are still validated, into
+    // this builder, emptied whenever it fills.
+    let mut scratch = ChunkBuilder::new(&schema);
     let (mut total_rows, mut chunks) = (0u64, 0u64);
     loop {
         let line = match rows.next(&mut cells) {
@@ -717,6 +654,12 @@ async fn import_file(
         };
         total_rows += 1;
         let mut row_ok = true;
+        let region = cells[region_at].as_deref().unwrap_or("").trim();
+        let chunk = if problems.total > 0 {
+            &mut scratch
+        } else {
+            pending.builder(region)
+        };
         for (i, col) in schema.columns.iter().enumerate() {
             let problem = match &cells[i] {
                 None if col.nullable => {
@@ -758,18 +701,12 @@ async fn import_file(
         }
         if !row_ok || problems.total > 0 {
             // Nothing will be written: keep validating, but bound what the builders hold.
-            chunk.rows += 1;
-            if chunk.rows >= CHUNK_ROWS {
-                chunk = ChunkBuilder::new(&schema);
+            pending.discard();
+            scratch.rows += 1;
+            if scratch.rows >= CHUNK_ROWS {
+                scratch = ChunkBuilder::new(&schema);
             }
             continue;
-        }
-        let region = cells[region_at].as_deref().unwrap_or("").trim();
-        if chunk.rows == 0 || region < chunk.region_min.as_str() {
-            chunk.region_min = region.to_string();
-        }
-        if region > chunk.region_max.as_str() {
-            chunk.region_max = region.to_string();
         }
         let mut h1 = DefaultHasher::new();
         let mut h2 = DefaultHasher::new();
@@ -785,9 +722,7 @@ async fn import_file(
                 line,
             )
             .map_err(io_err)?;
-        chunk.rows += 1;
-        if chunk.rows == CHUNK_ROWS {
-            let full = std::mem::replace(&mut chunk, ChunkBuilder::new(&schema));
+        if let Some(full) = pending.complete(region) {
             write_chunk(&mut tx, id, chunks, full).await?;
             chunks += 1;
             if let (Some(bar), Some(pos)) = (&progress, rows.position()) {
@@ -822,8 +757,8 @@ async fn import_file(
         tx.rollback().await?;
         return Err(file_err("the file has a header but no rows".into()));
     }
-    if chunk.rows > 0 {
-        write_chunk(&mut tx, id, chunks, chunk).await?;
+    for rest in pending.finish() {
+        write_chunk(&mut tx, id, chunks, rest).await?;
         chunks += 1;
     }
     let read_sha = match &rows {

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod identify;
 pub mod import;
 pub mod memory;
+mod pending;
 pub mod pseudonym;
 pub mod region;
 pub mod regions;

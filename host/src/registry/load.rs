@@ -1,6 +1,9 @@
 //! The fail-closed load: before a stored component runs, its bytes are re-hashed and its
 //! signature re-verified against the key that signed it at publish time (even if that key was
-//! revoked since: the recorded verification stands). Any mismatch refuses the run.
+//! revoked since: the recorded verification stands). Any mismatch refuses the run. Verified
+//! bytes already compiled and linked in this process are not loaded again.
+
+use std::sync::Arc;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -17,7 +20,7 @@ pub async fn load_verified(
     store: &Store,
     runtime: &Runtime,
     version_id: i64,
-) -> Result<(VersionRecord, LoadedModel), RegistryError> {
+) -> Result<(VersionRecord, Arc<LoadedModel>), RegistryError> {
     let v = review::get_by_id(store, version_id).await?;
     let tampered = |reason: String| RegistryError::Tampered {
         model: v.model.clone(),
@@ -54,6 +57,6 @@ pub async fn load_verified(
         .map_err(|_| tampered("the signer's key is not an ed25519 key".into()))?;
     key.verify_strict(&digest, &Signature::from_bytes(&sig))
         .map_err(|_| tampered("the signature no longer verifies".into()))?;
-    let model = runtime.load(&bytes)?;
+    let model = runtime.load_shared(&bytes)?;
     Ok((v, model))
 }

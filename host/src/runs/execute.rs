@@ -210,7 +210,7 @@ impl Executor {
             cancel,
         };
         Ok(Prepared {
-            model: Arc::new(model),
+            model,
             version: version.version,
             snapshot_id,
             as_of_days,

@@ -11,9 +11,10 @@ pub mod outcome;
 pub mod source;
 pub mod state;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -207,8 +208,13 @@ pub struct Runtime {
     linker: Linker<RunState>,
     cache: Option<ComponentCache>,
     config: RuntimeConfig,
+    /// Models loaded for runs, by sha256 (see [`Runtime::load_shared`]).
+    loaded: Mutex<HashMap<String, Arc<LoadedModel>>>,
     _ticker: EpochTicker,
 }
+
+/// Most models [`Runtime::load_shared`] keeps loaded; beyond it it starts again.
+const LOADED_MODELS: usize = 64;
 
 impl Runtime {
     /// An engine and linker with the given settings.
@@ -244,6 +250,7 @@ impl Runtime {
             linker,
             cache,
             config,
+            loaded: Mutex::new(HashMap::new()),
             _ticker: ticker,
         })
     }
@@ -281,6 +288,25 @@ impl Runtime {
             load_time,
             pre,
         })
+    }
+
+    /// As [`Runtime::load`], but a component this runtime already loaded (the same sha256)
+    /// is shared instead of being deserialised, linked and described again: what a worker
+    /// does before every run. The caller checks the bytes are the ones it may run first (the
+    /// registry re-verifies hash and signature before every run).
+    pub fn load_shared(&self, bytes: &[u8]) -> Result<Arc<LoadedModel>, RuntimeError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let lock = || self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(model) = lock().get(&sha256) {
+            return Ok(model.clone());
+        }
+        let model = Arc::new(self.load(bytes)?);
+        let mut loaded = lock();
+        if loaded.len() >= LOADED_MODELS {
+            loaded.clear();
+        }
+        loaded.insert(sha256, model.clone());
+        Ok(model)
     }
 
     fn check_contract(

@@ -6,7 +6,10 @@ pub mod audit;
 
 pub use audit::audit;
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -56,7 +59,23 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    memo: Memo,
 }
+
+/// Facts derived from rows that never change once committed (an import's schema version and
+/// chunk list), kept beside the pool so that every run does not read them again. Shared by
+/// the store's clones; a new store starts empty.
+#[derive(Clone, Default)]
+struct Memo(Arc<Mutex<HashMap<(&'static str, i64), Arc<dyn Any + Send + Sync>>>>);
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+/// Most facts kept; beyond it the memo starts again (a province has hundreds of imports).
+const MEMO_ENTRIES: usize = 100_000;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -149,7 +168,27 @@ impl Store {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            memo: Memo::default(),
+        })
+    }
+
+    /// A fact remembered by [`Store::remember`] under (`kind`, `id`), if any. Only for facts
+    /// of immutable rows: nothing ever invalidates them.
+    pub fn recall<T: Any + Send + Sync>(&self, kind: &'static str, id: i64) -> Option<Arc<T>> {
+        let memo = self.memo.0.lock().unwrap_or_else(|p| p.into_inner());
+        memo.get(&(kind, id)).cloned()?.downcast().ok()
+    }
+
+    /// Remembers a fact of an immutable row (see [`Store::recall`]).
+    pub fn remember<T: Any + Send + Sync>(&self, kind: &'static str, id: i64, fact: Arc<T>) {
+        let mut memo = self.memo.0.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert((kind, id), fact);
     }
 
     /// Refreshes the statistics the query planner chooses indexes by (SQLite: `PRAGMA
