@@ -26,7 +26,8 @@ async fn imports_csv_and_jsonl_and_records_them(db: &TestDb) {
         .expect("import");
     assert_eq!(
         (report.rows, report.chunks, report.schema_version),
-        (2, 1, 1)
+        (2, 2, 1),
+        "one chunk per region"
     );
 
     let jsonl = "{\"payment_id\":\"P3\",\"id_number\":\"330102194501011234\",\"pay_date\":\"2024-03-15\",\"amount\":3200.25,\"region_code\":\"330102\"}\n\n{\"payment_id\":\"P4\",\"id_number\":\"X\",\"pay_date\":\"2024-03-15\",\"amount\":\"1\",\"region_code\":\"330203\"}\n";
