@@ -297,8 +297,7 @@ pub async fn run<M: Model>(
     while let Some(done) = tasks.join_next().await {
         done.expect("native slot");
     }
-    let total = *rows.lock().expect("rows");
-    total
+    *rows.lock().expect("rows")
 }
 
 async fn one<M: Model>(

@@ -66,7 +66,10 @@ pub struct Store {
 /// chunk list), kept beside the pool so that every run does not read them again. Shared by
 /// the store's clones; a new store starts empty.
 #[derive(Clone, Default)]
-struct Memo(Arc<Mutex<HashMap<(&'static str, i64), Arc<dyn Any + Send + Sync>>>>);
+struct Memo(Arc<Mutex<HashMap<(&'static str, i64), Fact>>>);
+
+/// One remembered fact, of whatever type its kind holds.
+type Fact = Arc<dyn Any + Send + Sync>;
 
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
