@@ -32,7 +32,7 @@ use supervise::demo::Options;
 use supervise::demo::generate as province;
 use supervise::registry::enable::{self, EnableRequest};
 use supervise::registry::publish::{self, Submission};
-use supervise::registry::{Actor, Office, VersionRef, keys, review};
+use supervise::registry::{Actor, VersionRef, keys, review};
 use supervise::runs::execute::today;
 use supervise::runs::queue;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
@@ -43,7 +43,7 @@ use tokio::sync::watch;
 mod common;
 #[path = "compare/native.rs"]
 mod native;
-use common::{peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
+use common::{add_offices, admin, office_key, peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
 
 /// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
 const PAYMENTS_PER_RESIDENT: f64 = 4.05;
@@ -88,13 +88,6 @@ struct Measure {
     peak_mib: f64,
     clues: usize,
     clues_equal: bool,
-}
-
-fn admin() -> Actor {
-    Actor {
-        user: "admin".into(),
-        office: "330000".into(),
-    }
 }
 
 fn sizes() -> Vec<u64> {
@@ -179,22 +172,8 @@ async fn platform(
             }
         }
     }
-    for (id, region) in [("330000", "330000"), ("330102", "330102")] {
-        let office = Office {
-            id: id.into(),
-            name: id.into(),
-            region: region.into(),
-        };
-        keys::add_office(&store, &admin(), &office)
-            .await
-            .expect("office");
-    }
-    let key_path = dir.join("office.key");
-    let public = keys::generate(&key_path).expect("key");
-    let signing = keys::read_signing_key(&key_path).expect("read key");
-    keys::register(&store, &admin(), "330102", &public)
-        .await
-        .expect("register");
+    add_offices(&store, &["330000", "330102"]).await;
+    let (signing, public) = office_key(&store, dir, "330102").await;
     let author = Actor {
         user: "author".into(),
         office: "330102".into(),

@@ -13,14 +13,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
 use supervise::datasets::import::{self, ImportRequest};
 use supervise::datasets::pseudonym::Pseudonymizer;
 use supervise::datasets::schema::DatasetSchema;
 use supervise::datasets::{catalog, regions};
 use supervise::registry::enable::{self, EnableRequest};
 use supervise::registry::publish::{self, Submission};
-use supervise::registry::{Actor, Office, VersionRef, keys, review};
+use supervise::registry::{Actor, VersionRef, keys, review};
 use supervise::runs::queue::{self, NewRun};
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
 use supervise::runtime::{Runtime, RuntimeConfig};
@@ -28,7 +27,7 @@ use supervise::store::Store;
 use tokio::sync::watch;
 
 mod common;
-use common::{arg, counties, peak_rss_mib, pg_database};
+use common::{add_offices, admin, arg, counties, office_key, peak_rss_mib, pg_database};
 
 fn write_data(dir: &Path, payments: usize) {
     let counties = counties();
@@ -110,33 +109,13 @@ async fn prepare(store: &Store, dir: &Path, rt: &Runtime) -> Setup {
         .await
         .expect("import");
     }
-    let admin = Actor {
-        user: "admin".into(),
-        office: "330000".into(),
-    };
+    let admin = admin();
     let author = Actor {
         user: "author".into(),
         office: "330102".into(),
     };
-    for (id, region) in [("330000", "330000"), ("330102", "330102")] {
-        keys::add_office(
-            store,
-            &admin,
-            &Office {
-                id: id.into(),
-                name: id.into(),
-                region: region.into(),
-            },
-        )
-        .await
-        .expect("office");
-    }
-    let key_path = dir.join(format!("author-{}.key", supervise::store::now_ms()));
-    let public = keys::generate(&key_path).expect("key");
-    keys::register(store, &admin, "330102", &public)
-        .await
-        .expect("register");
-    let signing: SigningKey = keys::read_signing_key(&key_path).expect("key");
+    add_offices(store, &["330000", "330102"]).await;
+    let (signing, public) = office_key(store, dir, "330102").await;
     let mut enablements = Vec::new();
     let models = [
         (
@@ -159,7 +138,7 @@ async fn prepare(store: &Store, dir: &Path, rt: &Runtime) -> Setup {
         let sub = Submission {
             bytes: &bytes,
             signature: keys::sign(&signing, &bytes),
-            public_key: signing.verifying_key(),
+            public_key: public,
         };
         publish::publish(store, rt, &author, &sub)
             .await

@@ -7,7 +7,6 @@ use std::time::Instant;
 use supervise::auth::users::{self, NewUser};
 use supervise::auth::{Role, tokens};
 use supervise::datasets::regions;
-use supervise::registry::{Actor, Office, keys};
 use supervise::store::Store;
 
 use super::counties;
@@ -40,27 +39,7 @@ pub async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> Tokens {
     regions::load_csv(store, &path, "bench")
         .await
         .expect("regions");
-    let admin = Actor {
-        user: "admin".into(),
-        office: "330000".into(),
-    };
-    for (id, region) in [
-        ("330000", "330000"),
-        ("330100", "330100"),
-        ("330102", "330102"),
-    ] {
-        keys::add_office(
-            store,
-            &admin,
-            &Office {
-                id: id.into(),
-                name: id.into(),
-                region: region.into(),
-            },
-        )
-        .await
-        .expect("office");
-    }
+    super::add_offices(store, &["330000", "330100", "330102"]).await;
     let pass = PASSWORD.to_string();
     users::create(
         store,

@@ -76,3 +76,40 @@ pub async fn pg_drop(url: &str, name: &str) {
         .await;
     }
 }
+
+/// The province's administrator (office 330000), who adds offices, reviews and enables.
+pub fn admin() -> supervise::registry::Actor {
+    supervise::registry::Actor {
+        user: "admin".into(),
+        office: "330000".into(),
+    }
+}
+
+/// Adds one office per region code (the office's id is its region's code), as [`admin`].
+pub async fn add_offices(store: &supervise::store::Store, regions: &[&str]) {
+    for region in regions {
+        let office = supervise::registry::Office {
+            id: (*region).into(),
+            name: (*region).into(),
+            region: (*region).into(),
+        };
+        supervise::registry::keys::add_office(store, &admin(), &office)
+            .await
+            .expect("office");
+    }
+}
+
+/// Generates a signing key under `dir` and registers its public half for `office`.
+pub async fn office_key(
+    store: &supervise::store::Store,
+    dir: &std::path::Path,
+    office: &str,
+) -> (ed25519_dalek::SigningKey, ed25519_dalek::VerifyingKey) {
+    use supervise::registry::keys;
+    let path = dir.join(format!("{office}-{}.key", supervise::store::now_ms()));
+    let public = keys::generate(&path).expect("key");
+    keys::register(store, &admin(), office, &public)
+        .await
+        .expect("register");
+    (keys::read_signing_key(&path).expect("read key"), public)
+}
