@@ -166,7 +166,7 @@ async fn prepare(store: &Store, dir: &Path, rt: &Runtime) -> Setup {
 }
 
 async fn queue_cycle(store: &Store, setup: &Setup) -> usize {
-    let mut tx = store.pool().begin().await.expect("tx");
+    let mut tx = store.begin().await.expect("tx");
     let mut n = 0;
     for id in &setup.enablements {
         let e = enable::get(store, *id).await.expect("enablement");

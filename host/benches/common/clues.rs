@@ -103,7 +103,7 @@ pub async fn seed(store: &Store, dir: &std::path::Path, n: usize) -> Tokens {
     const BATCH: usize = 500;
     let mut i = 0;
     while i < n {
-        let mut tx = store.pool().begin().await.expect("tx");
+        let mut tx = store.begin().await.expect("tx");
         for _ in 0..20 {
             if i >= n {
                 break;

@@ -340,7 +340,7 @@ async fn one<M: Model>(
         region: &job.region,
         at_ms: now,
     };
-    let mut tx = store.pool().begin().await.expect("begin");
+    let mut tx = store.begin().await.expect("begin");
     dedup::record(&mut tx, &origin, &clues)
         .await
         .expect("record clues");

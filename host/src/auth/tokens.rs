@@ -67,7 +67,7 @@ pub async fn create(
     };
     let token = secret("svt_")?;
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO api_tokens (user_id, name, token_hash, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -145,7 +145,7 @@ pub async fn list(store: &Store, by: &Principal) -> Result<Vec<TokenInfo>, AuthE
 
 /// Revokes a token (its owner or an admin).
 pub async fn revoke(store: &Store, by: &Principal, id: i64) -> Result<(), AuthError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let n = sqlx::query("UPDATE api_tokens SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL AND ($3 = 1 OR user_id = $4)")
         .bind(now_ms())
         .bind(id)

@@ -203,7 +203,7 @@ pub async fn create(
         }
     };
     let hash = password::hash(&new.password)?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let taken: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE username = $1")
         .bind(&new.username)
         .fetch_one(&mut *tx)
@@ -264,7 +264,7 @@ pub async fn set_locale(store: &Store, who: &Principal, locale: &str) -> Result<
             LOCALES.join(", ")
         )));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
         .bind(locale)
         .bind(who.id)
@@ -312,7 +312,7 @@ pub async fn disable(
     if reason.trim().is_empty() {
         return Err(AuthError::Invalid("say why (--reason)".into()));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let n = sqlx::query(
         "UPDATE users SET status = 'disabled' WHERE username = $1 AND status = 'active'",
     )

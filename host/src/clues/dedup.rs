@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::runtime::bindings::Clue;
+use crate::store::WriteTx;
 
 /// The run that produced a set of clues.
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ fn by_key(clues: &[Clue]) -> BTreeMap<&str, &Clue> {
 /// Records a run's clues without touching the clue store: for replays and backtests, whose
 /// clues are kept apart from the reviewers' queue. `keep` stores each clue itself too.
 pub async fn record_apart(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut WriteTx,
     run_id: i64,
     clues: &[Clue],
     keep: bool,
@@ -79,7 +80,7 @@ pub async fn record_apart(
 /// Writes a run's clues into the clue store, one clue per (model, dedup key), and records them
 /// against the run. Call it in the transaction that finishes the run.
 pub async fn record(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut WriteTx,
     origin: &Origin<'_>,
     clues: &[Clue],
 ) -> Result<ClueCounts, sqlx::Error> {
@@ -138,7 +139,7 @@ pub async fn record(
 }
 
 async fn insert(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut WriteTx,
     origin: &Origin<'_>,
     clue: &Clue,
     sha: &str,

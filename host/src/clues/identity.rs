@@ -68,7 +68,7 @@ pub async fn identify(
             })?,
         None => Vec::new(),
     };
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let seen: Vec<&str> = found.iter().map(|f| f.dataset.as_str()).collect();
     audit(
         &mut tx,

@@ -74,7 +74,7 @@ pub async fn report(store: &Store, actor: &Actor, r: &Report) -> Result<i64, Clu
     let mut tag = [0u8; 8];
     let _ = getrandom::fill(&mut tag);
     let key = format!("report:{now}:{}", hex::encode(tag));
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let id: i64 = sqlx::Row::try_get(
         &sqlx::query(
             "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, reason, \

@@ -68,7 +68,7 @@ pub async fn set(store: &Store, actor: &Actor, new: Settings) -> Result<(), Clue
         }
     }
     let old = get(store).await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     for (name, v) in NAMES.iter().zip(values) {
         sqlx::query(
             "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",

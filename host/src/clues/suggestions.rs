@@ -94,7 +94,7 @@ pub async fn issue_at(
         }
     }
     let home = common_region(&codes).unwrap_or_else(|| scope.clone());
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO suggestions (agency, title, region, status, issued_by, issued_at_ms, feedback_due_ms) \
          VALUES ($1, $2, $3, 'issued', $4, $5, $6) RETURNING id",
@@ -128,7 +128,7 @@ pub async fn issue_at(
     )
     .await
     {
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.begin().await?;
         sqlx::query("DELETE FROM suggestions WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -262,7 +262,7 @@ pub async fn step(
         ));
     }
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let n = sqlx::query(
         "UPDATE suggestions SET status = $1, replied_at_ms = CASE WHEN $1 = 'replied' THEN $2 ELSE replied_at_ms END, \
          reply_note = CASE WHEN $1 = 'replied' THEN $3 ELSE reply_note END, \

@@ -3,12 +3,12 @@
 //! the actions it allows next. Only an office whose region covers a clue's region sees or acts
 //! on it; to others it does not exist.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::datasets::region;
 use crate::registry::Actor;
-use crate::store::{Store, audit, now_ms};
+use crate::store::{Store, WriteTx, audit, now_ms};
 
 use super::settings::{self, days_ms};
 use super::workflow::{Action, Status};
@@ -26,7 +26,7 @@ struct State {
     handling_due_ms: Option<i64>,
 }
 
-async fn state(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Option<State>, ClueError> {
+async fn state(tx: &mut WriteTx, id: i64) -> Result<Option<State>, ClueError> {
     let row =
         sqlx::query("SELECT status, assignee, region, handling_due_ms FROM clues WHERE id = $1")
             .bind(id)
@@ -74,7 +74,7 @@ pub async fn apply_at(
     }
     let scope = actor_region(store, actor).await?;
     let handling = settings::get(store).await?.handling_days;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let (mut problems, mut missing) = (Vec::new(), Vec::new());
     let mut changes = Vec::new();
     for &id in ids {
@@ -185,7 +185,7 @@ pub async fn comment(store: &Store, actor: &Actor, id: i64, text: &str) -> Resul
         ));
     }
     let scope = actor_region(store, actor).await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     match state(&mut tx, id).await? {
         Some(s) if region::covers(&scope, &s.region) => {}
         _ => return Err(ClueError::NotFound(format!("clue {id}"))),

@@ -74,7 +74,7 @@ pub async fn define(
     let json = serde_json::to_string(schema)
         .map_err(|e| CatalogError::Corrupt(schema.name.clone(), e.to_string()))?;
     let sha = hex::encode(Sha256::digest(json.as_bytes()));
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let current: Option<i64> = sqlx::query("SELECT current_version FROM datasets WHERE name = $1")
         .bind(&schema.name)
         .fetch_optional(&mut *tx)

@@ -64,7 +64,7 @@ async fn insert(
     problems: &[RowError],
     total: i64,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query(
         "INSERT INTO import_failures (dataset, file_name, failed_by, failed_at_ms, error, problems_json, problem_total) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -616,7 +616,7 @@ async fn import_file(
     let mut spill = KeySpill::new(size).map_err(io_err)?;
     let mut problems = Problems::default();
 
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO imports (dataset, schema_version, mode, file_name, file_sha256, format, row_count, chunk_count, imported_by, imported_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8) RETURNING id",
@@ -795,7 +795,7 @@ async fn import_file(
 }
 
 async fn write_chunk(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut crate::store::WriteTx,
     import: i64,
     no: u64,
     chunk: ChunkBuilder<'_>,

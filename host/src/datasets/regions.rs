@@ -196,7 +196,7 @@ async fn load<R: std::io::Read>(
     }
     // Parents before children, so the foreign key holds at every insert.
     rows.sort_by_key(|(_, r)| (r.level as u8, r.code.clone()));
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     for (_, r) in &rows {
         sqlx::query(
             "INSERT INTO regions (code, name, level, parent) VALUES ($1, $2, $3, $4) \

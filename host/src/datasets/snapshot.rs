@@ -45,6 +45,7 @@ impl Snapshot {
     pub async fn save(&self, store: &Store) -> Result<i64, StoreError> {
         let json = serde_json::to_string(self).unwrap_or_default();
         let sha = hex::encode(Sha256::digest(json.as_bytes()));
+        let write = store.write_lock().await;
         sqlx::query(
             "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (content_sha256) DO NOTHING",
@@ -54,6 +55,7 @@ impl Snapshot {
         .bind(now_ms())
         .execute(store.pool())
         .await?;
+        drop(write);
         let id = sqlx::query("SELECT id FROM snapshots WHERE content_sha256 = $1")
             .bind(&sha)
             .fetch_one(store.pool())

@@ -235,7 +235,7 @@ fn approved(v: &VersionRecord) -> Result<(), RegistryError> {
 }
 
 async fn history(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut crate::store::WriteTx,
     id: i64,
     action: &str,
     version: i64,
@@ -279,7 +279,7 @@ pub async fn enable(
     let scope = approved_scope(&v.manifest, req.scope.as_deref())?;
     check_catalogue(store, &v.manifest, &scope).await?;
     let params: BTreeMap<&String, &String> = req.params.iter().map(|(k, v)| (k, v)).collect();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO enablements (model_id, version_id, regions_json, params_json, schedule, scope_json, status, created_by, created_at_ms, updated_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, 'enabled', $7, $8, $8) RETURNING id",
@@ -373,7 +373,7 @@ async fn switch(
         ))
     })?;
     check_catalogue(store, &to.manifest, &scope).await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query("UPDATE enablements SET version_id = $1, updated_at_ms = $2 WHERE id = $3")
         .bind(to.id)
         .bind(now_ms())
@@ -476,7 +476,7 @@ pub async fn disable(
             e.status
         )));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query("UPDATE enablements SET status = 'disabled', updated_at_ms = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(id)

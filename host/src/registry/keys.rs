@@ -152,7 +152,7 @@ pub async fn add_office(
             "an office needs an id and a name".into(),
         ));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let known: Option<String> = sqlx::query("SELECT code FROM regions WHERE code = $1")
         .bind(&office.region)
         .fetch_optional(&mut *tx)
@@ -194,7 +194,7 @@ pub async fn register(
     require_admin(store, actor).await?;
     office(store, office_id).await?;
     let fp = fingerprint(key);
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO office_keys (fingerprint, office, public_key, status, registered_by, registered_at_ms) \
          VALUES ($1, $2, $3, 'active', $4, $5) ON CONFLICT DO NOTHING",
@@ -236,7 +236,7 @@ pub async fn revoke(
             "say why the key is revoked (--reason)".into(),
         ));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let done = sqlx::query(
         "UPDATE office_keys SET status = 'revoked', revoked_by = $1, revoked_at_ms = $2, revoked_reason = $3 \
          WHERE fingerprint = $4 AND status = 'active'",

@@ -87,7 +87,7 @@ pub async fn publish(
     let new_version =
         semver::Version::parse(&m.version).map_err(|e| RegistryError::Invalid(e.to_string()))?;
 
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let existing =
         sqlx::query("SELECT id, version, sha256, office FROM model_versions WHERE model_id = $1")
             .bind(&m.id)

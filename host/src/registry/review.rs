@@ -170,7 +170,7 @@ pub async fn decide(
         )));
     }
     let status = if approve { "approved" } else { "rejected" };
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query(
         "UPDATE model_versions SET status = $1, reviewed_by = $2, reviewed_office = $3, reviewed_at_ms = $4, review_reason = $5 \
          WHERE id = $6 AND status = 'submitted'",
@@ -222,7 +222,7 @@ pub async fn deprecate(
             "{v} is enabled in {in_use} enablement(s): upgrade or disable them first"
         )));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     sqlx::query("UPDATE model_versions SET status = 'deprecated' WHERE id = $1")
         .bind(version.id)
         .execute(&mut *tx)

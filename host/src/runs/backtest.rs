@@ -86,7 +86,7 @@ pub async fn queue(
     let group = format!("bt-{}-{}", v.model, now_ms());
     let as_of = today();
     let mut ids = Vec::new();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     for r in regions {
         region::level(r).map_err(RunError::Invalid)?;
         for county in counties(store, r).await? {

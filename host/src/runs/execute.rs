@@ -384,7 +384,7 @@ impl Executor {
         error: &str,
     ) -> Result<Status, RunError> {
         tracing::warn!("run ends {status}: {error}");
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin().await?;
         let done = sqlx::query(
             "UPDATE runs SET status = $1, error = $2, host_fault = 0, lease_expires_ms = NULL, finished_at_ms = $3 \
              WHERE id = $4 AND lease_token = $5 AND status = 'running'",
@@ -428,7 +428,7 @@ impl Executor {
             Outcome::Cancelled => Status::Cancelled,
         };
         let now = now_ms();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin().await?;
         let done = sqlx::query(
             "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
              rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \

@@ -94,7 +94,7 @@ pub async fn check(store: &Store, model: &str, after: u32) -> Result<bool, RunEr
         .and_then(|(_, e)| e.clone())
         .unwrap_or_default();
     let reason = format!("failed {after} runs in a row; last: {last}");
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO quarantines (model_id, reason, since_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -130,7 +130,7 @@ pub async fn release(
     if reason.trim().is_empty() {
         return Err(RunError::Invalid("say why (--reason)".into()));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let n = sqlx::query(
         "UPDATE quarantines SET released_by = $1, released_reason = $2, released_at_ms = $3 \
          WHERE model_id = $4 AND released_at_ms IS NULL",

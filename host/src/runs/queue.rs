@@ -175,7 +175,7 @@ pub async fn by_hand(
                 all.join(", ")
             ))
         })?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let mut ids = Vec::new();
     for county in counties(store, code).await? {
         let run = NewRun::of(e, &county, "hand", &actor.user);
@@ -242,6 +242,7 @@ pub async fn lease(
          RETURNING id, attempts"
     );
     let token = token();
+    let _write = store.write_lock().await;
     let now = now_ms();
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(owner)
@@ -418,7 +419,7 @@ pub async fn cancel(
     }
     let region = super::record::get(store, id).await?.region;
     super::authorize(store, actor, &region).await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let status: String = sqlx::query("SELECT status FROM runs WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)

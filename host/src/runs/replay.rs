@@ -43,7 +43,7 @@ pub async fn queue(store: &Store, actor: &Actor, id: i64) -> Result<i64, RunErro
         priority: 10,
         requested_by: actor.user.clone(),
     };
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin().await?;
     let new = enqueue(&mut *tx, &run)
         .await?
         .ok_or_else(|| RunError::Conflict("the replay was not queued".into()))?;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any as AnyDb, AnyPool, Executor, Transaction};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,62 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     memo: Memo,
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Held while this process writes to a SQLite file (see [`Store::write_lock`]); empty on
+/// PostgreSQL. Dropping it lets the next writer in.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct WriteGuard(Option<tokio::sync::OwnedMutexGuard<()>>);
+
+/// A transaction that holds this process's turn to write (see [`Store::begin`]). It reads and
+/// writes as the connection it derefs to.
+#[must_use = "a transaction is rolled back unless committed"]
+pub struct WriteTx {
+    // Declared first, dropped first: the transaction ends before the lock is let go.
+    tx: Transaction<'static, AnyDb>,
+    _guard: WriteGuard,
+}
+
+impl WriteTx {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then lets the next writer in.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteTx")
+    }
+}
+
+impl std::fmt::Debug for WriteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "WriteGuard(held)"
+        } else {
+            "WriteGuard(none)"
+        })
+    }
 }
 
 /// Facts derived from rows that never change once committed (an import's schema version and
@@ -175,6 +231,7 @@ impl Store {
             pool,
             dialect,
             memo: Memo::default(),
+            writer: Arc::default(),
         })
     }
 
@@ -192,6 +249,31 @@ impl Store {
             memo.clear();
         }
         memo.insert((kind, id), fact);
+    }
+
+    /// Waits for this process's turn to write. A SQLite file has one writer at a time, and a
+    /// connection that finds the file locked sleeps in SQLite's busy handler (1, 2, 5, 10 ms…)
+    /// before trying again, so writers of one process that collide lose milliseconds each:
+    /// they queue here instead, in order, and wake as soon as the writer before them is done.
+    /// Other processes on the same file still meet the busy handler. PostgreSQL locks rows,
+    /// not the database: there it returns at once and holds nothing.
+    ///
+    /// Never take it while holding it (it is not re-entrant): a function that writes within
+    /// a transaction it was given must not call one that begins its own (or wait for a task
+    /// that does) before that transaction ends.
+    pub async fn write_lock(&self) -> WriteGuard {
+        match self.dialect {
+            Dialect::Sqlite => WriteGuard(Some(self.writer.clone().lock_owned().await)),
+            Dialect::Postgres => WriteGuard(None),
+        }
+    }
+
+    /// Begins a transaction that writes, after [`Store::write_lock`]; the lock is released
+    /// when the transaction is committed, rolled back or dropped.
+    pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
+        let guard = self.write_lock().await;
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
     }
 
     /// Refreshes the statistics the query planner chooses indexes by (SQLite: `PRAGMA
