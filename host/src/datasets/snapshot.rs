@@ -41,10 +41,14 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// Stores the snapshot (once per distinct content) and returns its id.
+    /// Stores the snapshot (once per distinct content) and returns its id. A snapshot already
+    /// stored (every run after the first on unchanged data) is found without writing.
     pub async fn save(&self, store: &Store) -> Result<i64, StoreError> {
         let json = serde_json::to_string(self).unwrap_or_default();
         let sha = hex::encode(Sha256::digest(json.as_bytes()));
+        if let Some(id) = Self::stored(store, &sha).await? {
+            return Ok(id);
+        }
         let write = store.write_lock().await;
         sqlx::query(
             "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, $2, $3) \
@@ -56,12 +60,17 @@ impl Snapshot {
         .execute(store.pool())
         .await?;
         drop(write);
-        let id = sqlx::query("SELECT id FROM snapshots WHERE content_sha256 = $1")
-            .bind(&sha)
-            .fetch_one(store.pool())
+        Self::stored(store, &sha)
             .await?
-            .try_get(0)?;
-        Ok(id)
+            .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    async fn stored(store: &Store, sha: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM snapshots WHERE content_sha256 = $1")
+            .bind(sha)
+            .fetch_optional(store.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     /// A stored snapshot.

@@ -429,38 +429,10 @@ impl Executor {
         };
         let now = now_ms();
         let mut tx = self.store.begin().await?;
-        let done = sqlx::query(
-            "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
-             rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \
-             error = $11, host_fault = 0, log_excerpt = $12, lease_expires_ms = NULL, finished_at_ms = $13 \
-             WHERE id = $14 AND lease_token = $15 AND status = 'running'",
-        )
-        .bind(status.as_str())
-        .bind(&p.version)
-        .bind(&p.model.sha256)
-        .bind(p.snapshot_id)
-        .bind(p.as_of_days)
-        .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
-        .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
-        .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
-        .bind(i64::try_from(out.stats.wall_us / 1000).unwrap_or(i64::MAX))
-        .bind(out.clues.len() as i64)
-        .bind(out.outcome.failure().map(|f| f.to_string()))
-        .bind(excerpt(out))
-        .bind(now)
-        .bind(lease.run_id)
-        .bind(&lease.token)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(RunError::LeaseLost(lease.run_id));
-        }
-        let mut detail = serde_json::json!({
-            "status": status, "model": job.model, "version": p.version, "region": job.region,
-            "snapshot": p.snapshot_id, "emitted": out.clues.len(),
-        });
-        if status == Status::Succeeded {
-            let counts = match job.kind {
+        // The clues first, so that the run's one UPDATE carries their counts; if that UPDATE
+        // finds the lease lost, the transaction is dropped and nothing of it stays.
+        let counts = if status == Status::Succeeded {
+            Some(match job.kind {
                 Kind::Run => {
                     let origin = Origin {
                         run_id: lease.run_id,
@@ -480,13 +452,44 @@ impl Executor {
                     dedup::record_apart(&mut tx, lease.run_id, &out.clues, true).await?;
                     Default::default()
                 }
-            };
-            sqlx::query("UPDATE runs SET clues_new = $1, clues_updated = $2 WHERE id = $3")
-                .bind(counts.new as i64)
-                .bind(counts.updated as i64)
-                .bind(lease.run_id)
-                .execute(&mut *tx)
-                .await?;
+            })
+        } else {
+            None
+        };
+        let done = sqlx::query(
+            "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
+             rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \
+             error = $11, host_fault = 0, log_excerpt = $12, lease_expires_ms = NULL, finished_at_ms = $13, \
+             clues_new = COALESCE($14, clues_new), clues_updated = COALESCE($15, clues_updated) \
+             WHERE id = $16 AND lease_token = $17 AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(&p.version)
+        .bind(&p.model.sha256)
+        .bind(p.snapshot_id)
+        .bind(p.as_of_days)
+        .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
+        .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
+        .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
+        .bind(i64::try_from(out.stats.wall_us / 1000).unwrap_or(i64::MAX))
+        .bind(out.clues.len() as i64)
+        .bind(out.outcome.failure().map(|f| f.to_string()))
+        .bind(excerpt(out))
+        .bind(now)
+        .bind(counts.map(|c| c.new as i64))
+        .bind(counts.map(|c| c.updated as i64))
+        .bind(lease.run_id)
+        .bind(&lease.token)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(RunError::LeaseLost(lease.run_id));
+        }
+        let mut detail = serde_json::json!({
+            "status": status, "model": job.model, "version": p.version, "region": job.region,
+            "snapshot": p.snapshot_id, "emitted": out.clues.len(),
+        });
+        if let Some(counts) = counts {
             detail["clues"] = serde_json::json!(counts);
         }
         audit(

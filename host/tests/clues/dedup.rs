@@ -20,7 +20,8 @@ async fn run(db: &TestDb, model: &str) {
     drain(&executor(db, 5_000)).await;
 }
 
-async fn dismissed_clue_found_again_stays_dismissed(db: &TestDb) {
+/// The province with `pension-after-death` 1.0.0 enabled for county 330102.
+async fn pension_in_county(db: &TestDb) {
     let w = province(db).await;
     enabled(
         db,
@@ -31,6 +32,10 @@ async fn dismissed_clue_found_again_stays_dismissed(db: &TestDb) {
         None,
     )
     .await;
+}
+
+async fn dismissed_clue_found_again_stays_dismissed(db: &TestDb) {
+    pension_in_county(db).await;
     run(db, "pension-after-death").await;
     assert_eq!(count(db, "clues").await, 1);
     let id = scalar(db, "SELECT id FROM clues").await;
@@ -108,3 +113,86 @@ async fn a_new_version_updates_the_same_clues(db: &TestDb) {
     );
 }
 both!(a_new_version_updates_the_same_clues);
+
+async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
+    use supervise::clues::dedup::{self, Origin};
+    use supervise::datasets::snapshot::Snapshot;
+    use supervise::runtime::bindings::{Clue, Subject};
+
+    pension_in_county(db).await;
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
+        .await
+        .expect("queue");
+    let run_id = ids[0];
+    let version_id = scalar(
+        db,
+        &format!("SELECT version_id FROM runs WHERE id = {run_id}"),
+    )
+    .await;
+    let snapshot_id = Snapshot::current(&db.store, &["death_registrations"])
+        .await
+        .expect("snapshot")
+        .save(&db.store)
+        .await
+        .expect("save");
+    let clue = |i: usize, reason: &str| Clue {
+        kind: "pension-after-death".into(),
+        subject: Subject {
+            type_: "person".into(),
+            id: format!("p{i}"),
+            display_name: String::new(),
+        },
+        score: 0.5,
+        reason: reason.into(),
+        evidence: vec![],
+        dedup_key: format!("person:{i}"),
+    };
+    let origin = Origin {
+        run_id,
+        model_id: "pension-after-death",
+        version_id,
+        snapshot_id,
+        region: "330102",
+        at_ms: 1,
+    };
+    // More than one statement's worth (500 rows), and a key emitted twice keeps its last clue.
+    let mut first: Vec<Clue> = (0..1201).map(|i| clue(i, "first")).collect();
+    first.push(clue(7, "first"));
+    let mut tx = db.store.begin().await.expect("tx");
+    let counts = dedup::record(&mut tx, &origin, &first)
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+    assert_eq!((counts.new, counts.updated, counts.unchanged), (1201, 0, 0));
+    assert_eq!(count(db, "clues").await, 1201);
+    assert_eq!(count(db, "run_clues").await, 1201);
+
+    // Found again: every even key with a new reason, one key never seen before.
+    sqlx::query("DELETE FROM run_clues")
+        .execute(db.store.pool())
+        .await
+        .expect("reuse the run");
+    let second: Vec<Clue> = (0..1201)
+        .map(|i| clue(i, if i % 2 == 0 { "second" } else { "first" }))
+        .chain([clue(5000, "new")])
+        .collect();
+    let mut tx = db.store.begin().await.expect("tx");
+    let counts = dedup::record(&mut tx, &origin, &second)
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        (counts.new, counts.updated, counts.unchanged),
+        (1, 601, 600)
+    );
+    assert_eq!(count(db, "clues").await, 1202);
+    assert_eq!(
+        scalar(db, "SELECT CAST(SUM(occurrences) AS BIGINT) FROM clues").await,
+        1201 * 2 + 1
+    );
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM clues WHERE reason = 'second'").await,
+        601
+    );
+}
+both!(a_run_of_many_clues_is_written_in_batches);
