@@ -487,7 +487,9 @@ async fn main() {
         eprintln!("{actual} payments: importing into SQLite…");
         let (store, rate) = platform(dir.path(), &data, &pseudo, &runtime).await;
         imports.push((actual, "SQLite", rate));
-        if let Ok(url) = std::env::var("DATABASE_URL") {
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && url.starts_with("postgres")
+        {
             let name = format!("supervise_bench_compare_{}", std::process::id());
             let pg = Store::open(&pg_database(&url, &name).await)
                 .await
