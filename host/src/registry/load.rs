@@ -38,10 +38,10 @@ pub async fn load_verified(
     let (bytes, signature, public): (Vec<u8>, String, String) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let digest = Sha256::digest(&bytes);
-    if hex::encode(digest) != v.sha256 {
+    let sha256 = hex::encode(digest);
+    if sha256 != v.sha256 {
         return Err(tampered(format!(
-            "the stored component's sha256 is {}, not the published {}",
-            hex::encode(digest),
+            "the stored component's sha256 is {sha256}, not the published {}",
             v.sha256
         )));
     }
@@ -57,6 +57,6 @@ pub async fn load_verified(
         .map_err(|_| tampered("the signer's key is not an ed25519 key".into()))?;
     key.verify_strict(&digest, &Signature::from_bytes(&sig))
         .map_err(|_| tampered("the signature no longer verifies".into()))?;
-    let model = runtime.load_shared(&bytes)?;
+    let model = runtime.load_shared(&bytes, &sha256)?;
     Ok((v, model))
 }

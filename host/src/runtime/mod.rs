@@ -299,11 +299,16 @@ impl Runtime {
     /// As [`Runtime::load`], but a component this runtime already loaded (the same sha256)
     /// is shared instead of being deserialised, linked and described again: what a worker
     /// does before every run. The caller checks the bytes are the ones it may run first (the
-    /// registry re-verifies hash and signature before every run).
-    pub fn load_shared(&self, bytes: &[u8]) -> Result<Arc<LoadedModel>, RuntimeError> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+    /// registry re-verifies hash and signature before every run), so it passes the `sha256`
+    /// (hex) it has just checked the bytes against rather than have them hashed again.
+    pub fn load_shared(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Arc<LoadedModel>, RuntimeError> {
+        debug_assert_eq!(sha256, hex::encode(Sha256::digest(bytes)));
         let lock = || self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(model) = lock().get(&sha256) {
+        if let Some(model) = lock().get(sha256) {
             return Ok(model.clone());
         }
         let model = Arc::new(self.load(bytes)?);
@@ -311,7 +316,7 @@ impl Runtime {
         if loaded.len() >= LOADED_MODELS {
             loaded.clear();
         }
-        loaded.insert(sha256, model.clone());
+        loaded.insert(sha256.to_string(), model.clone());
         Ok(model)
     }
 
