@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::runtime::bindings::Clue;
-use crate::store::WriteTx;
+use crate::store::{Dialect, WriteTx};
 
 /// The run that produced a set of clues.
 #[derive(Debug, Clone)]
@@ -62,12 +62,13 @@ fn by_key(clues: &[Clue]) -> Vec<(&str, &Clue, String)> {
 /// (32,766 and 65,535) at the widest row written here (17 values).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `($1, $2, $3{tail}), ($4, $5, $6{tail})`: placeholders for `rows` rows of `width` bound
-/// values, each row ending in the same literal SQL `tail`.
-fn placeholders(rows: usize, width: usize, tail: &str) -> String {
+/// `($1, $2, $3{tail}), ($4, $5, $6{tail})` (SQLite: `?` each, see [`Dialect::param`]):
+/// placeholders for `rows` rows of `width` bound values, each row ending in the same literal
+/// SQL `tail`.
+fn placeholders(dialect: Dialect, rows: usize, width: usize, tail: &str) -> String {
     (0..rows)
         .map(|r| {
-            let row: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            let row: Vec<String> = (1..=width).map(|c| dialect.param(r * width + c)).collect();
             format!("({}{tail})", row.join(", "))
         })
         .collect::<Vec<_>>()
@@ -94,7 +95,7 @@ async fn write_run_clues(
     for part in keyed.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) VALUES {}",
-            placeholders(part.len(), 4, "")
+            placeholders(tx.dialect(), part.len(), 4, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (key, clue, sha) in part {
@@ -114,9 +115,11 @@ async fn existing(
 ) -> Result<HashMap<String, (i64, String)>, sqlx::Error> {
     let mut found = HashMap::new();
     for part in keys.chunks(ROWS_PER_STATEMENT) {
-        let list: Vec<String> = (2..part.len() + 2).map(|i| format!("${i}")).collect();
+        let d = tx.dialect();
+        let list: Vec<String> = (2..part.len() + 2).map(|i| d.param(i)).collect();
         let sql = format!(
-            "SELECT dedup_key, id, content_sha256 FROM clues WHERE model_id = $1 AND dedup_key IN ({})",
+            "SELECT dedup_key, id, content_sha256 FROM clues WHERE model_id = {} AND dedup_key IN ({})",
+            d.param(1),
             list.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(model);
@@ -199,7 +202,7 @@ async fn insert(
             "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, \
              reason, evidence_json, content_sha256, first_seen_ms, last_seen_ms, first_run_id, last_run_id, \
              version_id, snapshot_id, status, occurrences) VALUES {}",
-            placeholders(part.len(), 17, ", 'new', 1")
+            placeholders(tx.dialect(), part.len(), 17, ", 'new', 1")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (clue, sha, evidence) in part {

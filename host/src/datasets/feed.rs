@@ -176,6 +176,7 @@ impl StoreSource {
             chunks,
             next_chunk: 0,
             current: None,
+            ahead: None,
         })
     }
 }
@@ -198,22 +199,47 @@ struct StoreScan {
     chunks: Vec<ChunkRef>,
     next_chunk: usize,
     current: Option<Current>,
+    /// The read of the chunk after the current one, under way while the model works on this one.
+    ahead: Option<Fetch>,
 }
 
+/// A chunk's bytes being read from the store.
+type Fetch = tokio::task::JoinHandle<Result<Vec<u8>, sqlx::Error>>;
+
 impl StoreScan {
-    fn load(&self, c: &ChunkRef) -> Result<Current, SourceError> {
+    /// Starts reading a chunk's bytes on the async runtime.
+    fn fetch(&self, c: &ChunkRef) -> Fetch {
         let (pool, import, no) = (self.store.pool().clone(), c.import, c.no);
-        let blob: Vec<u8> = self
-            .handle
-            .block_on(async move {
-                sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
-                    .bind(import)
-                    .bind(no)
-                    .fetch_one(&pool)
-                    .await?
-                    .try_get(0)
-            })
-            .map_err(backend)?;
+        self.handle.spawn(async move {
+            sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
+                .bind(import)
+                .bind(no)
+                .fetch_one(&pool)
+                .await?
+                .try_get(0)
+        })
+    }
+
+    /// Chunk `at`'s bytes: from the read started ahead when there is one, and starts reading
+    /// the chunk after it, so that the store reads while the model computes.
+    fn bytes(&mut self, at: usize) -> Result<Vec<u8>, SourceError> {
+        let fetch = match self.ahead.take() {
+            Some(f) => f,
+            None => self.fetch(&self.chunks[at]),
+        };
+        if let Some(next) = self.chunks.get(at + 1) {
+            self.ahead = Some(self.fetch(next));
+        }
+        self.handle
+            .block_on(fetch)
+            .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
+            .map_err(backend)
+    }
+
+    fn load(&mut self, at: usize) -> Result<Current, SourceError> {
+        let blob = self.bytes(at)?;
+        let c = &self.chunks[at];
+        let (import, no) = (c.import, c.no);
         let all_in =
             c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
         let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
@@ -263,6 +289,15 @@ impl StoreScan {
     }
 }
 
+impl Drop for StoreScan {
+    /// A scan given up early does not leave its read-ahead running.
+    fn drop(&mut self) {
+        if let Some(f) = self.ahead.take() {
+            f.abort();
+        }
+    }
+}
+
 impl BatchReader for StoreScan {
     fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>, SourceError> {
         loop {
@@ -288,11 +323,12 @@ impl BatchReader for StoreScan {
                     }));
                 }
             }
-            let Some(chunk) = self.chunks.get(self.next_chunk).cloned() else {
+            let at = self.next_chunk;
+            if at >= self.chunks.len() {
                 return Ok(None);
-            };
+            }
             self.next_chunk += 1;
-            self.current = Some(self.load(&chunk)?);
+            self.current = Some(self.load(at)?);
         }
     }
 }

@@ -15,6 +15,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any as AnyDb, AnyPool, Executor, Transaction};
 
+/// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's chunks (megabytes each) are then read
+/// straight from the page cache instead of one `pread` per 4 KiB page, which halved a
+/// province scan at 10 M rows. Pages count in the process's resident memory while mapped.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -22,6 +27,20 @@ pub enum Dialect {
     Sqlite,
     /// For several workers.
     Postgres,
+}
+
+impl Dialect {
+    /// The `n`th (1-based) bound value of a statement that binds its values in order. SQLite
+    /// gets `?`: it looks a `$n` up by walking the statement's list of parameter names, when
+    /// preparing and again at each bind, so a statement with thousands of them (a multi-row
+    /// insert) costs time quadratic in their number; `?` is bound by position. A statement
+    /// must then use `?` for every value, never mixed with `$n`.
+    pub fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
 }
 
 /// Why the store failed.
@@ -75,9 +94,15 @@ pub struct WriteTx {
     // Declared first, dropped first: the transaction ends before the lock is let go.
     tx: Transaction<'static, AnyDb>,
     _guard: WriteGuard,
+    dialect: Dialect,
 }
 
 impl WriteTx {
+    /// The database it writes to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// Commits, then lets the next writer in.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
@@ -207,11 +232,12 @@ impl Store {
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(
+                    let pragmas = format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                         PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
+                    );
+                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     Ok(())
                 })
             });
@@ -273,7 +299,11 @@ impl Store {
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         let guard = self.write_lock().await;
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            dialect: self.dialect,
+        })
     }
 
     /// Refreshes the statistics the query planner chooses indexes by (SQLite: `PRAGMA
@@ -302,7 +332,40 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{SQLITE_MMAP_BYTES, Store, redact};
+    use sqlx::Row;
+
+    #[tokio::test]
+    async fn every_sqlite_connection_gets_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            conns.push(store.pool().acquire().await.unwrap());
+        }
+        for c in &mut conns {
+            let one = |sql: &'static str| sqlx::query(sql);
+            let mode: String = one("PRAGMA journal_mode")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap()
+                .get(0);
+            let mmap: i64 = one("PRAGMA mmap_size")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap()
+                .get(0);
+            let fk: i64 = one("PRAGMA foreign_keys")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(
+                (mode.as_str(), mmap, fk),
+                ("wal", SQLITE_MMAP_BYTES as i64, 1)
+            );
+        }
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -299,3 +299,86 @@ async fn a_snapshot_reads_the_same_data_after_new_imports(db: &TestDb) {
     );
 }
 both!(a_snapshot_reads_the_same_data_after_new_imports);
+
+/// Payments in runs of 50,000 rows alternating between two counties: more than three chunks,
+/// with chunk and county boundaries apart.
+async fn import_many_chunks(db: &TestDb) -> (Snapshot, usize) {
+    load_regions(db).await;
+    define(db, "pension_payments").await;
+    let rows = 3 * supervise::datasets::chunk::CHUNK_ROWS + 1_000;
+    let mut csv = String::from("payment_id,id_number,pay_date,amount,region_code\n");
+    for i in 0..rows {
+        let county = if (i / 50_000) % 2 == 0 {
+            "330102"
+        } else {
+            "330103"
+        };
+        csv.push_str(&format!(
+            "P{i:07},330102195001011234,2024-01-15,100,{county}\n"
+        ));
+    }
+    let req = ImportRequest::new("pension_payments", file(db, "many.csv", &csv), "test");
+    import::import(&db.store, &key(), &req)
+        .await
+        .expect("import");
+    let snap = Snapshot::current(&db.store, &["pension_payments"])
+        .await
+        .expect("snapshot");
+    (snap, rows)
+}
+
+async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
+    let (snap, rows) = import_many_chunks(db).await;
+    let source = StoreSource::new(&db.store, &snap).await.expect("source");
+    let ids = |region: &str| ScanRequest {
+        dataset: "pension_payments".into(),
+        columns: vec![ColumnRequest {
+            name: "payment_id".into(),
+            ty: ColumnType::Text,
+        }],
+        region: region.into(),
+    };
+    let (province, county, abandoned) = tokio::task::spawn_blocking(move || {
+        let read = |region: &str| {
+            let mut scan = source.scan(&ids(region)).expect("scan");
+            let mut seen = Vec::new();
+            // An odd batch size, so that batches end inside chunks as well as at their ends.
+            while let Some(batch) = scan.next_batch(7_777).expect("batch") {
+                let supervise::runtime::bindings::ColumnValues::Text(t) = &batch.columns[0].values
+                else {
+                    panic!("payment_id is text");
+                };
+                for r in 0..batch.rows as usize {
+                    let (a, b) = (t.offsets[r] as usize, t.offsets[r + 1] as usize);
+                    seen.push(String::from_utf8(t.data[a..b].to_vec()).expect("utf-8"));
+                }
+            }
+            seen
+        };
+        // A scan given up after one batch (its next chunk already being read) leaves the
+        // source as it was.
+        let mut first = source.scan(&ids("330000")).expect("scan");
+        let abandoned = first.next_batch(10).expect("batch").map(|b| b.rows);
+        drop(first);
+        (read("330000"), read("330102"), abandoned)
+    })
+    .await
+    .expect("join");
+    assert_eq!(abandoned, Some(10));
+    let unique = |v: &[String]| v.iter().collect::<std::collections::BTreeSet<_>>().len();
+    assert_eq!(province.len(), rows, "every row once");
+    assert_eq!(unique(&province), rows);
+    let expected: std::collections::BTreeSet<String> = (0..rows)
+        .filter(|i| (i / 50_000) % 2 == 0)
+        .map(|i| format!("P{i:07}"))
+        .collect();
+    assert_eq!(county.len(), expected.len(), "every row of 330102 once");
+    assert_eq!(
+        county
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+}
+both!(a_scan_over_many_chunks_returns_each_row_in_scope_once);
