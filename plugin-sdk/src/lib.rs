@@ -80,7 +80,10 @@ pub use context::{Backend, IndexSource, RunInfo, ScanSource};
 pub use context::{DEFAULT_BATCH_ROWS, Index, RunContext, Scan};
 pub use error::{Error, Result};
 pub use manifest::Manifest;
-pub use values::{Date, Decimal, PassThroughHasher, Pseudonym, PseudonymMap, PseudonymSet};
+pub use values::{
+    Date, Decimal, PassThroughHasher, Pseudonym, PseudonymMap, PseudonymSet, TextHasher, TextMap,
+    TextSet,
+};
 
 pub use bindings::supervise::model::log::Level;
 pub use bindings::supervise::model::types::{ColumnType, ParamType, Value};

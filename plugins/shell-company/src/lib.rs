@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use supervise_sdk::{
     Clue, ColumnType, Date, Error, Evidence, Manifest, Model, Pseudonym, PseudonymMap, Result,
-    RunContext,
+    RunContext, TextMap,
 };
 
 /// Company registrations (market supervision).
@@ -92,12 +92,15 @@ impl Model for ShellCompany {
         let as_of = ctx.as_of();
         let start = as_of.add_days(-i32::try_from(window).unwrap_or(i32::MAX));
         let mut companies = load_companies(ctx, start)?;
-        let index: BTreeMap<String, usize> = companies
+        let index: TextMap<&str, usize> = companies
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.code.clone(), i))
+            .map(|(i, c)| (c.code.as_str(), i))
             .collect();
-        mark_active(ctx, &index, &mut companies, start, as_of)?;
+        let active = active_in_window(ctx, &index, companies.len(), start, as_of)?;
+        for (company, active) in companies.iter_mut().zip(active) {
+            company.active = active;
+        }
         for (members, link) in clusters(&companies, min_cluster as usize) {
             ctx.emit(clue(&companies, &members, link, window))?;
         }
@@ -156,14 +159,16 @@ fn load_companies(ctx: &mut RunContext, start: Date) -> Result<Vec<Company>> {
     Ok(out)
 }
 
-/// Marks the companies that declared tax or insured staff in the window.
-fn mark_active(
+/// Per company (`index` maps credit codes to positions below `companies`), whether it
+/// declared tax or insured staff in the window.
+fn active_in_window(
     ctx: &mut RunContext,
-    index: &BTreeMap<String, usize>,
-    companies: &mut [Company],
+    index: &TextMap<&str, usize>,
+    companies: usize,
     start: Date,
     as_of: Date,
-) -> Result<()> {
+) -> Result<Vec<bool>> {
+    let mut active = vec![false; companies];
     for batch in ctx.scan(TAX, &["credit_code", "period_start", "tax_amount"])? {
         let batch = batch?;
         let (codes, dates, amounts) = (
@@ -177,7 +182,7 @@ fn mark_active(
                 && amounts.get(row).is_some_and(|a| a.0 > 0)
                 && let Some(&i) = codes.get(row).and_then(|c| index.get(c))
             {
-                companies[i].active = true;
+                active[i] = true;
             }
         }
     }
@@ -194,11 +199,11 @@ fn mark_active(
                 && counts.get(row).is_some_and(|n| n > 0)
                 && let Some(&i) = codes.get(row).and_then(|c| index.get(c))
             {
-                companies[i].active = true;
+                active[i] = true;
             }
         }
     }
-    Ok(())
+    Ok(active)
 }
 
 /// What ties a cluster together.
@@ -224,7 +229,7 @@ fn clusters(companies: &[Company], min: usize) -> Vec<(Vec<usize>, Link)> {
         .filter(|&i| !companies[i].active)
         .collect();
     let mut parent: Vec<usize> = (0..companies.len()).collect();
-    let mut by_address: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_address: TextMap<&str, usize> = TextMap::default();
     let mut by_rep: PseudonymMap<usize> = PseudonymMap::default();
     let (mut address_links, mut rep_links) = (Vec::new(), Vec::new());
     for &i in &dormant {
