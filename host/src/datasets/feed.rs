@@ -38,15 +38,16 @@ struct ChunkRef {
 
 #[derive(Debug)]
 struct DatasetFeed {
-    schema: DatasetSchema,
+    schema: Arc<DatasetSchema>,
     chunks: Vec<ChunkRef>,
 }
 
-/// What a run needs to know of one import: its schema version and its chunks. A committed
-/// import never changes, so this is read once per store (see [`Store::recall`]).
+/// What a run needs to know of one import: the schema it was imported under and its chunks.
+/// A committed import never changes, nor does a schema version, so this is read once per
+/// store (see [`Store::recall`]).
 #[derive(Debug)]
 struct ImportFacts {
-    schema_version: i64,
+    schema: Arc<DatasetSchema>,
     chunks: Vec<ChunkRef>,
 }
 
@@ -55,13 +56,24 @@ async fn import_facts(store: &Store, import: i64) -> Result<Arc<ImportFacts>, So
     if let Some(facts) = store.recall::<ImportFacts>(KIND, import) {
         return Ok(facts);
     }
-    let schema_version: i64 = sqlx::query("SELECT schema_version FROM imports WHERE id = $1")
-        .bind(import)
-        .fetch_one(store.pool())
-        .await
-        .map_err(backend)?
-        .try_get(0)
-        .map_err(backend)?;
+    let row = sqlx::query(
+        "SELECT i.dataset, v.schema_json FROM imports i \
+         JOIN dataset_versions v ON v.dataset = i.dataset AND v.version = i.schema_version \
+         WHERE i.id = $1",
+    )
+    .bind(import)
+    .fetch_one(store.pool())
+    .await
+    .map_err(backend)?;
+    let (dataset, json): (String, String) = (
+        row.try_get(0).map_err(backend)?,
+        row.try_get(1).map_err(backend)?,
+    );
+    let schema: DatasetSchema = serde_json::from_str(&json).map_err(|e| {
+        backend(format!(
+            "dataset `{dataset}`: stored schema is corrupt: {e}"
+        ))
+    })?;
     let rows = sqlx::query(
         "SELECT chunk_no, region_min, region_max FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no",
     )
@@ -82,7 +94,7 @@ async fn import_facts(store: &Store, import: i64) -> Result<Arc<ImportFacts>, So
         .collect::<Result<_, sqlx::Error>>()
         .map_err(backend)?;
     let facts = Arc::new(ImportFacts {
-        schema_version,
+        schema: Arc::new(schema),
         chunks,
     });
     store.remember(KIND, import, facts.clone());
@@ -106,17 +118,22 @@ impl StoreSource {
     pub async fn new(store: &Store, snapshot: &Snapshot) -> Result<StoreSource, SourceError> {
         let mut datasets = BTreeMap::new();
         for (name, imports) in &snapshot.datasets {
-            let mut version = None;
+            let mut latest = None;
             let mut chunks = Vec::new();
             for &import in imports {
                 let facts = import_facts(store, import).await?;
-                version = Some(facts.schema_version);
+                latest = Some(facts.schema.clone());
                 chunks.extend(facts.chunks.iter().cloned());
             }
-            let schema = match catalog::schema(store, name, version).await {
-                Ok((_, s)) => s,
-                Err(catalog::CatalogError::UnknownDataset(_)) => continue,
-                Err(e) => return Err(backend(e)),
+            // Rows are read with the schema of the latest import; a dataset with none yet
+            // reads (nothing) with its current schema.
+            let schema = match latest {
+                Some(s) => s,
+                None => match catalog::schema(store, name, None).await {
+                    Ok((_, s)) => Arc::new(s),
+                    Err(catalog::CatalogError::UnknownDataset(_)) => continue,
+                    Err(e) => return Err(backend(e)),
+                },
             };
             datasets.insert(name.clone(), DatasetFeed { schema, chunks });
         }

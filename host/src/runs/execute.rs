@@ -176,22 +176,24 @@ impl Executor {
                 e => PrepareError::Run(e.to_string()),
             })?;
         let m = &model.manifest;
-        let snapshot_id = match job.snapshot_id {
-            Some(s) => s,
+        // A replay reads the snapshot it is given; any other run fixes the current one.
+        let (snapshot_id, snapshot) = match job.snapshot_id {
+            Some(id) => {
+                let snapshot = Snapshot::load(&self.store, id)
+                    .await
+                    .map_err(RunError::from)?
+                    .ok_or_else(|| PrepareError::Run(format!("snapshot {id} is missing")))?;
+                (id, snapshot)
+            }
             None => {
                 let datasets: Vec<&str> = m.datasets.iter().map(|d| d.name.as_str()).collect();
-                Snapshot::current(&self.store, &datasets)
+                let snapshot = Snapshot::current(&self.store, &datasets)
                     .await
-                    .map_err(RunError::from)?
-                    .save(&self.store)
-                    .await
-                    .map_err(RunError::from)?
+                    .map_err(RunError::from)?;
+                let id = snapshot.save(&self.store).await.map_err(RunError::from)?;
+                (id, snapshot)
             }
         };
-        let snapshot = Snapshot::load(&self.store, snapshot_id)
-            .await
-            .map_err(RunError::from)?
-            .ok_or_else(|| PrepareError::Run(format!("snapshot {snapshot_id} is missing")))?;
         let source = StoreSource::new(&self.store, &snapshot)
             .await
             .map_err(RunError::from)?;
