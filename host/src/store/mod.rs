@@ -15,9 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any as AnyDb, AnyPool, Executor, Transaction};
 
-/// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's chunks (megabytes each) are then read
-/// straight from the page cache instead of one `pread` per 4 KiB page, which halved a
-/// province scan at 10 M rows. Pages count in the process's resident memory while mapped.
+/// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's
+/// chunks (megabytes each) are then read straight from the page cache instead of one `pread`
+/// per 4 KiB page, which halved a province scan at 10 M rows. Mapped pages count in the
+/// process's resident memory. SQLite's documented trade-off: a disk error under a mapped page
+/// stops the process (SIGBUS) instead of failing one read; the workers' leases re-queue its
+/// runs when it is restarted.
 const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
 /// Which database is behind the pool.
