@@ -300,7 +300,8 @@ impl Hasher for TextHasher {
     }
 }
 
-/// A `HashMap` keyed by text (`String`, looked up by `&str`), with [`TextHasher`].
+/// A `HashMap` keyed by text (`String` or a borrowed `&str`, looked up by `&str`), with
+/// [`TextHasher`].
 pub type TextMap<K, V> = HashMap<K, V, BuildHasherDefault<TextHasher>>;
 
 /// A `HashSet` of text, with [`TextHasher`].
