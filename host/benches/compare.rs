@@ -15,7 +15,12 @@
 //! PostgreSQL with `DATABASE_URL`), and the sandbox's instantiation, cold compile and cached
 //! load. Prints tables, or the same rows as JSON with `--json`.
 //!
-//! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`
+//! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`; to measure
+//! less, `--systems platform,native,duckdb,sqlite`, `--models pension-after-death,shell-company`
+//! and `--scopes county,province` each keep only the ones named (all by default; the platform
+//! always runs, its clues being the reference). `--repeat N` measures each system N times and
+//! reports the median. The platform is also measured once with the store's column cache
+//! emptied first ("platform, cold"): what the first run after a restart pays.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -90,6 +95,11 @@ struct Measure {
     clues_equal: bool,
 }
 
+/// The cases `--models` keeps.
+fn cases() -> impl Iterator<Item = &'static Case> {
+    CASES.iter().filter(|c| wanted("--models", c.id))
+}
+
 fn sizes() -> Vec<u64> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -101,6 +111,21 @@ fn sizes() -> Vec<u64> {
                 .collect()
         })
         .unwrap_or_else(|| vec![1_000_000, 10_000_000])
+}
+
+/// The values of a `--name a,b` list on the command line, or `None` when it is absent (all).
+fn chosen(name: &str) -> Option<Vec<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    let list = args
+        .get(at + 1)
+        .unwrap_or_else(|| panic!("{name} takes a comma-separated list"));
+    Some(list.split(',').map(|s| s.trim().to_string()).collect())
+}
+
+/// Whether `value` is kept by the `--name` list (everything is when the list is absent).
+fn wanted(name: &str, value: &str) -> bool {
+    chosen(name).is_none_or(|list| list.iter().any(|v| v == value))
 }
 
 /// The Python with `duckdb`: a virtual environment under target/, made when missing.
@@ -164,7 +189,7 @@ async fn platform(
         .await
         .expect("regions");
     let mut rate = 0.0;
-    for case in &CASES {
+    for case in cases() {
         for name in case.datasets {
             let r = import_one(&store, pseudo, data, name).await;
             if *name == "pension_payments" {
@@ -178,7 +203,7 @@ async fn platform(
         user: "author".into(),
         office: "330102".into(),
     };
-    for case in &CASES {
+    for case in cases() {
         let bytes = supervise_test_guests::bytes(case.component);
         let sub = Submission {
             bytes: &bytes,
@@ -332,6 +357,39 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
     (seconds, rows, peak, subjects)
 }
 
+/// A measurement repeated `--repeat N` times (1 by default).
+struct Repeated {
+    /// The median time.
+    seconds: f64,
+    rows: u64,
+    /// The largest peak.
+    peak: f64,
+    /// The clue subjects, when every repetition found the same; else empty.
+    subjects: BTreeSet<String>,
+}
+
+async fn repeated(mut measure: impl AsyncFnMut() -> (f64, u64, f64, BTreeSet<String>)) -> Repeated {
+    let n = common::arg("--repeat", 1).max(1);
+    let mut times = Vec::with_capacity(n);
+    let (mut rows, mut peak, mut subjects) = (0, 0.0f64, None::<BTreeSet<String>>);
+    for _ in 0..n {
+        let (s, r, p, got) = measure().await;
+        times.push(s);
+        (rows, peak) = (r, peak.max(p));
+        subjects = match subjects {
+            Some(before) if before != got => Some(BTreeSet::new()),
+            _ => Some(got),
+        };
+    }
+    times.sort_by(f64::total_cmp);
+    Repeated {
+        seconds: times[n / 2],
+        rows,
+        peak,
+        subjects: subjects.unwrap_or_default(),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct SqlRun {
     seconds: f64,
@@ -391,44 +449,68 @@ async fn measure(
             clues,
             clues_equal: equal,
         };
-    eprintln!("{payments} payments, {}, {scope}: platform…", case.id);
+    eprintln!("{payments} payments, {}, {scope}: platform, cold…", case.id);
+    store.blocks().clear();
     let (seconds, rows, peak, want) = run_platform(store, runtime, case.id, region).await;
-    let mut group = vec![row("platform", rows, seconds, peak, want.len(), true)];
-    eprintln!("{payments} payments, {}, {scope}: native…", case.id);
-    let (s, r, p, got) = run_native(store, case.id, region).await;
-    group.push(row("native", r, s, p, got.len(), got == want));
+    let mut group = vec![row("platform, cold", rows, seconds, peak, want.len(), true)];
+    eprintln!("{payments} payments, {}, {scope}: platform…", case.id);
+    let m = repeated(async || run_platform(store, runtime, case.id, region).await).await;
+    group.push(row(
+        "platform",
+        m.rows,
+        m.seconds,
+        m.peak,
+        m.subjects.len(),
+        m.subjects == want,
+    ));
+    if wanted("--systems", "native") {
+        eprintln!("{payments} payments, {}, {scope}: native…", case.id);
+        let m = repeated(async || run_native(store, case.id, region).await).await;
+        group.push(row(
+            "native",
+            m.rows,
+            m.seconds,
+            m.peak,
+            m.subjects.len(),
+            m.subjects == want,
+        ));
+    }
     let as_of = (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
         + chrono::Duration::days(today()))
     .to_string();
     for (engine, db) in dbs {
         eprintln!("{payments} payments, {}, {scope}: {engine}…", case.id);
         let out = dir.join(format!("{engine}.subjects"));
-        let run: SqlRun = serde_json::from_str(&sql_py(
-            py,
-            root,
-            &[
-                engine,
-                "query",
-                db,
-                case.id,
-                prefix,
-                &as_of,
-                &out.display().to_string(),
-            ],
-        ))
-        .expect("sql.py output");
-        let got: BTreeSet<String> = std::fs::read_to_string(&out)
-            .expect("subjects")
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|id| {
-                if case.people {
-                    to_hex(pseudo.pseudonym(id))
-                } else {
-                    id.to_string()
-                }
-            })
-            .collect();
+        let m = repeated(async || {
+            let run: SqlRun = serde_json::from_str(&sql_py(
+                py,
+                root,
+                &[
+                    engine,
+                    "query",
+                    db,
+                    case.id,
+                    prefix,
+                    &as_of,
+                    &out.display().to_string(),
+                ],
+            ))
+            .expect("sql.py output");
+            let got: BTreeSet<String> = std::fs::read_to_string(&out)
+                .expect("subjects")
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|id| {
+                    if case.people {
+                        to_hex(pseudo.pseudonym(id))
+                    } else {
+                        id.to_string()
+                    }
+                })
+                .collect();
+            (run.seconds, rows, run.peak_mib, got)
+        })
+        .await;
         let system = if *engine == "duckdb" {
             "DuckDB SQL"
         } else {
@@ -437,10 +519,10 @@ async fn measure(
         group.push(row(
             system,
             rows,
-            run.seconds,
-            run.peak_mib,
-            got.len(),
-            got == want,
+            m.seconds,
+            m.peak,
+            m.subjects.len(),
+            m.subjects == want,
         ));
     }
     let duck = group
@@ -457,7 +539,15 @@ async fn measure(
 async fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let py = python(&root);
+    let engines: Vec<&str> = ["duckdb", "sqlite"]
+        .into_iter()
+        .filter(|e| wanted("--systems", e))
+        .collect();
+    let py = if engines.is_empty() {
+        PathBuf::new()
+    } else {
+        python(&root)
+    };
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig {
             cache_dir: Some(root.join("target/bench-cache")),
@@ -503,7 +593,7 @@ async fn main() {
             pg.pool().close().await;
             pg_drop(&url, &name).await;
         }
-        let dbs: Vec<(&str, String)> = ["duckdb", "sqlite"]
+        let dbs: Vec<(&str, String)> = engines
             .iter()
             .map(|e| (*e, dir.path().join(format!("{e}.db")).display().to_string()))
             .collect();
@@ -515,11 +605,13 @@ async fn main() {
                 &[engine, "load", db, &data.display().to_string()],
             );
         }
-        for case in &CASES {
+        for case in cases() {
             // Warm the sandbox's compile cache, as a running server has it.
             run_platform(&store, &runtime, case.id, "330102").await;
             for (scope, region, prefix) in
                 [("county", "330102", "330102"), ("province", "330000", "33")]
+                    .into_iter()
+                    .filter(|(scope, _, _)| wanted("--scopes", scope))
             {
                 table.extend(
                     measure(
@@ -537,8 +629,7 @@ async fn main() {
         }
         store.pool().close().await;
     }
-    let costs: Vec<(&str, (f64, f64, f64))> =
-        CASES.iter().map(|c| (c.id, sandbox_costs(c))).collect();
+    let costs: Vec<(&str, (f64, f64, f64))> = cases().map(|c| (c.id, sandbox_costs(c))).collect();
     if json {
         println!(
             "{}",

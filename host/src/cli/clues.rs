@@ -350,7 +350,7 @@ pub(super) fn done(verb: &str, ids: &[i64], status: Status) {
 /// Runs `supervise clues …`.
 pub fn clues(cli: &Cli, cmd: &CluesCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let who = actor(cli)?;
         let act = |ids: &[i64], a: Action| {
             let (store, who, ids) = (store.clone(), who.clone(), ids.to_vec());
@@ -672,7 +672,7 @@ fn print_stats(rows: &[stats::Feedback]) {
 /// Runs `supervise suggestions …`.
 pub fn suggestions_cmd(cli: &Cli, cmd: &SuggestionsCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let who = actor(cli)?;
         match cmd {
             SuggestionsCommand::Issue {

@@ -9,7 +9,6 @@ use crate::datasets::import::{self, Format, ImportRequest, Mode};
 use crate::datasets::pseudonym::Pseudonymizer;
 use crate::datasets::schema::DatasetSchema;
 use crate::datasets::{catalog, regions};
-use crate::store::Store;
 
 use super::{Cli, CliError, block_on, print};
 
@@ -74,7 +73,7 @@ pub enum RegionsCommand {
 /// Runs `supervise data …`.
 pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             DataCommand::Define { file } => {
                 let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
@@ -156,7 +155,7 @@ pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
 /// Runs `supervise regions …`.
 pub fn regions(cli: &Cli, cmd: &RegionsCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             RegionsCommand::Load { file } => {
                 let n = regions::load_csv(&store, file, &cli.actor).await?;

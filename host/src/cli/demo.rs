@@ -10,7 +10,6 @@ use clap::Args;
 use crate::datasets::pseudonym::Pseudonymizer;
 use crate::demo::{self, Options, setup};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::Store;
 
 use super::runs::ServeArgs;
 use super::{Cli, CliError, block_on};
@@ -171,7 +170,7 @@ fn load(cli: &Cli, a: &DemoArgs, marker_path: &std::path::Path) -> Result<Marker
         .map(|_| password())
         .collect::<Result<Vec<_>, _>>()?;
     let loaded = block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(cli.cache_dir()),
             ..RuntimeConfig::default()

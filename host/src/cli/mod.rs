@@ -45,6 +45,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "SUPERVISE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Memory for decoded columns of imported data, MiB: runs after the first read them from
+    /// memory instead of the database (imports never change once committed). 0 keeps none.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERVISE_COLUMN_CACHE_MIB",
+        default_value_t = crate::store::cache::DEFAULT_BUDGET_BYTES >> 20
+    )]
+    pub column_cache_mib: u64,
+
     /// The office you act for (registry commands check what it may do).
     #[arg(long, global = true, env = "SUPERVISE_OFFICE")]
     pub office: Option<String>,
@@ -138,6 +148,15 @@ impl Cli {
         self.database_url
             .clone()
             .unwrap_or_else(|| crate::store::Store::default_url(&self.home))
+    }
+
+    /// Opens (and migrates) the store, with the column cache sized by `--column-cache-mib`.
+    pub async fn store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        let store = crate::store::Store::open(&self.database_url()).await?;
+        store
+            .blocks()
+            .set_budget(self.column_cache_mib.saturating_mul(1 << 20));
+        Ok(store)
     }
 
     /// The pseudonym key file.

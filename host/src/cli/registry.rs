@@ -10,7 +10,6 @@ use crate::registry::publish::{self, Published, Submission};
 use crate::registry::review;
 use crate::registry::{Actor, Office, VersionRef, keys};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::Store;
 
 use super::{Cli, CliError, block_on, print};
 
@@ -205,7 +204,7 @@ pub(crate) fn actor(cli: &Cli) -> Result<Actor, CliError> {
 /// Runs `supervise offices …`.
 pub fn offices(cli: &Cli, cmd: &OfficesCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             OfficesCommand::Add { id, region, name } => {
                 let who = Actor {
@@ -271,7 +270,7 @@ pub fn keys_cmd(cli: &Cli, cmd: &KeysCommand) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             KeysCommand::New { .. } | KeysCommand::Sign { .. } => {}
             KeysCommand::Register {
@@ -316,7 +315,7 @@ fn name_values(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
 /// Runs the registry's `supervise model …` commands.
 pub fn model(cli: &Cli, cmd: &RegistryCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             RegistryCommand::Publish { file, key } => {
                 let bytes = std::fs::read(file).map_err(|source| CliError::Read {
@@ -446,7 +445,7 @@ pub fn model(cli: &Cli, cmd: &RegistryCommand) -> Result<ExitCode, CliError> {
 /// Runs `supervise audit`.
 pub fn audit(cli: &Cli, a: &AuditArgs) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         if let Some(AuditCommand::Verify) = a.command {
             let v = crate::store::audit::verify(&store).await?;
             return Ok(match &v.problem {

@@ -291,7 +291,7 @@ fn exit_for(statuses: &[Status]) -> ExitCode {
 /// Runs `supervise run`.
 pub fn run(cli: &Cli, a: &RunArgs) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let who = actor(cli)?;
         let ids = queue::by_hand(&store, &who, &a.model, &a.region).await?;
         if !a.wait {
@@ -335,7 +335,7 @@ fn join(ids: &[i64]) -> String {
 /// Runs `supervise runs …`.
 pub fn runs(cli: &Cli, a: &RunsArgs) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match &a.command {
             None => {
                 let l = &a.list;
@@ -431,7 +431,7 @@ pub fn runs(cli: &Cli, a: &RunsArgs) -> Result<ExitCode, CliError> {
 /// Runs `supervise serve` (`worker == false`) or `supervise worker`.
 pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         if worker && store.dialect() == crate::store::Dialect::Sqlite {
             tracing::warn!(
                 "a worker on the embedded SQLite file shares it with `serve`; several machines need PostgreSQL (--database-url)"
@@ -533,7 +533,7 @@ async fn shutdown_signal() {
 /// Runs `supervise model backtest`.
 pub fn backtest(cli: &Cli, a: &BacktestArgs) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let version: VersionRef = a.version.parse()?;
         let (group, ids) = backtest::queue(&store, &actor(cli)?, &version, &a.regions).await?;
         let worker = Worker::new(executor(cli, &store, 1, 30)?, WorkerConfig::new(1));

@@ -141,7 +141,7 @@ fn made(username: &str, pass: &str, generated: bool) {
 /// Runs `supervise admin …`.
 pub fn admin(cli: &Cli, cmd: &AdminCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let AdminCommand::Create {
             username,
             for_office,
@@ -163,7 +163,7 @@ pub fn admin(cli: &Cli, cmd: &AdminCommand) -> Result<ExitCode, CliError> {
 /// Runs `supervise users …`.
 pub fn users_cmd(cli: &Cli, cmd: &UsersCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         match cmd {
             UsersCommand::Add {
                 username,
@@ -207,7 +207,7 @@ pub fn users_cmd(cli: &Cli, cmd: &UsersCommand) -> Result<ExitCode, CliError> {
 /// Runs `supervise tokens …`.
 pub fn tokens_cmd(cli: &Cli, cmd: &TokensCommand) -> Result<ExitCode, CliError> {
     block_on(async {
-        let store = Store::open(&cli.database_url()).await?;
+        let store = cli.store().await?;
         let by = me(cli, &store).await?;
         match cmd {
             TokensCommand::Create {

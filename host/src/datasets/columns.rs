@@ -144,6 +144,20 @@ impl StoredColumn {
         self.len == 0
     }
 
+    /// The bytes its values and validity bitmap take.
+    pub fn heap_bytes(&self) -> usize {
+        let values = match &self.values {
+            ColumnValues::Text(t) => t.data.len() + t.offsets.len() * 4,
+            ColumnValues::Integer(v) | ColumnValues::Decimal(v) | ColumnValues::Timestamp(v) => {
+                v.len() * 8
+            }
+            ColumnValues::Date(v) => v.len() * 4,
+            ColumnValues::Boolean(v) => v.len(),
+            ColumnValues::Pseudonym(v) => v.len() * 8,
+        };
+        values + self.validity.as_ref().map_or(0, Vec::len)
+    }
+
     /// Whether row `i` holds a value.
     pub fn is_valid(&self, i: usize) -> bool {
         self.validity

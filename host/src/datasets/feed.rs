@@ -4,6 +4,10 @@
 //! them against the approved scope), and personal identifiers only as pseudonyms: the raw
 //! values kept for re-identification are stored under names no model can ask for.
 //!
+//! Decoded columns of a chunk are kept in the store's block cache ([`Store::blocks`]): a
+//! committed chunk never changes, so every later scan of that column reads memory instead of
+//! the database. A chunk is read from the database only for the columns the cache lacks.
+//!
 //! The sandbox is synchronous, so chunks are fetched with [`tokio::runtime::Handle::block_on`]:
 //! run models on a blocking thread (`spawn_blocking`), never inside an async task.
 
@@ -17,7 +21,7 @@ use crate::runtime::bindings::Batch;
 use crate::runtime::source::{
     BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError,
 };
-use crate::store::Store;
+use crate::store::{BlockKey, Store};
 
 use super::catalog;
 use super::chunk;
@@ -198,9 +202,15 @@ impl StoreSource {
     }
 }
 
+/// The block-cache kind of a chunk's decoded column (key: import, chunk number, column).
+const CHUNK_COLUMN: &str = "chunk.column";
+
+/// How many chunks past the current one a scan looks for one to read ahead.
+const READ_AHEAD_WINDOW: usize = 4;
+
 /// A decoded chunk being served.
 struct Current {
-    columns: Vec<StoredColumn>,
+    columns: Vec<Arc<StoredColumn>>,
     selection: Option<Vec<u32>>,
     rows: usize,
     pos: usize,
@@ -216,8 +226,9 @@ struct StoreScan {
     chunks: Vec<ChunkRef>,
     next_chunk: usize,
     current: Option<Current>,
-    /// The read of the chunk after the current one, under way while the model works on this one.
-    ahead: Option<Fetch>,
+    /// The read of a chunk (its index) after the current one, under way while the model
+    /// works on this one.
+    ahead: Option<(usize, Fetch)>,
 }
 
 /// A chunk's bytes being read from the store.
@@ -237,48 +248,119 @@ impl StoreScan {
         })
     }
 
-    /// Chunk `at`'s bytes: from the read started ahead when there is one, and starts reading
-    /// the chunk after it, so that the store reads while the model computes.
+    /// Whether the chunk's rows all lie under the scan's region (no row filter needed).
+    fn all_in(&self, c: &ChunkRef) -> bool {
+        c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix)
+    }
+
+    /// The columns to read of chunk `at`: the requested ones, then the region column when
+    /// its rows must be filtered and the model did not ask for it.
+    fn wanted(&self, at: usize) -> Vec<&str> {
+        let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        if !self.all_in(&self.chunks[at]) && !self.columns.contains(&self.region_column) {
+            wanted.push(&self.region_column);
+        }
+        wanted
+    }
+
+    fn key(c: &ChunkRef, column: &str) -> BlockKey {
+        BlockKey {
+            kind: CHUNK_COLUMN,
+            id: c.import,
+            part: c.no,
+            name: column.into(),
+        }
+    }
+
+    /// The wanted columns of chunk `at` the cache holds (`None` where it does not).
+    fn cached(&self, at: usize, wanted: &[&str]) -> Vec<Option<Arc<StoredColumn>>> {
+        let c = &self.chunks[at];
+        let blocks = self.store.blocks();
+        wanted
+            .iter()
+            .map(|name| blocks.get::<StoredColumn>(&Self::key(c, name)))
+            .collect()
+    }
+
+    /// Chunk `at`'s bytes: from the read started ahead when it is that chunk's.
     fn bytes(&mut self, at: usize) -> Result<Vec<u8>, SourceError> {
         let fetch = match self.ahead.take() {
-            Some(f) => f,
+            Some((i, f)) if i == at => f,
+            Some((_, f)) => {
+                f.abort();
+                self.fetch(&self.chunks[at])
+            }
             None => self.fetch(&self.chunks[at]),
         };
-        if let Some(next) = self.chunks.get(at + 1) {
-            self.ahead = Some(self.fetch(next));
-        }
         self.handle
             .block_on(fetch)
             .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
             .map_err(backend)
     }
 
-    fn load(&mut self, at: usize) -> Result<Current, SourceError> {
-        let blob = self.bytes(at)?;
-        let c = &self.chunks[at];
-        let (import, no) = (c.import, c.no);
-        let all_in =
-            c.region_min.starts_with(&self.prefix) && c.region_max.starts_with(&self.prefix);
-        let mut wanted: Vec<&str> = self.columns.iter().map(String::as_str).collect();
-        // The region column filters the rows; a model that reads it too gets the same copy.
-        let region_at = self.columns.iter().position(|c| *c == self.region_column);
-        let append_region = !all_in && region_at.is_none();
-        if append_region {
-            wanted.push(&self.region_column);
+    /// Starts reading the first of the next few chunks that the cache cannot serve whole, so
+    /// that the store reads while the model computes. (Not further: a read far ahead holds a
+    /// chunk's bytes for long, and a scan given up early never needs it.)
+    fn read_ahead(&mut self, at: usize) {
+        if self.ahead.is_some() {
+            return;
         }
-        let (rows, mut decoded) = chunk::decode(&blob, &wanted)
-            .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
-        let appended = if append_region {
-            decoded.pop().flatten()
-        } else {
+        let end = (at + 1 + READ_AHEAD_WINDOW).min(self.chunks.len());
+        let next = (at + 1..end).find(|&i| {
+            let wanted = self.wanted(i);
+            self.cached(i, &wanted).iter().any(Option::is_none)
+        });
+        if let Some(next) = next {
+            self.ahead = Some((next, self.fetch(&self.chunks[next])));
+        }
+    }
+
+    /// Chunk `at`'s wanted columns: from the cache, else decoded from the chunk's bytes and
+    /// kept in the cache.
+    fn columns(&mut self, at: usize) -> Result<Vec<Arc<StoredColumn>>, SourceError> {
+        let wanted: Vec<String> = self.wanted(at).into_iter().map(String::from).collect();
+        let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let mut got = self.cached(at, &names);
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&got)
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            let blob = self.bytes(at)?;
+            let c = &self.chunks[at];
+            let (import, no) = (c.import, c.no);
+            let (_, decoded) = chunk::decode(&blob, &missing)
+                .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+            let blocks = self.store.blocks();
+            for (name, col) in missing.iter().zip(decoded) {
+                let col = Arc::new(col.ok_or_else(|| {
+                    backend(format!(
+                        "import {import} has no column `{name}` (it follows an older schema version)"
+                    ))
+                })?);
+                blocks.put(Self::key(c, name), col.clone(), col.heap_bytes());
+                let slot = names.iter().position(|n| n == name).unwrap_or_default();
+                got[slot] = Some(col);
+            }
+        }
+        self.read_ahead(at);
+        got.into_iter()
+            .map(|c| c.ok_or_else(|| backend("a decoded chunk lacks a column")))
+            .collect()
+    }
+
+    fn load(&mut self, at: usize) -> Result<Current, SourceError> {
+        let mut columns = self.columns(at)?;
+        let rows = columns.first().map_or(0, |c| c.len());
+        let selection = if self.all_in(&self.chunks[at]) {
             None
-        };
-        let selection = if all_in {
-            None
         } else {
-            let region = match region_at {
-                Some(i) => decoded.get(i).and_then(Option::as_ref),
-                None => appended.as_ref(),
+            // The region column filters the rows; a model that reads it too gets the same copy.
+            let region = match self.columns.iter().position(|c| *c == self.region_column) {
+                Some(i) => columns.get(i).cloned(),
+                None => columns.pop(),
             }
             .ok_or_else(|| backend("chunk lacks its region column"))?;
             Some(
@@ -292,11 +374,6 @@ impl StoreScan {
                     .collect(),
             )
         };
-        let columns = decoded
-            .into_iter()
-            .zip(&self.columns)
-            .map(|(c, name)| c.ok_or_else(|| backend(format!("import {import} has no column `{name}` (it follows an older schema version)"))))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Current {
             columns,
             selection,
@@ -309,7 +386,7 @@ impl StoreScan {
 impl Drop for StoreScan {
     /// A scan given up early does not leave its read-ahead running.
     fn drop(&mut self) {
-        if let Some(f) = self.ahead.take() {
+        if let Some((_, f)) = self.ahead.take() {
             f.abort();
         }
     }

@@ -3,8 +3,10 @@
 //! open. Also the audit log every state change writes to ([`audit`]).
 
 pub mod audit;
+pub mod cache;
 
 pub use audit::audit;
+pub use cache::{BlockCache, BlockKey, BlockStats};
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -82,6 +84,7 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     memo: Memo,
+    blocks: BlockCache,
     writer: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -260,6 +263,7 @@ impl Store {
             pool,
             dialect,
             memo: Memo::default(),
+            blocks: BlockCache::default(),
             writer: Arc::default(),
         })
     }
@@ -278,6 +282,12 @@ impl Store {
             memo.clear();
         }
         memo.insert((kind, id), fact);
+    }
+
+    /// Large values derived from immutable rows (decoded column chunks), kept up to a byte
+    /// budget (see [`BlockCache`]).
+    pub fn blocks(&self) -> &BlockCache {
+        &self.blocks
     }
 
     /// Waits for this process's turn to write. A SQLite file has one writer at a time, and a

@@ -338,33 +338,65 @@ async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
         }],
         region: region.into(),
     };
-    let (province, county, abandoned) = tokio::task::spawn_blocking(move || {
-        let read = |region: &str| {
-            let mut scan = source.scan(&ids(region)).expect("scan");
-            let mut seen = Vec::new();
-            // An odd batch size, so that batches end inside chunks as well as at their ends.
-            while let Some(batch) = scan.next_batch(7_777).expect("batch") {
-                let supervise::runtime::bindings::ColumnValues::Text(t) = &batch.columns[0].values
-                else {
-                    panic!("payment_id is text");
-                };
-                for r in 0..batch.rows as usize {
-                    let (a, b) = (t.offsets[r] as usize, t.offsets[r + 1] as usize);
-                    seen.push(String::from_utf8(t.data[a..b].to_vec()).expect("utf-8"));
+    let store = db.store.clone();
+    let (province, county, abandoned, again, uncached, stats) =
+        tokio::task::spawn_blocking(move || {
+            let read = |region: &str| {
+                let mut scan = source.scan(&ids(region)).expect("scan");
+                let mut seen = Vec::new();
+                // An odd batch size, so that batches end inside chunks as well as at their ends.
+                while let Some(batch) = scan.next_batch(7_777).expect("batch") {
+                    let supervise::runtime::bindings::ColumnValues::Text(t) =
+                        &batch.columns[0].values
+                    else {
+                        panic!("payment_id is text");
+                    };
+                    for r in 0..batch.rows as usize {
+                        let (a, b) = (t.offsets[r] as usize, t.offsets[r + 1] as usize);
+                        seen.push(String::from_utf8(t.data[a..b].to_vec()).expect("utf-8"));
+                    }
                 }
-            }
-            seen
-        };
-        // A scan given up after one batch (its next chunk already being read) leaves the
-        // source as it was.
-        let mut first = source.scan(&ids("330000")).expect("scan");
-        let abandoned = first.next_batch(10).expect("batch").map(|b| b.rows);
-        drop(first);
-        (read("330000"), read("330102"), abandoned)
-    })
-    .await
-    .expect("join");
+                seen
+            };
+            // A scan given up after one batch (its next chunk already being read) leaves the
+            // source as it was.
+            let mut first = source.scan(&ids("330000")).expect("scan");
+            let abandoned = first.next_batch(10).expect("batch").map(|b| b.rows);
+            drop(first);
+            let (province, county) = (read("330000"), read("330102"));
+            // Read again, the chunks' columns now come from the store's column cache; then with
+            // a cache that keeps nothing, from the database every time.
+            let before = store.blocks().stats();
+            let again = read("330000");
+            let after = store.blocks().stats();
+            store.blocks().set_budget(0);
+            let uncached = read("330000");
+            (
+                province,
+                county,
+                abandoned,
+                again,
+                uncached,
+                (before, after),
+            )
+        })
+        .await
+        .expect("join");
     assert_eq!(abandoned, Some(10));
+    assert_eq!(again, province, "the cached columns give the same rows");
+    assert_eq!(
+        uncached, province,
+        "so does reading every chunk from the database"
+    );
+    let (before, after) = stats;
+    assert_eq!(
+        after.misses, before.misses,
+        "the second scan reads nothing from the database"
+    );
+    assert!(
+        after.hits >= before.hits + 4,
+        "every chunk served from memory: {after:?}"
+    );
     let unique = |v: &[String]| v.iter().collect::<std::collections::BTreeSet<_>>().len();
     assert_eq!(province.len(), rows, "every row once");
     assert_eq!(unique(&province), rows);
