@@ -340,8 +340,9 @@ async fn one<M: Model>(
         region: &job.region,
         at_ms: now,
     };
+    let keyed = dedup::Keyed::new(&clues);
     let mut tx = store.begin().await.expect("begin");
-    dedup::record(&mut tx, &origin, &clues)
+    dedup::record(&mut tx, &origin, &keyed)
         .await
         .expect("record clues");
     sqlx::query(

@@ -146,6 +146,7 @@ pub fn demo(cli: &Cli, a: &DemoArgs) -> Result<ExitCode, CliError> {
         concurrency: 2,
         no_scheduler: false,
         lease_secs: 30,
+        batch: crate::runs::worker::DEFAULT_BATCH,
     };
     super::runs::serve(cli, &serve, false)
 }

@@ -132,6 +132,18 @@ pub struct ServeArgs {
     /// Seconds a lease lasts without a heartbeat.
     #[arg(long, default_value_t = 30)]
     pub lease_secs: u64,
+    /// Most runs of one enablement (its counties) a slot leases at once: prepared once,
+    /// each run in its own sandbox, recorded in one transaction. 1 leases runs one by one.
+    #[arg(long, default_value_t = crate::runs::worker::DEFAULT_BATCH, value_parser = batch_size)]
+    pub batch: usize,
+}
+
+/// A `--batch` value: 1 to 256 runs.
+fn batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        _ => Err(format!("`{s}` is not a batch size: give 1 to 256 runs")),
+    }
 }
 
 /// `supervise model backtest MODEL@VERSION --region CODE…`
@@ -440,6 +452,7 @@ pub fn serve(cli: &Cli, a: &ServeArgs, worker: bool) -> Result<ExitCode, CliErro
         let ex = executor(cli, &store, a.concurrency, a.lease_secs)?;
         let mut config = WorkerConfig::new(a.concurrency);
         config.scheduler = !a.no_scheduler;
+        config.batch = a.batch;
         let w = Worker::new(ex.clone(), config);
         let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| {
             CliError::Usage(format!(

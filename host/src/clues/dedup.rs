@@ -49,13 +49,49 @@ pub fn content_sha256(clue: &Clue) -> String {
     hex::encode(Sha256::digest(content.to_string().as_bytes()))
 }
 
-/// The run's clues by dedup key, each with its content hash; a key emitted twice in one run
-/// keeps its last clue.
-fn by_key(clues: &[Clue]) -> Vec<(&str, &Clue, String)> {
-    let last: BTreeMap<&str, &Clue> = clues.iter().map(|c| (c.dedup_key.as_str(), c)).collect();
-    last.into_iter()
-        .map(|(key, clue)| (key, clue, content_sha256(clue)))
-        .collect()
+/// A run's clues made ready to write: one per dedup key (a key emitted twice in one run keeps
+/// its last clue), each with its content hash and its evidence as JSON. Made before the write
+/// transaction begins: hashing and serialising cost CPU, and on SQLite the transaction holds
+/// the store's one writer.
+#[derive(Debug)]
+pub struct Keyed<'a> {
+    clues: Vec<KeyedClue<'a>>,
+}
+
+#[derive(Debug)]
+struct KeyedClue<'a> {
+    key: &'a str,
+    clue: &'a Clue,
+    sha: String,
+    evidence: String,
+}
+
+impl<'a> Keyed<'a> {
+    /// Prepares `clues` for [`record`] or [`record_apart`].
+    pub fn new(clues: &'a [Clue]) -> Self {
+        let last: BTreeMap<&str, &Clue> = clues.iter().map(|c| (c.dedup_key.as_str(), c)).collect();
+        Keyed {
+            clues: last
+                .into_iter()
+                .map(|(key, clue)| KeyedClue {
+                    key,
+                    clue,
+                    sha: content_sha256(clue),
+                    evidence: serde_json::to_string(&clue.evidence).unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// How many distinct clues.
+    pub fn len(&self) -> usize {
+        self.clues.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.clues.is_empty()
+    }
 }
 
 /// Rows per multi-row statement: far below SQLite's and PostgreSQL's limits on bound values
@@ -80,27 +116,27 @@ fn placeholders(dialect: Dialect, rows: usize, width: usize, tail: &str) -> Stri
 pub async fn record_apart(
     tx: &mut WriteTx,
     run_id: i64,
-    clues: &[Clue],
+    keyed: &Keyed<'_>,
     keep: bool,
 ) -> Result<(), sqlx::Error> {
-    write_run_clues(tx, run_id, &by_key(clues), keep).await
+    write_run_clues(tx, run_id, keyed, keep).await
 }
 
 async fn write_run_clues(
     tx: &mut WriteTx,
     run_id: i64,
-    keyed: &[(&str, &Clue, String)],
+    keyed: &Keyed<'_>,
     keep: bool,
 ) -> Result<(), sqlx::Error> {
-    for part in keyed.chunks(ROWS_PER_STATEMENT) {
+    for part in keyed.clues.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) VALUES {}",
             placeholders(tx.dialect(), part.len(), 4, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, clue, sha) in part {
-            let json = keep.then(|| serde_json::to_string(clue).unwrap_or_default());
-            q = q.bind(run_id).bind(*key).bind(sha.as_str()).bind(json);
+        for c in part {
+            let json = keep.then(|| serde_json::to_string(c.clue).unwrap_or_default());
+            q = q.bind(run_id).bind(c.key).bind(c.sha.as_str()).bind(json);
         }
         q.execute(&mut **tx).await?;
     }
@@ -134,68 +170,88 @@ async fn existing(
 }
 
 /// Writes a run's clues into the clue store, one clue per (model, dedup key), and records them
-/// against the run. Call it in the transaction that finishes the run. New clues are written
-/// many to a statement; a clue hit again is updated on its own.
+/// against the run. Call it in the transaction that finishes the run. New clues are inserted,
+/// and clues found again updated, many to a statement.
 pub async fn record(
     tx: &mut WriteTx,
     origin: &Origin<'_>,
-    clues: &[Clue],
+    keyed: &Keyed<'_>,
 ) -> Result<ClueCounts, sqlx::Error> {
     let mut counts = ClueCounts::default();
-    let keyed = by_key(clues);
-    write_run_clues(tx, origin.run_id, &keyed, false).await?;
-    let keys: Vec<&str> = keyed.iter().map(|(k, _, _)| *k).collect();
+    write_run_clues(tx, origin.run_id, keyed, false).await?;
+    let keys: Vec<&str> = keyed.clues.iter().map(|c| c.key).collect();
     let stored = existing(tx, origin.model_id, &keys).await?;
-    let mut fresh = Vec::new();
-    for (key, clue, sha) in &keyed {
-        let evidence = serde_json::to_string(&clue.evidence).unwrap_or_default();
-        match stored.get(*key) {
+    let (mut fresh, mut again) = (Vec::new(), Vec::new());
+    for c in &keyed.clues {
+        match stored.get(c.key) {
             None => {
-                fresh.push((*clue, sha.as_str(), evidence));
+                fresh.push(c);
                 counts.new += 1;
             }
             Some((id, old_sha)) => {
-                let (id, changed) = (*id, old_sha != sha);
+                let changed = *old_sha != c.sha;
                 if changed {
                     counts.updated += 1;
                 } else {
                     counts.unchanged += 1;
                 }
-                sqlx::query(
-                    "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = $1, last_run_id = $2, \
-                     version_id = $3, snapshot_id = $4, kind = $5, subject_type = $6, subject_id = $7, \
-                     subject_name = $8, score = $9, reason = $10, evidence_json = $11, content_sha256 = $12, \
-                     evidence_changed = CASE WHEN $13 = 1 AND status = 'dismissed' THEN 1 ELSE evidence_changed END \
-                     WHERE id = $14",
-                )
+                again.push((*id, changed, c));
+            }
+        }
+    }
+    update(tx, origin, &again).await?;
+    insert(tx, origin, &fresh).await?;
+    Ok(counts)
+}
+
+/// Updates clues found again (id, whether the content changed, the clue), many to a
+/// statement: a hit counts, moves last seen and takes the new content; a dismissed clue
+/// whose content changed is flagged.
+async fn update(
+    tx: &mut WriteTx,
+    origin: &Origin<'_>,
+    again: &[(i64, bool, &KeyedClue<'_>)],
+) -> Result<(), sqlx::Error> {
+    for part in again.chunks(ROWS_PER_STATEMENT) {
+        // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
+        let sql = format!(
+            "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = v.column2, \
+             last_run_id = v.column3, version_id = v.column4, snapshot_id = v.column5, kind = v.column6, \
+             subject_type = v.column7, subject_id = v.column8, subject_name = v.column9, \
+             score = v.column10, reason = v.column11, evidence_json = v.column12, \
+             content_sha256 = v.column13, evidence_changed = CASE WHEN v.column14 = 1 AND \
+             clues.status = 'dismissed' THEN 1 ELSE clues.evidence_changed END \
+             FROM (VALUES {}) AS v WHERE clues.id = v.column1",
+            placeholders(tx.dialect(), part.len(), 14, "")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, changed, c) in part {
+            q = q
+                .bind(*id)
                 .bind(origin.at_ms)
                 .bind(origin.run_id)
                 .bind(origin.version_id)
                 .bind(origin.snapshot_id)
-                .bind(&clue.kind)
-                .bind(&clue.subject.type_)
-                .bind(&clue.subject.id)
-                .bind(&clue.subject.display_name)
-                .bind(clue.score)
-                .bind(&clue.reason)
-                .bind(&evidence)
-                .bind(sha.as_str())
-                .bind(i64::from(changed))
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            }
+                .bind(&c.clue.kind)
+                .bind(&c.clue.subject.type_)
+                .bind(&c.clue.subject.id)
+                .bind(&c.clue.subject.display_name)
+                .bind(c.clue.score)
+                .bind(&c.clue.reason)
+                .bind(c.evidence.as_str())
+                .bind(c.sha.as_str())
+                .bind(i64::from(*changed));
         }
+        q.execute(&mut **tx).await?;
     }
-    insert(tx, origin, &fresh).await?;
-    Ok(counts)
+    Ok(())
 }
 
 /// Inserts new clues, many to a statement.
 async fn insert(
     tx: &mut WriteTx,
     origin: &Origin<'_>,
-    fresh: &[(&Clue, &str, String)],
+    fresh: &[&KeyedClue<'_>],
 ) -> Result<(), sqlx::Error> {
     for part in fresh.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
@@ -205,7 +261,8 @@ async fn insert(
             placeholders(tx.dialect(), part.len(), 17, ", 'new', 1")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (clue, sha, evidence) in part {
+        for c in part {
+            let clue = c.clue;
             q = q
                 .bind(origin.model_id)
                 .bind(&clue.dedup_key)
@@ -216,8 +273,8 @@ async fn insert(
                 .bind(&clue.subject.display_name)
                 .bind(clue.score)
                 .bind(&clue.reason)
-                .bind(evidence.as_str())
-                .bind(*sha)
+                .bind(c.evidence.as_str())
+                .bind(c.sha.as_str())
                 .bind(origin.at_ms)
                 .bind(origin.at_ms)
                 .bind(origin.run_id)

@@ -1,6 +1,11 @@
-//! Executing one leased run: re-verify and load the component, fix the snapshot, run the
-//! model in the sandbox on a blocking thread while a heartbeat keeps the lease (and carries
+//! Executing leased runs: re-verify and load the component, fix the snapshot, run the model
+//! in the sandbox on a blocking thread while a heartbeat keeps the lease (and carries
 //! cancellation), then finish the run in one transaction with its clues, fenced by the lease.
+//!
+//! A batch (see [`queue::lease_batch`]: the counties of one enablement, under one lease token)
+//! shares all of that but the sandbox: the component is verified and the snapshot fixed once,
+//! one heartbeat keeps every lease, each run gets its own fresh instance, limits and outcome,
+//! and the runs that ended are finished together in one transaction.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,18 +15,21 @@ use std::time::Duration;
 use sqlx::Row;
 use tracing::Instrument;
 
-use crate::clues::dedup::{self, Origin};
+use crate::clues::dedup::{self, Keyed, Origin};
 use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
-use crate::registry::enable::{self, runtime_scope, typed_params};
+use crate::registry::enable::{self, Enablement, runtime_scope, typed_params};
 use crate::registry::load::load_verified;
 use crate::runtime::state::RunInfo;
-use crate::runtime::{Cancel, LoadedModel, Outcome, RunLimits, RunOutcome, RunRequest, Runtime};
+use crate::runtime::{
+    Cancel, LoadedModel, Outcome, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeError, Scope,
+    Value,
+};
 use crate::store::{Store, audit, now_ms};
 
 use super::metrics::Metrics;
-use super::queue::{self, Beat, Lease};
+use super::queue::{self, Lease};
 use super::record::excerpt;
 use super::{Kind, RunError, Status, quarantine};
 
@@ -55,6 +63,7 @@ pub struct Executor {
 }
 
 /// A run as queued.
+#[derive(Debug, Clone)]
 struct Job {
     kind: Kind,
     enablement_id: Option<i64>,
@@ -68,14 +77,52 @@ struct Job {
     cancel_requested: bool,
 }
 
-/// Everything a run needs before the sandbox starts.
+impl Job {
+    /// Whether two runs would run the same way (and may share one preparation).
+    fn same_setup(&self, other: &Job) -> bool {
+        (self.kind, self.version_id, &self.params, &self.scope)
+            == (other.kind, other.version_id, &other.params, &other.scope)
+            && (self.snapshot_id, self.as_of_days) == (other.snapshot_id, other.as_of_days)
+    }
+}
+
+/// Everything the runs of a batch need before the sandbox starts.
 struct Prepared {
     model: Arc<LoadedModel>,
     version: String,
     snapshot_id: i64,
     as_of_days: i64,
-    request: RunRequest,
+    params: Vec<(String, Value)>,
+    scope: Scope,
+    source: Arc<StoreSource>,
 }
+
+impl Prepared {
+    /// The sandbox's request for one run of the batch.
+    fn request(&self, run_id: i64, job: &Job, limits: &RunLimits, cancel: Cancel) -> RunRequest {
+        RunRequest {
+            info: RunInfo {
+                region: job.region.clone(),
+                as_of: i32::try_from(self.as_of_days).unwrap_or_default(),
+                run_id: run_id.to_string(),
+            },
+            params: self.params.clone(),
+            scope: Some(self.scope.clone()),
+            limits: limits.clone(),
+            source: self.source.clone(),
+            cancel,
+        }
+    }
+}
+
+/// One run of a batch, ready to execute.
+struct Ready<'a> {
+    lease: &'a Lease,
+    job: Job,
+}
+
+/// What one run's execution left to record.
+type Executed<'a> = (&'a Lease, Job, RunOutcome);
 
 /// Why preparing failed: the host's fault (retry) or the run's (fail it).
 enum PrepareError {
@@ -168,7 +215,7 @@ impl Executor {
         })
     }
 
-    async fn prepare(&self, id: i64, job: &Job, cancel: Cancel) -> Result<Prepared, PrepareError> {
+    async fn prepare(&self, job: &Job) -> Result<Prepared, PrepareError> {
         let (version, model) = load_verified(&self.store, &self.runtime, job.version_id)
             .await
             .map_err(|e| match e {
@@ -198,50 +245,49 @@ impl Executor {
             .await
             .map_err(RunError::from)?;
         let params = typed_params(m, &job.params).map_err(|e| PrepareError::Run(e.to_string()))?;
-        let as_of_days = job.as_of_days.unwrap_or_else(today);
-        let request = RunRequest {
-            info: RunInfo {
-                region: job.region.clone(),
-                as_of: i32::try_from(as_of_days).unwrap_or_default(),
-                run_id: id.to_string(),
-            },
-            params,
-            scope: Some(runtime_scope(m, &job.scope)),
-            limits: self.config.limits.clone(),
-            source: Arc::new(source),
-            cancel,
-        };
         Ok(Prepared {
+            scope: runtime_scope(m, &job.scope),
             model,
             version: version.version,
             snapshot_id,
-            as_of_days,
-            request,
+            as_of_days: job.as_of_days.unwrap_or_else(today),
+            params,
+            source: Arc::new(source),
         })
     }
 
-    /// Keeps the lease alive until the returned flag's owner aborts the task; cancels the run
-    /// when asked to, or when the lease is lost (sets `lost`).
+    /// Keeps the leases under `token` alive until the returned task is aborted; cancels a
+    /// run when asked to, and every run when a lease is lost (sets `lost`).
     fn heartbeat(
         &self,
-        lease: &Lease,
-        cancel: Cancel,
+        token: &str,
+        cancels: BTreeMap<i64, Cancel>,
         lost: Arc<AtomicBool>,
     ) -> tokio::task::JoinHandle<()> {
-        let (store, lease, lease_ms) = (self.store.clone(), lease.clone(), self.config.lease_ms);
+        let (store, token, lease_ms) =
+            (self.store.clone(), token.to_string(), self.config.lease_ms);
         let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1000).max(10));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                match queue::heartbeat(&store, &lease, lease_ms).await {
-                    Ok(Beat::Held) => {}
-                    Ok(Beat::CancelRequested) => cancel.cancel(),
-                    Ok(Beat::Lost) => {
-                        lost.store(true, Ordering::Relaxed);
-                        cancel.cancel();
-                        return;
+                let held = match queue::heartbeat(&store, &token, lease_ms).await {
+                    Ok(held) => held,
+                    Err(e) => {
+                        tracing::warn!(runs = cancels.len(), "heartbeat failed: {e}");
+                        continue;
                     }
-                    Err(e) => tracing::warn!(run_id = lease.run_id, "heartbeat failed: {e}"),
+                };
+                for (id, cancel) in &cancels {
+                    match held.get(id) {
+                        Some(true) => cancel.cancel(),
+                        Some(false) => {}
+                        None => {
+                            tracing::warn!(run_id = id, "lease lost");
+                            lost.store(true, Ordering::Relaxed);
+                            cancels.values().for_each(Cancel::cancel);
+                            return;
+                        }
+                    }
                 }
             }
         })
@@ -250,90 +296,105 @@ impl Executor {
     /// Executes a leased run to its end and records it. Returns the run's status afterwards
     /// (`Queued` when a host fault sent it back for a retry).
     pub async fn execute(&self, lease: &Lease) -> Result<Status, RunError> {
-        let span = tracing::info_span!("run", run_id = lease.run_id, attempt = lease.attempt);
-        self.execute_leased(lease).instrument(span).await
+        let mut results = self.execute_batch(std::slice::from_ref(lease)).await;
+        results
+            .pop()
+            .unwrap_or(Err(RunError::NotFound(format!("run {}", lease.run_id))))
     }
 
-    async fn execute_leased(&self, lease: &Lease) -> Result<Status, RunError> {
-        let mut job = self.job(lease.run_id).await?;
-        if let Some(stop) = self.follow_enablement(lease, &mut job).await? {
-            return self
-                .end_without_running(lease, Status::Cancelled, &stop)
-                .await;
-        }
-        let cancel = Cancel::default();
-        if job.cancel_requested {
-            return self
-                .end_without_running(lease, Status::Cancelled, "cancelled before it started")
-                .await;
-        }
-        let prepared = match self.prepare(lease.run_id, &job, cancel.clone()).await {
-            Ok(p) => p,
-            Err(PrepareError::Host(e)) => return self.retry(lease, &e.to_string()).await,
-            Err(PrepareError::Run(text)) => {
-                let status = self
-                    .end_without_running(lease, Status::Failed, &text)
-                    .await?;
-                self.after_failure(&job).await;
-                return Ok(status);
-            }
+    /// Executes leased runs (a batch from [`queue::lease_batch`]) to their end and records
+    /// them. Returns each run's status afterwards, in the order of `leases` (`Queued` when a
+    /// host fault sent it back for a retry, or the batch stopped before it).
+    pub async fn execute_batch(&self, leases: &[Lease]) -> Vec<Result<Status, RunError>> {
+        let Some(first) = leases.first() else {
+            return Vec::new();
         };
-        let lost = Arc::new(AtomicBool::new(false));
-        let beat = self.heartbeat(lease, cancel, lost.clone());
-        let (runtime, model, request) = (
-            self.runtime.clone(),
-            prepared.model.clone(),
-            prepared.request.clone(),
-        );
-        let result = tokio::task::spawn_blocking(move || runtime.run(&model, request)).await;
-        beat.abort();
-        if lost.load(Ordering::Relaxed) {
-            return Err(RunError::LeaseLost(lease.run_id));
-        }
-        let out = match result {
-            Err(e) => {
-                return self
-                    .retry(lease, &format!("the run's thread died: {e}"))
-                    .await;
+        let span = tracing::info_span!("runs", run_id = first.run_id, runs = leases.len());
+        self.execute_leased(leases).instrument(span).await
+    }
+
+    async fn execute_leased(&self, leases: &[Lease]) -> Vec<Result<Status, RunError>> {
+        let mut results: BTreeMap<i64, Result<Status, RunError>> = BTreeMap::new();
+        let mut enablements = BTreeMap::new();
+        let mut ready: Vec<Ready<'_>> = Vec::new();
+        for lease in leases {
+            let job = match self.job(lease.run_id).await {
+                Ok(job) => job,
+                Err(e) => {
+                    results.insert(lease.run_id, Err(e));
+                    continue;
+                }
+            };
+            if let Some(ended) = self
+                .before_start(lease, job, &mut enablements, &mut ready)
+                .await
+            {
+                results.insert(lease.run_id, ended);
             }
-            Ok(Err(e)) => {
-                let status = self
-                    .end_without_running(lease, Status::Failed, &e.to_string())
-                    .await?;
-                self.after_failure(&job).await;
-                return Ok(status);
+        }
+        // Runs that would run the same way share a preparation; a batch is one such group.
+        while let Some(head) = ready.first().map(|r| r.job.clone()) {
+            let (group, rest): (Vec<Ready<'_>>, Vec<Ready<'_>>) =
+                ready.into_iter().partition(|r| r.job.same_setup(&head));
+            ready = rest;
+            for (id, result) in self.run_group(group).await {
+                results.insert(id, result);
             }
-            Ok(Ok(out)) => out,
-        };
-        if let Some(f) = out.outcome.failure()
-            && f.is_host_fault()
-        {
-            return self.retry(lease, &f.to_string()).await;
         }
-        let status = self.finish(lease, &job, &prepared, &out).await?;
-        self.metrics.observe_run(
-            status,
-            Duration::from_micros(out.stats.wall_us),
-            out.stats.fuel_used,
-        );
-        if matches!(status, Status::Failed | Status::TimedOut) {
-            self.after_failure(&job).await;
+        leases
+            .iter()
+            .map(|l| {
+                results
+                    .remove(&l.run_id)
+                    .unwrap_or(Err(RunError::NotFound(format!("run {}", l.run_id))))
+            })
+            .collect()
+    }
+
+    /// Ends a run that must not start (its enablement was disabled, or it was cancelled),
+    /// or adds it to `ready`. `enablements` keeps the enablements read so far in the batch.
+    async fn before_start<'a>(
+        &self,
+        lease: &'a Lease,
+        mut job: Job,
+        enablements: &mut BTreeMap<i64, Enablement>,
+        ready: &mut Vec<Ready<'a>>,
+    ) -> Option<Result<Status, RunError>> {
+        match self.follow_enablement(lease, &mut job, enablements).await {
+            Err(e) => Some(Err(e)),
+            Ok(Some(stop)) => Some(
+                self.end_without_running(lease, Status::Cancelled, &stop)
+                    .await,
+            ),
+            Ok(None) if job.cancel_requested => Some(
+                self.end_without_running(lease, Status::Cancelled, "cancelled before it started")
+                    .await,
+            ),
+            Ok(None) => {
+                ready.push(Ready { lease, job });
+                None
+            }
         }
-        Ok(status)
     }
 
     /// A run of an enablement runs what the enablement says when it starts: after an upgrade
-    /// or a rollback, the version it has then, with its parameters and scope. Returns why it must not run
-    /// when the enablement was disabled.
+    /// or a rollback, the version it has then, with its parameters and scope. Returns why it
+    /// must not run when the enablement was disabled.
     async fn follow_enablement(
         &self,
         lease: &Lease,
         job: &mut Job,
+        enablements: &mut BTreeMap<i64, Enablement>,
     ) -> Result<Option<String>, RunError> {
         let (Kind::Run, Some(id)) = (job.kind, job.enablement_id) else {
             return Ok(None);
         };
-        let e = enable::get(&self.store, id).await?;
+        let e = match enablements.get(&id) {
+            Some(e) => e,
+            None => enablements
+                .entry(id)
+                .or_insert(enable::get(&self.store, id).await?),
+        };
         if e.status != "enabled" {
             return Ok(Some(format!(
                 "enablement {id} was {} before the run started",
@@ -352,10 +413,139 @@ impl Executor {
             .execute(self.store.pool())
             .await?;
             job.version_id = e.version_id;
-            job.params = e.params;
-            job.scope = e.scope;
+            job.params = e.params.clone();
+            job.scope = e.scope.clone();
         }
         Ok(None)
+    }
+
+    /// Runs a group of runs that share one setup: prepared once, one heartbeat for all, each
+    /// run in its own sandbox instance one after another, then those that ended recorded
+    /// together. Stops early, giving the rest back to the queue, when the model has failed as
+    /// many runs in a row as quarantine it.
+    async fn run_group(&self, group: Vec<Ready<'_>>) -> Vec<(i64, Result<Status, RunError>)> {
+        let mut results = Vec::with_capacity(group.len());
+        let Some(head) = group.first().map(|r| r.job.clone()) else {
+            return results;
+        };
+        let prepared = match self.prepare(&head).await {
+            Ok(p) => p,
+            Err(PrepareError::Host(e)) => {
+                for r in &group {
+                    results.push((r.lease.run_id, self.retry(r.lease, &e.to_string()).await));
+                }
+                return results;
+            }
+            Err(PrepareError::Run(text)) => {
+                for r in &group {
+                    let ended = self
+                        .end_without_running(r.lease, Status::Failed, &text)
+                        .await;
+                    results.push((r.lease.run_id, ended));
+                }
+                self.after_failure(&head).await;
+                return results;
+            }
+        };
+        let cancels: BTreeMap<i64, Cancel> = group
+            .iter()
+            .map(|r| (r.lease.run_id, Cancel::default()))
+            .collect();
+        let requests: Vec<RunRequest> = group
+            .iter()
+            .map(|r| {
+                let cancel = cancels[&r.lease.run_id].clone();
+                prepared.request(r.lease.run_id, &r.job, &self.config.limits, cancel)
+            })
+            .collect();
+        let lost = Arc::new(AtomicBool::new(false));
+        let beat = self.heartbeat(&group[0].lease.token, cancels, lost.clone());
+        let stop_after = match head.kind {
+            Kind::Run => self.config.quarantine_after as usize,
+            Kind::Replay | Kind::Backtest => 0,
+        };
+        let (runtime, model) = (self.runtime.clone(), prepared.model.clone());
+        let outs =
+            tokio::task::spawn_blocking(move || run_all(&runtime, &model, requests, stop_after))
+                .await;
+        beat.abort();
+        if lost.load(Ordering::Relaxed) {
+            return group
+                .iter()
+                .map(|r| (r.lease.run_id, Err(RunError::LeaseLost(r.lease.run_id))))
+                .collect();
+        }
+        let outs = match outs {
+            Ok(outs) => outs,
+            Err(e) => {
+                let why = format!("the run's thread died: {e}");
+                for r in &group {
+                    results.push((r.lease.run_id, self.retry(r.lease, &why).await));
+                }
+                return results;
+            }
+        };
+        let mut failed = false;
+        let mut executed: Vec<Executed<'_>> = Vec::new();
+        let mut group = group.into_iter();
+        for out in outs {
+            let Some(Ready { lease, job }) = group.next() else {
+                break;
+            };
+            match out {
+                Err(e) => {
+                    failed = true;
+                    let ended = self
+                        .end_without_running(lease, Status::Failed, &e.to_string())
+                        .await;
+                    results.push((lease.run_id, ended));
+                }
+                Ok(out) if out.outcome.failure().is_some_and(|f| f.is_host_fault()) => {
+                    let why = out.outcome.failure().map(ToString::to_string);
+                    let retried = self.retry(lease, &why.unwrap_or_default()).await;
+                    results.push((lease.run_id, retried));
+                }
+                Ok(out) => executed.push((lease, job, out)),
+            }
+        }
+        let not_run: Vec<Lease> = group.map(|r| r.lease.clone()).collect();
+        if !not_run.is_empty() {
+            tracing::warn!(
+                runs = not_run.len(),
+                "the model failed {stop_after} runs in a row: the rest of the batch goes back to the queue"
+            );
+            let given = queue::give_back(&self.store, &not_run).await;
+            for lease in &not_run {
+                let status = match &given {
+                    Ok(()) => Ok(Status::Queued),
+                    Err(e) => Err(RunError::Invalid(format!("cannot give the run back: {e}"))),
+                };
+                results.push((lease.run_id, status));
+            }
+        }
+        match self.finish(&prepared, &executed).await {
+            Ok(statuses) => {
+                for ((lease, _, out), status) in executed.iter().zip(statuses) {
+                    self.metrics.observe_run(
+                        status,
+                        Duration::from_micros(out.stats.wall_us),
+                        out.stats.fuel_used,
+                    );
+                    failed |= matches!(status, Status::Failed | Status::TimedOut);
+                    results.push((lease.run_id, Ok(status)));
+                }
+            }
+            Err(e) => {
+                tracing::warn!("runs not recorded: {e}");
+                for (lease, _, _) in &executed {
+                    results.push((lease.run_id, Err(RunError::LeaseLost(lease.run_id))));
+                }
+            }
+        }
+        if failed {
+            self.after_failure(&head).await;
+        }
+        results
     }
 
     async fn after_failure(&self, job: &Job) {
@@ -415,95 +605,151 @@ impl Executor {
         Ok(status)
     }
 
-    /// Writes the run's record and its clues in one transaction, if the lease still holds.
+    /// Writes the records of runs that ended, and their clues, in one transaction, if every
+    /// lease still holds (else nothing of it is written, and the error names the first run
+    /// whose lease was lost).
     async fn finish(
         &self,
-        lease: &Lease,
-        job: &Job,
         p: &Prepared,
-        out: &RunOutcome,
-    ) -> Result<Status, RunError> {
-        let status = match &out.outcome {
-            Outcome::Succeeded => Status::Succeeded,
-            Outcome::Failed(_) => Status::Failed,
-            Outcome::TimedOut(_) => Status::TimedOut,
-            Outcome::Cancelled => Status::Cancelled,
-        };
+        executed: &[Executed<'_>],
+    ) -> Result<Vec<Status>, RunError> {
+        if executed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Hashing and serialising the clues happens before the transaction takes the writer.
+        let keyed: Vec<Keyed<'_>> = executed
+            .iter()
+            .map(|(_, _, out)| Keyed::new(&out.clues))
+            .collect();
         let now = now_ms();
         let mut tx = self.store.begin().await?;
-        // The clues first, so that the run's one UPDATE carries their counts; if that UPDATE
-        // finds the lease lost, the transaction is dropped and nothing of it stays.
-        let counts = if status == Status::Succeeded {
-            Some(match job.kind {
-                Kind::Run => {
-                    let origin = Origin {
-                        run_id: lease.run_id,
-                        model_id: &job.model,
-                        version_id: job.version_id,
-                        snapshot_id: p.snapshot_id,
-                        region: &job.region,
-                        at_ms: now,
-                    };
-                    dedup::record(&mut tx, &origin, &out.clues).await?
-                }
-                Kind::Replay => {
-                    dedup::record_apart(&mut tx, lease.run_id, &out.clues, false).await?;
-                    Default::default()
-                }
-                Kind::Backtest => {
-                    dedup::record_apart(&mut tx, lease.run_id, &out.clues, true).await?;
-                    Default::default()
-                }
-            })
-        } else {
-            None
-        };
-        let done = sqlx::query(
-            "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
-             rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \
-             error = $11, host_fault = 0, log_excerpt = $12, lease_expires_ms = NULL, finished_at_ms = $13, \
-             clues_new = COALESCE($14, clues_new), clues_updated = COALESCE($15, clues_updated) \
-             WHERE id = $16 AND lease_token = $17 AND status = 'running'",
-        )
-        .bind(status.as_str())
-        .bind(&p.version)
-        .bind(&p.model.sha256)
-        .bind(p.snapshot_id)
-        .bind(p.as_of_days)
-        .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
-        .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
-        .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
-        .bind(i64::try_from(out.stats.wall_us / 1000).unwrap_or(i64::MAX))
-        .bind(out.clues.len() as i64)
-        .bind(out.outcome.failure().map(|f| f.to_string()))
-        .bind(excerpt(out))
-        .bind(now)
-        .bind(counts.map(|c| c.new as i64))
-        .bind(counts.map(|c| c.updated as i64))
-        .bind(lease.run_id)
-        .bind(&lease.token)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(RunError::LeaseLost(lease.run_id));
+        let mut statuses = Vec::with_capacity(executed.len());
+        for ((lease, job, out), keyed) in executed.iter().zip(&keyed) {
+            statuses.push(record_run(&mut tx, p, (lease, job, out), keyed, now).await?);
         }
-        let mut detail = serde_json::json!({
-            "status": status, "model": job.model, "version": p.version, "region": job.region,
-            "snapshot": p.snapshot_id, "emitted": out.clues.len(),
-        });
-        if let Some(counts) = counts {
-            detail["clues"] = serde_json::json!(counts);
-        }
-        audit(
-            &mut tx,
-            &lease.owner,
-            "run.finish",
-            &format!("run {}", lease.run_id),
-            &detail,
-        )
-        .await?;
         tx.commit().await?;
-        tracing::info!(status = %status, clues = out.clues.len(), "run recorded");
-        Ok(status)
+        tracing::info!(runs = executed.len(), "runs recorded");
+        Ok(statuses)
     }
+}
+
+/// Runs each request in turn in a fresh instance; stops after `stop_after` model failures in
+/// a row (0: never), so that fewer outcomes than requests may come back.
+fn run_all(
+    runtime: &Runtime,
+    model: &LoadedModel,
+    requests: Vec<RunRequest>,
+    stop_after: usize,
+) -> Vec<Result<RunOutcome, RuntimeError>> {
+    let mut outs = Vec::with_capacity(requests.len());
+    let mut failures_in_a_row = 0;
+    for request in requests {
+        if stop_after > 0 && failures_in_a_row >= stop_after {
+            break;
+        }
+        let out = runtime.run(model, request);
+        let model_failed = match &out {
+            Err(_) => true,
+            Ok(o) => o
+                .outcome
+                .failure()
+                .is_some_and(|f| !f.is_host_fault() && !matches!(o.outcome, Outcome::Cancelled)),
+        };
+        failures_in_a_row = if model_failed {
+            failures_in_a_row + 1
+        } else {
+            0
+        };
+        outs.push(out);
+    }
+    outs
+}
+
+/// Writes one run's record and clues in the finishing transaction, fenced by its lease.
+async fn record_run(
+    tx: &mut crate::store::WriteTx,
+    p: &Prepared,
+    (lease, job, out): (&Lease, &Job, &RunOutcome),
+    keyed: &Keyed<'_>,
+    now: i64,
+) -> Result<Status, RunError> {
+    let status = match &out.outcome {
+        Outcome::Succeeded => Status::Succeeded,
+        Outcome::Failed(_) => Status::Failed,
+        Outcome::TimedOut(_) => Status::TimedOut,
+        Outcome::Cancelled => Status::Cancelled,
+    };
+    // The clues first, so that the run's one UPDATE carries their counts; if that UPDATE
+    // finds the lease lost, the transaction is dropped and nothing of it stays.
+    let counts = if status == Status::Succeeded {
+        Some(match job.kind {
+            Kind::Run => {
+                let origin = Origin {
+                    run_id: lease.run_id,
+                    model_id: &job.model,
+                    version_id: job.version_id,
+                    snapshot_id: p.snapshot_id,
+                    region: &job.region,
+                    at_ms: now,
+                };
+                dedup::record(tx, &origin, keyed).await?
+            }
+            Kind::Replay => {
+                dedup::record_apart(tx, lease.run_id, keyed, false).await?;
+                Default::default()
+            }
+            Kind::Backtest => {
+                dedup::record_apart(tx, lease.run_id, keyed, true).await?;
+                Default::default()
+            }
+        })
+    } else {
+        None
+    };
+    let done = sqlx::query(
+        "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
+         rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \
+         error = $11, host_fault = 0, log_excerpt = $12, lease_expires_ms = NULL, finished_at_ms = $13, \
+         clues_new = COALESCE($14, clues_new), clues_updated = COALESCE($15, clues_updated) \
+         WHERE id = $16 AND lease_token = $17 AND status = 'running'",
+    )
+    .bind(status.as_str())
+    .bind(&p.version)
+    .bind(&p.model.sha256)
+    .bind(p.snapshot_id)
+    .bind(p.as_of_days)
+    .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
+    .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
+    .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
+    .bind(i64::try_from(out.stats.wall_us / 1000).unwrap_or(i64::MAX))
+    .bind(out.clues.len() as i64)
+    .bind(out.outcome.failure().map(|f| f.to_string()))
+    .bind(excerpt(out))
+    .bind(now)
+    .bind(counts.map(|c| c.new as i64))
+    .bind(counts.map(|c| c.updated as i64))
+    .bind(lease.run_id)
+    .bind(&lease.token)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(RunError::LeaseLost(lease.run_id));
+    }
+    let mut detail = serde_json::json!({
+        "status": status, "model": job.model, "version": p.version, "region": job.region,
+        "snapshot": p.snapshot_id, "emitted": out.clues.len(),
+    });
+    if let Some(counts) = counts {
+        detail["clues"] = serde_json::json!(counts);
+    }
+    audit(
+        tx,
+        &lease.owner,
+        "run.finish",
+        &format!("run {}", lease.run_id),
+        &detail,
+    )
+    .await?;
+    tracing::info!(run_id = lease.run_id, status = %status, clues = out.clues.len(), "run recorded");
+    Ok(status)
 }

@@ -228,25 +228,62 @@ pub async fn lease(
     lease_ms: i64,
     only: Option<i64>,
 ) -> Result<Option<Lease>, RunError> {
-    let lock = match store.dialect() {
+    let token = token();
+    let _write = store.write_lock().await;
+    lease_next(store, owner, &token, lease_ms, only).await
+}
+
+/// Leases the next runnable run and, when it is a run of an enablement on the current data,
+/// up to `max - 1` more queued runs of the same enablement, version, parameters and scope
+/// (its other counties), all under one token: a batch that shares one preparation, one
+/// heartbeat and one finishing transaction. Empty when nothing is runnable.
+pub async fn lease_batch(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    max: usize,
+) -> Result<Vec<Lease>, RunError> {
+    let token = token();
+    let _write = store.write_lock().await;
+    let Some(first) = lease_next(store, owner, &token, lease_ms, None).await? else {
+        return Ok(Vec::new());
+    };
+    let siblings = if max > 1 {
+        lease_siblings(store, &first, lease_ms, max - 1).await?
+    } else {
+        Vec::new()
+    };
+    Ok(std::iter::once(first).chain(siblings).collect())
+}
+
+fn row_lock(store: &Store) -> &'static str {
+    match store.dialect() {
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
-    };
+    }
+}
+
+async fn lease_next(
+    store: &Store,
+    owner: &str,
+    token: &str,
+    lease_ms: i64,
+    only: Option<i64>,
+) -> Result<Option<Lease>, RunError> {
     let sql = format!(
         "UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
          attempts = attempts + 1, started_at_ms = $4 \
          WHERE status = 'queued' AND id = (SELECT id FROM runs WHERE status = 'queued' \
            AND (($5 = 0 AND not_before_ms <= $4) OR id = $5) \
            AND (kind <> 'run' OR model_id NOT IN (SELECT model_id FROM quarantines WHERE released_at_ms IS NULL)) \
-           ORDER BY priority DESC, id LIMIT 1 {lock}) \
-         RETURNING id, attempts"
+           ORDER BY priority DESC, id LIMIT 1 {}) \
+         RETURNING id, attempts",
+        row_lock(store)
     );
-    let token = token();
-    let _write = store.write_lock().await;
     let now = now_ms();
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(owner)
-        .bind(&token)
+        .bind(token)
         .bind(now + lease_ms)
         .bind(now)
         .bind(only.unwrap_or(0))
@@ -257,39 +294,111 @@ pub async fn lease(
         Some(r) => Ok(Some(Lease {
             run_id: r.try_get(0)?,
             owner: owner.to_string(),
-            token,
+            token: token.to_string(),
             attempt: r.try_get(1)?,
         })),
     }
 }
 
-/// What a heartbeat learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Beat {
-    /// Still ours; keep going.
-    Held,
-    /// Still ours, and someone asked to cancel it.
-    CancelRequested,
-    /// No longer ours (it expired and was re-queued or taken).
-    Lost,
-}
-
-/// Extends a lease by `lease_ms` and reports whether the run was cancelled meanwhile.
-pub async fn heartbeat(store: &Store, lease: &Lease, lease_ms: i64) -> Result<Beat, RunError> {
-    let row = sqlx::query(
-        "UPDATE runs SET lease_expires_ms = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running' \
-         RETURNING cancel_requested",
+/// Leases, under `first`'s token, up to `max` runnable runs that would run exactly as it does:
+/// runs of the same enablement, version, parameters and scope on the current data.
+async fn lease_siblings(
+    store: &Store,
+    first: &Lease,
+    lease_ms: i64,
+    max: usize,
+) -> Result<Vec<Lease>, RunError> {
+    let group = sqlx::query(
+        "SELECT enablement_id, version_id, params_json, scope_json FROM runs \
+         WHERE id = $1 AND kind = 'run' AND enablement_id IS NOT NULL \
+         AND snapshot_id IS NULL AND as_of_days IS NULL",
     )
-    .bind(now_ms() + lease_ms)
-    .bind(lease.run_id)
-    .bind(&lease.token)
+    .bind(first.run_id)
     .fetch_optional(store.pool())
     .await?;
-    Ok(match row.map(|r| r.try_get::<i64, _>(0)).transpose()? {
-        None => Beat::Lost,
-        Some(0) => Beat::Held,
-        Some(_) => Beat::CancelRequested,
-    })
+    let Some(group) = group else {
+        return Ok(Vec::new());
+    };
+    let (enablement, version, params, scope): (i64, i64, String, String) = (
+        group.try_get(0)?,
+        group.try_get(1)?,
+        group.try_get(2)?,
+        group.try_get(3)?,
+    );
+    let sql = format!(
+        "UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
+         attempts = attempts + 1, started_at_ms = $4 \
+         WHERE status = 'queued' AND id IN (SELECT id FROM runs WHERE status = 'queued' \
+           AND not_before_ms <= $4 AND kind = 'run' AND enablement_id = $5 AND version_id = $6 \
+           AND params_json = $7 AND scope_json = $8 AND snapshot_id IS NULL AND as_of_days IS NULL \
+           ORDER BY priority DESC, id LIMIT $9 {}) \
+         RETURNING id, attempts",
+        row_lock(store)
+    );
+    let now = now_ms();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&first.owner)
+        .bind(&first.token)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(enablement)
+        .bind(version)
+        .bind(params)
+        .bind(scope)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .fetch_all(store.pool())
+        .await?;
+    let mut leases = rows
+        .iter()
+        .map(|r| {
+            Ok(Lease {
+                run_id: r.try_get(0)?,
+                owner: first.owner.clone(),
+                token: first.token.clone(),
+                attempt: r.try_get(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    leases.sort_by_key(|l| l.run_id);
+    Ok(leases)
+}
+
+/// Gives leased runs back to the queue untouched, as if never leased (their attempt is not
+/// counted): a batch stopped early, when its model was about to be quarantined.
+pub async fn give_back(store: &Store, leases: &[Lease]) -> Result<(), RunError> {
+    for lease in leases {
+        sqlx::query(
+            "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_token = NULL, \
+             lease_expires_ms = NULL, started_at_ms = NULL, attempts = attempts - 1 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(lease.run_id)
+        .bind(&lease.token)
+        .execute(store.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Extends every lease held under `token` by `lease_ms`. Returns the runs still held, each
+/// with whether someone asked to cancel it; a run missing from the answer was lost (it
+/// expired and was re-queued or taken).
+pub async fn heartbeat(
+    store: &Store,
+    token: &str,
+    lease_ms: i64,
+) -> Result<BTreeMap<i64, bool>, RunError> {
+    let rows = sqlx::query(
+        "UPDATE runs SET lease_expires_ms = $1 WHERE lease_token = $2 AND status = 'running' \
+         RETURNING id, cancel_requested",
+    )
+    .bind(now_ms() + lease_ms)
+    .bind(token)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0)))
+        .collect()
 }
 
 /// Backoff before retry `attempt` (1-based): 2 s, 4 s, 8 s… up to five minutes.

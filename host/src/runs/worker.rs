@@ -25,7 +25,14 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// Whether it ticks the scheduler.
     pub scheduler: bool,
+    /// Most runs leased at once: the counties of one enablement, prepared once and finished
+    /// in one transaction (see [`queue::lease_batch`]).
+    pub batch: usize,
 }
+
+/// Runs a slot leases at once by default: enough that a province (90 counties) pays a run's
+/// fixed costs a handful of times, few enough that two slots share its counties evenly.
+pub const DEFAULT_BATCH: usize = 12;
 
 impl WorkerConfig {
     /// A worker named after the host and process, with `concurrency` slots.
@@ -40,6 +47,7 @@ impl WorkerConfig {
             concurrency: concurrency.max(1),
             poll: Duration::from_millis(500),
             scheduler: true,
+            batch: DEFAULT_BATCH,
         }
     }
 }
@@ -90,9 +98,7 @@ impl Worker {
                 break;
             }
             while let Some(done) = tasks.try_join_next() {
-                if done.is_ok() {
-                    executed += 1;
-                }
+                executed += done.unwrap_or(0);
             }
             if maintained.is_none_or(|t| t.elapsed() >= self.config.poll) {
                 self.maintain().await;
@@ -102,25 +108,32 @@ impl Worker {
             // until-idle worker must look again rather than stop with runs still queued.
             let (mut leased, mut lease_failed) = (false, false);
             while let Ok(permit) = slots.clone().try_acquire_owned() {
-                match queue::lease(self.executor.store(), &self.config.owner, lease_ms, None).await
+                let store = self.executor.store();
+                match queue::lease_batch(store, &self.config.owner, lease_ms, self.config.batch)
+                    .await
                 {
-                    Ok(Some(lease)) => {
+                    Ok(leases) if !leases.is_empty() => {
                         leased = true;
                         let (ex, freed) = (self.executor.clone(), freed.clone());
                         tasks.spawn(async move {
-                            match ex.execute(&lease).await {
-                                Ok(status) => {
-                                    tracing::debug!(run_id = lease.run_id, %status, "run ended")
-                                }
-                                Err(e) => {
-                                    tracing::warn!(run_id = lease.run_id, "run not recorded: {e}")
+                            let results = ex.execute_batch(&leases).await;
+                            for (lease, result) in leases.iter().zip(results) {
+                                match result {
+                                    Ok(status) => {
+                                        tracing::debug!(run_id = lease.run_id, %status, "run ended")
+                                    }
+                                    Err(e) => tracing::warn!(
+                                        run_id = lease.run_id,
+                                        "run not recorded: {e}"
+                                    ),
                                 }
                             }
                             drop(permit);
                             freed.notify_one();
+                            leases.len() as u64
                         });
                     }
-                    Ok(None) => break,
+                    Ok(_) => break,
                     Err(e) => {
                         tracing::warn!("cannot lease a run: {e}");
                         lease_failed = true;
@@ -140,9 +153,7 @@ impl Worker {
             }
         }
         while let Some(done) = tasks.join_next().await {
-            if done.is_ok() {
-                executed += 1;
-            }
+            executed += done.unwrap_or(0);
         }
         tracing::info!(worker = %self.config.owner, executed, "worker stopped");
         executed

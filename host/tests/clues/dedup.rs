@@ -159,7 +159,7 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     let mut first: Vec<Clue> = (0..1201).map(|i| clue(i, "first")).collect();
     first.push(clue(7, "first"));
     let mut tx = db.store.begin().await.expect("tx");
-    let counts = dedup::record(&mut tx, &origin, &first)
+    let counts = dedup::record(&mut tx, &origin, &dedup::Keyed::new(&first))
         .await
         .expect("record");
     tx.commit().await.expect("commit");
@@ -167,17 +167,26 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     assert_eq!(count(db, "clues").await, 1201);
     assert_eq!(count(db, "run_clues").await, 1201);
 
-    // Found again: every even key with a new reason, one key never seen before.
+    // Found again: every even key with a new reason, one key never seen before. Two clues
+    // were dismissed meanwhile: the one whose content changes is flagged, the other is not.
     sqlx::query("DELETE FROM run_clues")
         .execute(db.store.pool())
         .await
         .expect("reuse the run");
+    sqlx::query(
+        "UPDATE clues SET status = 'dismissed', dismiss_reason = 'no_violation' \
+         WHERE dedup_key IN ('person:0', 'person:1')",
+    )
+    .execute(db.store.pool())
+    .await
+    .expect("dismiss");
+    let origin = Origin { at_ms: 2, ..origin };
     let second: Vec<Clue> = (0..1201)
         .map(|i| clue(i, if i % 2 == 0 { "second" } else { "first" }))
         .chain([clue(5000, "new")])
         .collect();
     let mut tx = db.store.begin().await.expect("tx");
-    let counts = dedup::record(&mut tx, &origin, &second)
+    let counts = dedup::record(&mut tx, &origin, &dedup::Keyed::new(&second))
         .await
         .expect("record");
     tx.commit().await.expect("commit");
@@ -193,6 +202,28 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     assert_eq!(
         scalar(db, "SELECT COUNT(*) FROM clues WHERE reason = 'second'").await,
         601
+    );
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM clues WHERE last_seen_ms = 2").await,
+        1202,
+        "every clue found again is seen again"
+    );
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM clues WHERE evidence_changed = 1 AND status = 'dismissed'"
+        )
+        .await,
+        1,
+        "only the dismissed clue whose content changed is flagged"
+    );
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM clues WHERE dedup_key = 'person:0' AND evidence_changed = 1"
+        )
+        .await,
+        1
     );
 }
 both!(a_run_of_many_clues_is_written_in_batches);

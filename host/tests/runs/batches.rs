@@ -1,0 +1,201 @@
+//! Batches: a worker leases the counties of one enablement together, prepares them once and
+//! records them in one transaction, yet each run keeps its own sandbox, record and outcome;
+//! a model about to be quarantined stops its batch.
+
+use std::sync::Arc;
+
+use supervise::runs::queue;
+use supervise::runs::record;
+use supervise::runs::{Executor, ExecutorConfig, Metrics, Status, quarantine};
+use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_PANIC};
+use tokio::sync::watch;
+
+use crate::setup::*;
+use crate::support::*;
+use crate::world::admin;
+
+/// Runs what is runnable with one slot leasing up to `batch` runs at once, until idle.
+async fn run_batches(ex: &Arc<Executor>, batch: usize) -> u64 {
+    let mut w = supervise::runs::WorkerConfig::new(1);
+    w.scheduler = false;
+    w.batch = batch;
+    let (_stop, stopped) = watch::channel(false);
+    supervise::runs::Worker::new(ex.clone(), w)
+        .run(stopped, true)
+        .await
+}
+
+async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await;
+    let ex = executor(db, 5_000);
+    for (batch, tokens) in [(12, 1), (1, 3)] {
+        sqlx::query("DELETE FROM clues")
+            .execute(db.store.pool())
+            .await
+            .expect("clear");
+        let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+            .await
+            .expect("queue");
+        assert_eq!(ids.len(), 3, "330102, 330103 and 330203");
+        assert_eq!(run_batches(&ex, batch).await, 3);
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(
+            scalar(
+                db,
+                &format!("SELECT COUNT(DISTINCT lease_token) FROM runs WHERE id IN ({list})")
+            )
+            .await,
+            tokens,
+            "batch {batch}: leases taken together share a token"
+        );
+        assert_eq!(
+            scalar(
+                db,
+                &format!("SELECT COUNT(DISTINCT snapshot_id) FROM runs WHERE id IN ({list})")
+            )
+            .await,
+            1
+        );
+        let mut emitted = 0;
+        for id in &ids {
+            let r = record::get(&db.store, *id).await.expect("record");
+            assert_eq!((r.status, r.attempts), (Status::Succeeded, 1), "{r:?}");
+            emitted += r.clues_emitted.unwrap_or(0);
+        }
+        assert!(emitted > 0, "the fixtures hold pensions paid after death");
+        // Each clue belongs to the county of the run that found it, and only that run.
+        assert_eq!(
+            scalar(
+                db,
+                "SELECT COUNT(*) FROM clues c JOIN runs r ON r.id = c.last_run_id \
+                 WHERE c.region = r.region AND c.first_run_id = c.last_run_id"
+            )
+            .await,
+            emitted
+        );
+        assert_eq!(count(db, "clues").await, emitted);
+        assert_eq!(
+            scalar(
+                db,
+                &format!(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = 'run.finish' AND subject IN ({})",
+                    ids.iter()
+                        .map(|i| format!("'run {i}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            )
+            .await,
+            3,
+            "every run is audited on its own"
+        );
+    }
+}
+both!(a_batch_runs_each_county_apart_and_records_them_together);
+
+async fn a_host_fault_in_one_county_is_retried_alone(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await;
+    // 330103's payments become unreadable: its run's data source fails, the others' do not.
+    sqlx::query("UPDATE import_chunks SET data = $1 WHERE region_min = '330103'")
+        .bind(vec![0u8; 4])
+        .execute(db.store.pool())
+        .await
+        .expect("corrupt");
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    let ex = executor(db, 5_000);
+    run_batches(&ex, 12).await;
+    for id in &ids {
+        let r = record::get(&db.store, *id).await.expect("record");
+        if r.region == "330103" {
+            assert_eq!((r.status, r.host_fault), (Status::Queued, true), "{r:?}");
+            assert!(
+                r.error.as_deref().unwrap_or("").contains("will retry"),
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(r.status, Status::Succeeded, "{r:?}");
+        }
+    }
+}
+both!(a_host_fault_in_one_county_is_retried_alone);
+
+async fn a_batch_stops_when_its_model_is_about_to_be_quarantined(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (TEST_PANIC, "test-panic", "0.1.0"),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await;
+    let ex = Arc::new(Executor::new(
+        db.store.clone(),
+        runtime(),
+        ExecutorConfig {
+            lease_ms: 5_000,
+            quarantine_after: 2,
+            ..ExecutorConfig::default()
+        },
+        Arc::new(Metrics::default()),
+    ));
+    let ids = queue::by_hand(&db.store, &admin(), "test-panic", "330000")
+        .await
+        .expect("queue");
+    run_batches(&ex, 12).await;
+    let records: Vec<_> = {
+        let mut out = Vec::new();
+        for id in &ids {
+            out.push(record::get(&db.store, *id).await.expect("record"));
+        }
+        out
+    };
+    let statuses: Vec<Status> = records.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Failed, Status::Failed, Status::Queued],
+        "{records:?}"
+    );
+    // The run never started is back in the queue as it was, not counted as an attempt.
+    let last = &records[2];
+    assert_eq!((last.attempts, last.host_fault), (0, false), "{last:?}");
+    assert!(
+        quarantine::active(&db.store, "test-panic")
+            .await
+            .expect("query")
+            .is_some(),
+        "two failures in a row quarantine it"
+    );
+    quarantine::release(&db.store, &admin(), "test-panic", "fixed")
+        .await
+        .expect("release");
+    run_batches(&ex, 12).await;
+    let r = record::get(&db.store, ids[2]).await.expect("record");
+    assert_eq!((r.status, r.attempts), (Status::Failed, 1), "{r:?}");
+}
+both!(a_batch_stops_when_its_model_is_about_to_be_quarantined);
