@@ -5,7 +5,7 @@
 //! - the platform: store → scoped, pseudonymised scan → sandbox → clues (one run per county,
 //!   two at a time, as the worker runs them);
 //! - native: the model's own code compiled into this binary over the same store, feed and
-//!   clue store, the same runs two at a time (see `compare/native.rs`);
+//!   clue store, the same runs two at a time, in the worker's batches (see `compare/native.rs`);
 //! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
 //!   loaded beforehand (identifiers normalised at load, as the platform does at import;
 //!   SQLite with indexes on the join keys), the clues stored in a table.
@@ -40,6 +40,7 @@ use supervise::registry::publish::{self, Submission};
 use supervise::registry::{Actor, VersionRef, keys, review};
 use supervise::runs::execute::today;
 use supervise::runs::queue;
+use supervise::runs::worker::DEFAULT_BATCH;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
 use supervise::runtime::{Runtime, RuntimeConfig};
 use supervise::store::Store;
@@ -342,13 +343,25 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
     let rows = match model {
         "pension-after-death" => {
             native::run::<pension_after_death::PensionAfterDeath>(
-                store, model, version_id, jobs, as_of, SLOTS,
+                store,
+                model,
+                version_id,
+                jobs,
+                as_of,
+                (SLOTS, DEFAULT_BATCH),
             )
             .await
         }
         _ => {
-            native::run::<shell_company::ShellCompany>(store, model, version_id, jobs, as_of, SLOTS)
-                .await
+            native::run::<shell_company::ShellCompany>(
+                store,
+                model,
+                version_id,
+                jobs,
+                as_of,
+                (SLOTS, DEFAULT_BATCH),
+            )
+            .await
         }
     };
     let seconds = start.elapsed().as_secs_f64();

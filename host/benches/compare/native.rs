@@ -264,16 +264,17 @@ pub struct Job {
     pub region: String,
 }
 
-/// Runs model `M` natively for each job, `slots` at a time, as the worker would: a snapshot
-/// of the model's datasets, the store-backed feed, the model on a blocking thread, then its
-/// clues and the run's end in one transaction. Returns the rows read.
+/// Runs model `M` natively for each job, `slots` at a time, as the worker does: each slot takes
+/// up to `batch` jobs at once, fixes one snapshot of the model's datasets and opens the
+/// store-backed feed for them, runs each job's model on a blocking thread, then writes their
+/// clues and ends the runs in one transaction. Returns the rows read.
 pub async fn run<M: Model>(
     store: &Store,
     model: &str,
     version_id: i64,
     jobs: Vec<Job>,
     as_of: i32,
-    slots: usize,
+    (slots, batch): (usize, usize),
 ) -> u64 {
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let rows = Arc::new(Mutex::new(0u64));
@@ -287,10 +288,15 @@ pub async fn run<M: Model>(
         );
         tasks.spawn(async move {
             loop {
-                let Some(job) = queue.lock().expect("queue").pop_front() else {
-                    return;
+                let jobs: Vec<Job> = {
+                    let mut q = queue.lock().expect("queue");
+                    let n = batch.min(q.len());
+                    q.drain(..n).collect()
                 };
-                one::<M>(&store, &model, version_id, &job, as_of, &rows).await;
+                if jobs.is_empty() {
+                    return;
+                }
+                some::<M>(&store, &model, version_id, &jobs, as_of, &rows).await;
             }
         });
     }
@@ -300,11 +306,11 @@ pub async fn run<M: Model>(
     *rows.lock().expect("rows")
 }
 
-async fn one<M: Model>(
+async fn some<M: Model>(
     store: &Store,
     model: &str,
     version_id: i64,
-    job: &Job,
+    jobs: &[Job],
     as_of: i32,
     rows: &Arc<Mutex<u64>>,
 ) {
@@ -313,46 +319,55 @@ async fn one<M: Model>(
     let snapshot = Snapshot::current(store, &datasets).await.expect("snapshot");
     let snapshot_id = snapshot.save(store).await.expect("save snapshot");
     let source = Arc::new(StoreSource::new(store, &snapshot).await.expect("source"));
-    let mut backend = Native {
-        source,
-        manifest,
-        region: job.region.clone(),
-        as_of,
-        clues: Vec::new(),
-        rows: rows.clone(),
-    };
+    let regions: Vec<String> = jobs.iter().map(|j| j.region.clone()).collect();
+    let rows = rows.clone();
     let clues = tokio::task::spawn_blocking(move || {
-        {
-            let mut ctx = RunContext::new(&mut backend);
-            M::run(&mut ctx).expect("native run");
-            ctx.flush().expect("flush");
-        }
-        backend.clues
+        regions
+            .into_iter()
+            .map(|region| {
+                let mut backend = Native {
+                    source: source.clone(),
+                    manifest: manifest.clone(),
+                    region,
+                    as_of,
+                    clues: Vec::new(),
+                    rows: rows.clone(),
+                };
+                {
+                    let mut ctx = RunContext::new(&mut backend);
+                    M::run(&mut ctx).expect("native run");
+                    ctx.flush().expect("flush");
+                }
+                backend.clues
+            })
+            .collect::<Vec<_>>()
     })
     .await
     .expect("native thread");
     let now = now_ms();
-    let origin = Origin {
-        run_id: job.run,
-        model_id: model,
-        version_id,
-        snapshot_id,
-        region: &job.region,
-        at_ms: now,
-    };
-    let keyed = dedup::Keyed::new(&clues);
+    let keyed: Vec<dedup::Keyed<'_>> = clues.iter().map(|c| dedup::Keyed::new(c)).collect();
     let mut tx = store.begin().await.expect("begin");
-    dedup::record(&mut tx, &origin, &keyed)
+    for (job, keyed) in jobs.iter().zip(&keyed) {
+        let origin = Origin {
+            run_id: job.run,
+            model_id: model,
+            version_id,
+            snapshot_id,
+            region: &job.region,
+            at_ms: now,
+        };
+        dedup::record(&mut tx, &origin, keyed)
+            .await
+            .expect("record clues");
+        sqlx::query(
+            "UPDATE runs SET status = 'succeeded', snapshot_id = $1, finished_at_ms = $2 WHERE id = $3",
+        )
+        .bind(snapshot_id)
+        .bind(now)
+        .bind(job.run)
+        .execute(&mut *tx)
         .await
-        .expect("record clues");
-    sqlx::query(
-        "UPDATE runs SET status = 'succeeded', snapshot_id = $1, finished_at_ms = $2 WHERE id = $3",
-    )
-    .bind(snapshot_id)
-    .bind(now)
-    .bind(job.run)
-    .execute(&mut *tx)
-    .await
-    .expect("end run");
+        .expect("end run");
+    }
     tx.commit().await.expect("commit");
 }

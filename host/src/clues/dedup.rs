@@ -37,16 +37,75 @@ pub struct ClueCounts {
     pub unchanged: u64,
 }
 
-/// sha256 of a clue's content (everything but its dedup key), hex.
+/// sha256 of a clue's content (everything but its dedup key), hex: of its JSON with every
+/// object's keys in sorted order, `{"evidence":[…],"kind":…,"reason":…,"score":…,"subject":{…}}`.
+/// Stored hashes are compared with new ones, so these bytes must never change. They are
+/// streamed into the hash as they are written, without building a JSON tree of the evidence
+/// (the bulk of a clue).
 pub fn content_sha256(clue: &Clue) -> String {
-    let content = serde_json::json!({
-        "kind": clue.kind,
-        "subject": clue.subject,
-        "score": clue.score,
-        "reason": clue.reason,
-        "evidence": clue.evidence,
-    });
-    hex::encode(Sha256::digest(content.to_string().as_bytes()))
+    let mut h = HashWriter(Sha256::new());
+    // Writing into a hash cannot fail, nor can serialising these types.
+    let _ = write_content(&mut h, clue);
+    hex::encode(h.0.finalize())
+}
+
+/// A `Write` that feeds a hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_content(w: &mut impl std::io::Write, clue: &Clue) -> Result<(), serde_json::Error> {
+    w.write_all(b"{\"evidence\":[")
+        .map_err(serde_json::Error::io)?;
+    for (i, e) in clue.evidence.iter().enumerate() {
+        w.write_all(if i == 0 {
+            b"{\"dataset\":"
+        } else {
+            b",{\"dataset\":"
+        })
+        .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *w, &e.dataset)?;
+        w.write_all(b",\"fields\":[")
+            .map_err(serde_json::Error::io)?;
+        for (j, f) in e.fields.iter().enumerate() {
+            w.write_all(if j == 0 {
+                b"{\"name\":"
+            } else {
+                b",{\"name\":"
+            })
+            .map_err(serde_json::Error::io)?;
+            serde_json::to_writer(&mut *w, &f.name)?;
+            w.write_all(b",\"value\":").map_err(serde_json::Error::io)?;
+            // A value is an enum of scalars (and a pair of words): no object keys to sort.
+            serde_json::to_writer(&mut *w, &f.value)?;
+            w.write_all(b"}").map_err(serde_json::Error::io)?;
+        }
+        w.write_all(b"],\"row_keys\":")
+            .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *w, &e.row_keys)?;
+        w.write_all(b"}").map_err(serde_json::Error::io)?;
+    }
+    w.write_all(b"],\"kind\":").map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut *w, &clue.kind)?;
+    w.write_all(b",\"reason\":")
+        .map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut *w, &clue.reason)?;
+    w.write_all(b",\"score\":").map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut *w, &clue.score)?;
+    w.write_all(b",\"subject\":")
+        .map_err(serde_json::Error::io)?;
+    // Small: through a JSON tree, whose object keys come out sorted.
+    serde_json::to_writer(&mut *w, &serde_json::to_value(&clue.subject)?)?;
+    w.write_all(b"}").map_err(serde_json::Error::io)
 }
 
 /// A run's clues made ready to write: one per dedup key (a key emitted twice in one run keeps
@@ -205,27 +264,46 @@ pub async fn record(
 }
 
 /// Updates clues found again (id, whether the content changed, the clue), many to a
-/// statement: a hit counts, moves last seen and takes the new content; a dismissed clue
-/// whose content changed is flagged.
+/// statement: a hit counts and moves last seen; a changed clue takes the new content, and is
+/// flagged when it was dismissed.
 async fn update(
     tx: &mut WriteTx,
     origin: &Origin<'_>,
     again: &[(i64, bool, &KeyedClue<'_>)],
 ) -> Result<(), sqlx::Error> {
-    for part in again.chunks(ROWS_PER_STATEMENT) {
+    let (changed, same): (Vec<_>, Vec<_>) = again.iter().partition(|(_, changed, _)| *changed);
+    for part in same.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = v.column2, \
+             last_run_id = v.column3, version_id = v.column4, snapshot_id = v.column5 \
+             FROM (VALUES {}) AS v WHERE clues.id = v.column1",
+            placeholders(tx.dialect(), part.len(), 5, "")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, _, _) in part {
+            q = q
+                .bind(*id)
+                .bind(origin.at_ms)
+                .bind(origin.run_id)
+                .bind(origin.version_id)
+                .bind(origin.snapshot_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for part in changed.chunks(ROWS_PER_STATEMENT) {
         // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
         let sql = format!(
             "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = v.column2, \
              last_run_id = v.column3, version_id = v.column4, snapshot_id = v.column5, kind = v.column6, \
              subject_type = v.column7, subject_id = v.column8, subject_name = v.column9, \
              score = v.column10, reason = v.column11, evidence_json = v.column12, \
-             content_sha256 = v.column13, evidence_changed = CASE WHEN v.column14 = 1 AND \
+             content_sha256 = v.column13, evidence_changed = CASE WHEN \
              clues.status = 'dismissed' THEN 1 ELSE clues.evidence_changed END \
              FROM (VALUES {}) AS v WHERE clues.id = v.column1",
-            placeholders(tx.dialect(), part.len(), 14, "")
+            placeholders(tx.dialect(), part.len(), 13, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, changed, c) in part {
+        for (id, _, c) in part {
             q = q
                 .bind(*id)
                 .bind(origin.at_ms)
@@ -239,8 +317,7 @@ async fn update(
                 .bind(c.clue.score)
                 .bind(&c.clue.reason)
                 .bind(c.evidence.as_str())
-                .bind(c.sha.as_str())
-                .bind(i64::from(*changed));
+                .bind(c.sha.as_str());
         }
         q.execute(&mut **tx).await?;
     }
@@ -285,4 +362,73 @@ async fn insert(
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::{Evidence, Field, Subject, Value};
+
+    /// How the content hash was first defined: every stored hash was made this way.
+    fn reference_sha256(clue: &Clue) -> String {
+        let content = serde_json::json!({
+            "kind": clue.kind,
+            "subject": clue.subject,
+            "score": clue.score,
+            "reason": clue.reason,
+            "evidence": clue.evidence,
+        });
+        hex::encode(Sha256::digest(content.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn the_content_hash_has_never_changed() {
+        let field = |name: &str, value| Field {
+            name: name.into(),
+            value,
+        };
+        let evidence = |dataset: &str, keys: &[&str], fields| Evidence {
+            dataset: dataset.into(),
+            row_keys: keys.iter().map(|k| k.to_string()).collect(),
+            fields,
+        };
+        let clue = |score, reason: &str, evidence| Clue {
+            kind: "pension-after-death".into(),
+            subject: Subject {
+                type_: "person".into(),
+                id: "0f\u{1}e".into(),
+                display_name: "王\"小\"明".into(),
+            },
+            score,
+            reason: reason.into(),
+            evidence,
+            dedup_key: "person:1".into(),
+        };
+        let every_value = vec![
+            field("n", Value::Null),
+            field("t", Value::Text("a\\b\n\u{7f}é".into())),
+            field("i", Value::Integer(i64::MIN)),
+            field("d", Value::Decimal(-125_000)),
+            field("day", Value::Date(-3)),
+            field("at", Value::Timestamp(1_700_000_000_000_000)),
+            field("b", Value::Boolean(true)),
+            field("p", Value::Pseudonym((u64::MAX, 7))),
+        ];
+        let clues = [
+            clue(0.1, "", vec![]),
+            clue(1.0, "paid ¥6,400.00", vec![evidence("d", &[], vec![])]),
+            clue(
+                0.7000000000000001,
+                "x",
+                vec![
+                    evidence("death_registrations", &["D1"], every_value),
+                    evidence("pension_payments", &["P1", "P2"], vec![]),
+                ],
+            ),
+            clue(f64::NAN, "not finite", vec![]),
+        ];
+        for c in &clues {
+            assert_eq!(content_sha256(c), reference_sha256(c), "{c:?}");
+        }
+    }
 }

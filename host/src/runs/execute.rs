@@ -77,6 +77,25 @@ struct Job {
     cancel_requested: bool,
 }
 
+/// A run's row as a job.
+fn job(id: i64, r: &sqlx::any::AnyRow) -> Result<Job, RunError> {
+    let kind: String = r.try_get(1)?;
+    let corrupt = |e: serde_json::Error| RunError::Invalid(format!("run {id} is corrupt: {e}"));
+    Ok(Job {
+        kind: Kind::parse(&kind)
+            .ok_or_else(|| RunError::Invalid(format!("run {id} has unknown kind `{kind}`")))?,
+        model: r.try_get(2)?,
+        version_id: r.try_get(3)?,
+        region: r.try_get(4)?,
+        params: serde_json::from_str(&r.try_get::<String, _>(5)?).map_err(corrupt)?,
+        scope: serde_json::from_str(&r.try_get::<String, _>(6)?).map_err(corrupt)?,
+        snapshot_id: r.try_get(7)?,
+        as_of_days: r.try_get(8)?,
+        cancel_requested: r.try_get::<i64, _>(9)? != 0,
+        enablement_id: r.try_get(10)?,
+    })
+}
+
 impl Job {
     /// Whether two runs would run the same way (and may share one preparation).
     fn same_setup(&self, other: &Job) -> bool {
@@ -188,31 +207,27 @@ impl Executor {
         &self.metrics
     }
 
-    async fn job(&self, id: i64) -> Result<Job, RunError> {
-        let r = sqlx::query(
-            "SELECT kind, model_id, version_id, region, params_json, scope_json, snapshot_id, as_of_days, cancel_requested, \
-             enablement_id \
-             FROM runs WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.store.pool())
-        .await?
-        .ok_or_else(|| RunError::NotFound(format!("run {id}")))?;
-        let kind: String = r.try_get(0)?;
-        let corrupt = |e: serde_json::Error| RunError::Invalid(format!("run {id} is corrupt: {e}"));
-        Ok(Job {
-            kind: Kind::parse(&kind)
-                .ok_or_else(|| RunError::Invalid(format!("run {id} has unknown kind `{kind}`")))?,
-            model: r.try_get(1)?,
-            version_id: r.try_get(2)?,
-            region: r.try_get(3)?,
-            params: serde_json::from_str(&r.try_get::<String, _>(4)?).map_err(corrupt)?,
-            scope: serde_json::from_str(&r.try_get::<String, _>(5)?).map_err(corrupt)?,
-            snapshot_id: r.try_get(6)?,
-            as_of_days: r.try_get(7)?,
-            cancel_requested: r.try_get::<i64, _>(8)? != 0,
-            enablement_id: r.try_get(9)?,
-        })
+    /// The runs `ids` as queued, read in one query; a run that is not in the store is
+    /// missing from the answer, and a corrupt one is an error in its place.
+    async fn jobs(&self, ids: &[i64]) -> Result<BTreeMap<i64, Result<Job, RunError>>, RunError> {
+        let d = self.store.dialect();
+        let list: Vec<String> = (1..=ids.len()).map(|i| d.param(i)).collect();
+        let sql = format!(
+            "SELECT id, kind, model_id, version_id, region, params_json, scope_json, snapshot_id, \
+             as_of_days, cancel_requested, enablement_id FROM runs WHERE id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.store.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                Ok((id, job(id, r)))
+            })
+            .collect()
     }
 
     async fn prepare(&self, job: &Job) -> Result<Prepared, PrepareError> {
@@ -315,13 +330,31 @@ impl Executor {
 
     async fn execute_leased(&self, leases: &[Lease]) -> Vec<Result<Status, RunError>> {
         let mut results: BTreeMap<i64, Result<Status, RunError>> = BTreeMap::new();
+        let ids: Vec<i64> = leases.iter().map(|l| l.run_id).collect();
+        let mut jobs = match self.jobs(&ids).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                // The store is unreachable: every run goes back for a retry.
+                let why = e.to_string();
+                let mut out = Vec::with_capacity(leases.len());
+                for lease in leases {
+                    out.push(self.retry(lease, &why).await);
+                }
+                return out;
+            }
+        };
         let mut enablements = BTreeMap::new();
         let mut ready: Vec<Ready<'_>> = Vec::new();
         for lease in leases {
-            let job = match self.job(lease.run_id).await {
-                Ok(job) => job,
-                Err(e) => {
+            let job = match jobs.remove(&lease.run_id) {
+                Some(Ok(job)) => job,
+                Some(Err(e)) => {
                     results.insert(lease.run_id, Err(e));
+                    continue;
+                }
+                None => {
+                    let missing = RunError::NotFound(format!("run {}", lease.run_id));
+                    results.insert(lease.run_id, Err(missing));
                     continue;
                 }
             };
