@@ -94,6 +94,9 @@ struct Measure {
     peak_mib: f64,
     clues: usize,
     clues_equal: bool,
+    /// The platform's: seconds per phase of its batches, summed over both slots (see
+    /// `Metrics::observe_phase`), averaged over the repetitions.
+    phases: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// The cases `--models` keeps.
@@ -294,13 +297,14 @@ async fn run_platform(
     runtime: &Arc<Runtime>,
     model: &str,
     region: &str,
+    metrics: &Arc<Metrics>,
 ) -> (f64, u64, f64, BTreeSet<String>) {
     clear_clues(store).await;
     let ex = Arc::new(Executor::new(
         store.clone(),
         runtime.clone(),
         ExecutorConfig::default(),
-        Arc::new(Metrics::default()),
+        metrics.clone(),
     ));
     let mut config = WorkerConfig::new(SLOTS);
     config.scheduler = false;
@@ -461,21 +465,40 @@ async fn measure(
             peak_mib: peak,
             clues,
             clues_equal: equal,
+            phases: None,
         };
+    // Seconds per phase of the platform's batches, per measurement.
+    let phases = |m: &Metrics, n: usize| {
+        Some(
+            m.phase_seconds()
+                .into_iter()
+                .map(|(p, s)| (p.to_string(), s / n as f64))
+                .collect(),
+        )
+    };
     eprintln!("{payments} payments, {}, {scope}: platform, cold…", case.id);
     store.blocks().clear();
-    let (seconds, rows, peak, want) = run_platform(store, runtime, case.id, region).await;
-    let mut group = vec![row("platform, cold", rows, seconds, peak, want.len(), true)];
+    let cold = Arc::new(Metrics::default());
+    let (seconds, rows, peak, want) = run_platform(store, runtime, case.id, region, &cold).await;
+    let mut group = vec![Measure {
+        phases: phases(&cold, 1),
+        ..row("platform, cold", rows, seconds, peak, want.len(), true)
+    }];
     eprintln!("{payments} payments, {}, {scope}: platform…", case.id);
-    let m = repeated(async || run_platform(store, runtime, case.id, region).await).await;
-    group.push(row(
-        "platform",
-        m.rows,
-        m.seconds,
-        m.peak,
-        m.subjects.len(),
-        m.subjects == want,
-    ));
+    let warm = Arc::new(Metrics::default());
+    let m = repeated(async || run_platform(store, runtime, case.id, region, &warm).await).await;
+    let equal = m.subjects == want;
+    group.push(Measure {
+        phases: phases(&warm, common::arg("--repeat", 1).max(1)),
+        ..row(
+            "platform",
+            m.rows,
+            m.seconds,
+            m.peak,
+            m.subjects.len(),
+            equal,
+        )
+    });
     if wanted("--systems", "native") {
         eprintln!("{payments} payments, {}, {scope}: native…", case.id);
         let m = repeated(async || run_native(store, case.id, region).await).await;
@@ -620,7 +643,8 @@ async fn main() {
         }
         for case in cases() {
             // Warm the sandbox's compile cache, as a running server has it.
-            run_platform(&store, &runtime, case.id, "330102").await;
+            let metrics = Arc::new(Metrics::default());
+            run_platform(&store, &runtime, case.id, "330102", &metrics).await;
             for (scope, region, prefix) in
                 [("county", "330102", "330102"), ("province", "330000", "33")]
                     .into_iter()
@@ -683,6 +707,32 @@ fn print_tables(
             m.peak_mib,
             m.clues,
             if m.clues_equal { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!(
+        "Where the platform's time went: seconds per phase of its batches, summed over both slots"
+    );
+    println!(
+        "| model               | payments   | scope    | system         | prepare | sandbox | record_wait | record | wall   |"
+    );
+    println!(
+        "|---------------------|------------|----------|----------------|---------|---------|-------------|--------|--------|"
+    );
+    for m in table {
+        let Some(p) = &m.phases else { continue };
+        let at = |k: &str| p.get(k).copied().unwrap_or(0.0);
+        println!(
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>7.3} | {:>7.3} | {:>11.3} | {:>6.3} | {:>6.3} |",
+            m.model,
+            m.payments,
+            m.scope,
+            m.system,
+            at("prepare"),
+            at("sandbox"),
+            at("record_wait"),
+            at("record"),
+            m.seconds
         );
     }
     println!();

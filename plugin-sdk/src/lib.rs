@@ -81,8 +81,8 @@ pub use context::{DEFAULT_BATCH_ROWS, Index, RunContext, Scan};
 pub use error::{Error, Result};
 pub use manifest::Manifest;
 pub use values::{
-    Date, Decimal, PassThroughHasher, Pseudonym, PseudonymMap, PseudonymSet, TextHasher, TextMap,
-    TextSet,
+    Date, Decimal, PassThroughHasher, Pseudonym, PseudonymFilter, PseudonymMap, PseudonymSet,
+    TextHasher, TextMap, TextSet,
 };
 
 pub use bindings::supervise::model::log::Level;

@@ -461,7 +461,10 @@ impl Executor {
         let Some(head) = group.first().map(|r| r.job.clone()) else {
             return results;
         };
-        let prepared = match self.prepare(&head).await {
+        let started = std::time::Instant::now();
+        let prepared = self.prepare(&head).await;
+        self.metrics.observe_phase("prepare", started.elapsed());
+        let prepared = match prepared {
             Ok(p) => p,
             Err(PrepareError::Host(e)) => {
                 for r in &group {
@@ -498,9 +501,11 @@ impl Executor {
             Kind::Replay | Kind::Backtest => 0,
         };
         let (runtime, model) = (self.runtime.clone(), prepared.model.clone());
+        let started = std::time::Instant::now();
         let outs =
             tokio::task::spawn_blocking(move || run_all(&runtime, &model, requests, stop_after))
                 .await;
+        self.metrics.observe_phase("sandbox", started.elapsed());
         beat.abort();
         if lost.load(Ordering::Relaxed) {
             return group
@@ -655,12 +660,16 @@ impl Executor {
             .map(|(_, _, out)| Keyed::new(&out.clues))
             .collect();
         let now = now_ms();
+        let waited = std::time::Instant::now();
         let mut tx = self.store.begin().await?;
+        self.metrics.observe_phase("record_wait", waited.elapsed());
+        let started = std::time::Instant::now();
         let mut statuses = Vec::with_capacity(executed.len());
         for ((lease, job, out), keyed) in executed.iter().zip(&keyed) {
             statuses.push(record_run(&mut tx, p, (lease, job, out), keyed, now).await?);
         }
         tx.commit().await?;
+        self.metrics.observe_phase("record", started.elapsed());
         tracing::info!(runs = executed.len(), "runs recorded");
         Ok(statuses)
     }

@@ -1,5 +1,6 @@
 //! Prometheus metrics of a `serve` or `worker` process: runs by outcome, run duration, fuel,
-//! retries, lease expiries, and the queue depth read from the store when scraped.
+//! retries, lease expiries, time spent per phase of a batch, and the queue depth read from the
+//! store when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -28,7 +29,11 @@ struct Inner {
     fuel: u64,
     retries: u64,
     lease_expiries: u64,
+    phases: BTreeMap<&'static str, f64>,
 }
+
+/// The phases of executing a batch of runs, as [`Metrics::observe_phase`] names them.
+pub const PHASES: [&str; 4] = ["prepare", "sandbox", "record_wait", "record"];
 
 /// The process's counters. Cheap to update from any task.
 #[derive(Debug, Default)]
@@ -57,6 +62,23 @@ impl Metrics {
             m.duration_count += 1;
             m.fuel = m.fuel.saturating_add(fuel);
         });
+    }
+
+    /// A batch spent `spent` in `phase`, one of [`PHASES`]: verifying and loading the model
+    /// and fixing the snapshot; its runs in the sandbox; waiting for the store's writer;
+    /// writing the runs' records and clues.
+    pub fn observe_phase(&self, phase: &'static str, spent: Duration) {
+        debug_assert!(PHASES.contains(&phase));
+        self.with(|m| *m.phases.entry(phase).or_default() += spent.as_secs_f64());
+    }
+
+    /// Seconds spent so far in each phase of [`PHASES`].
+    pub fn phase_seconds(&self) -> BTreeMap<&'static str, f64> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        PHASES
+            .iter()
+            .map(|p| (*p, g.phases.get(p).copied().unwrap_or(0.0)))
+            .collect()
     }
 
     /// A run was given back after a host fault.
@@ -104,6 +126,15 @@ impl Metrics {
         let _ = writeln!(s, "# HELP supervise_run_fuel_total Fuel consumed by runs.");
         let _ = writeln!(s, "# TYPE supervise_run_fuel_total counter");
         let _ = writeln!(s, "supervise_run_fuel_total {}", g.fuel);
+        let _ = writeln!(
+            s,
+            "# HELP supervise_batch_seconds_total Time batches of runs spent per phase (prepare: verify the model, fix the snapshot; sandbox; record_wait: wait for the store's writer; record: write records and clues)."
+        );
+        let _ = writeln!(s, "# TYPE supervise_batch_seconds_total counter");
+        for p in PHASES {
+            let secs = g.phases.get(p).copied().unwrap_or(0.0);
+            let _ = writeln!(s, "supervise_batch_seconds_total{{phase=\"{p}\"}} {secs}");
+        }
         let _ = writeln!(
             s,
             "# HELP supervise_run_retries_total Runs given back after a host fault."

@@ -146,6 +146,28 @@ async fn tallies_follow_every_change(db: &TestDb) {
             .await,
         Err(supervise::clues::ClueError::NotFound(_))
     ));
+    // A clue inserted already closed (restored from an export, say) counts among the closed.
+    sqlx::query(
+        "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, \
+         subject_name, score, reason, evidence_json, content_sha256, status, occurrences, \
+         first_seen_ms, last_seen_ms, source, closed_at_ms, dismiss_reason) \
+         SELECT model_id, 'restored', kind, region, subject_type, subject_id, subject_name, \
+         score, reason, evidence_json, content_sha256, status, occurrences, first_seen_ms, \
+         last_seen_ms, source, closed_at_ms, dismiss_reason FROM clues WHERE id = $1",
+    )
+    .bind(ids[2])
+    .execute(db.store.pool())
+    .await
+    .expect("restore");
+    let (clues, tally) = both_ways(db).await;
+    assert_eq!(tally, clues);
+    let days: i64 = sqlx::query("SELECT CAST(SUM(n) AS BIGINT) FROM clue_close_days")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("days")
+        .try_get(0)
+        .expect("sum");
+    assert_eq!(days, 4, "the restored clue was closed");
 }
 both!(tallies_follow_every_change);
 

@@ -3,8 +3,8 @@
 //! death. One clue per person; the evidence is the death record and the payments after it.
 
 use supervise_sdk::{
-    Clue, ColumnType, Date, Decimal, Error, Evidence, Manifest, Model, Pseudonym, PseudonymMap,
-    Result, RunContext,
+    Clue, ColumnType, Date, Decimal, Error, Evidence, Manifest, Model, Pseudonym, PseudonymFilter,
+    PseudonymMap, Result, RunContext,
 };
 
 /// The dataset of death registrations (civil affairs).
@@ -134,6 +134,8 @@ fn collide(
     max_evidence: usize,
 ) -> Result<PseudonymMap<Hit>> {
     let mut hits: PseudonymMap<Hit> = PseudonymMap::default();
+    // Nearly every payment is to someone alive: most rows stop at the filter.
+    let dead: PseudonymFilter = deaths.keys().copied().collect();
     let columns = ["payment_id", "id_number", "pay_date", "amount"];
     for batch in ctx.scan(PAYMENTS, &columns)? {
         let batch = batch?;
@@ -145,7 +147,7 @@ fn collide(
         let (pv, dv, av) = (people.values(), dates.values(), amounts.values());
         for row in 0..batch.rows() {
             let valid = all_valid || (people.is_valid(row) && dates.is_valid(row));
-            if !valid {
+            if !valid || !dead.may_contain(pv[row]) {
                 continue;
             }
             let Some(death) = deaths.get(&pv[row]) else {
