@@ -686,16 +686,17 @@ fn print_tables(
     imports: &[(u64, &str, f64)],
     costs: &[(&str, (f64, f64, f64))],
 ) {
-    println!("Stored data to stored clues ({SLOTS} runs at a time; 2 cores)");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("Stored data to stored clues ({SLOTS} runs at a time; {cores} cores)");
     println!(
-        "| model               | payments   | scope    | system     | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
+        "| model               | payments   | scope    | system         | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
     );
     println!(
-        "|---------------------|------------|----------|------------|------------|----------|-------------|----------|----------|-------|-------|"
+        "|---------------------|------------|----------|----------------|------------|----------|-------------|----------|----------|-------|-------|"
     );
     for m in table {
         println!(
-            "| {:<19} | {:>10} | {:<8} | {:<10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
             m.model,
             m.payments,
             m.scope,
