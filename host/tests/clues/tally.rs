@@ -96,12 +96,7 @@ async fn tallies_follow_every_change(db: &TestDb) {
         count_from_tally(&db.store, "330102", &f).await.expect("n"),
         2
     );
-    let days: i64 = sqlx::query("SELECT CAST(SUM(n) AS BIGINT) FROM clue_close_days")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("days")
-        .try_get(0)
-        .expect("sum");
+    let days = total(db, "clue_close_days").await;
     assert_eq!(days, 3, "one case filed and two dismissed are closed");
     // A deletion (a retention job, say) takes the clue out of the tally too.
     sqlx::query("DELETE FROM clue_comments")
@@ -115,12 +110,7 @@ async fn tallies_follow_every_change(db: &TestDb) {
         .expect("delete");
     let (clues, tally) = both_ways(db).await;
     assert_eq!(tally, clues);
-    let weekly: i64 = sqlx::query("SELECT CAST(SUM(n) AS BIGINT) FROM clue_weekly")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("weekly")
-        .try_get(0)
-        .expect("sum");
+    let weekly = total(db, "clue_weekly").await;
     assert_eq!(
         weekly, 6,
         "the weekly trend counts every clue, less the deleted one"
@@ -161,15 +151,22 @@ async fn tallies_follow_every_change(db: &TestDb) {
     .expect("restore");
     let (clues, tally) = both_ways(db).await;
     assert_eq!(tally, clues);
-    let days: i64 = sqlx::query("SELECT CAST(SUM(n) AS BIGINT) FROM clue_close_days")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("days")
-        .try_get(0)
-        .expect("sum");
+    let days = total(db, "clue_close_days").await;
     assert_eq!(days, 4, "the restored clue was closed");
 }
 both!(tallies_follow_every_change);
+
+/// The sum of the counts in a tally table.
+async fn total(db: &TestDb, table: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(SUM(n) AS BIGINT) FROM {table}"
+    )))
+    .fetch_one(db.store.pool())
+    .await
+    .expect(table)
+    .try_get(0)
+    .expect("sum")
+}
 
 async fn counts_past_the_limit_are_a_lower_bound(db: &TestDb) {
     world(db).await;

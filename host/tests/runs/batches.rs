@@ -25,7 +25,8 @@ async fn run_batches(ex: &Arc<Executor>, batch: usize) -> u64 {
         .await
 }
 
-async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
+/// The demo province with pension-after-death enabled for all of it.
+async fn pension_for_the_province(db: &TestDb) {
     let w = province(db).await;
     enabled(
         db,
@@ -36,6 +37,10 @@ async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
         None,
     )
     .await;
+}
+
+async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
+    pension_for_the_province(db).await;
     let ex = executor(db, 5_000);
     for (batch, tokens) in [(12, 1), (1, 3)] {
         sqlx::query("DELETE FROM clues")
@@ -107,16 +112,7 @@ async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
 both!(a_batch_runs_each_county_apart_and_records_them_together);
 
 async fn a_host_fault_in_one_county_is_retried_alone(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330000"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_province(db).await;
     // 330103's payments become unreadable: its run's data source fails, the others' do not.
     sqlx::query("UPDATE import_chunks SET data = $1 WHERE region_min = '330103'")
         .bind(vec![0u8; 4])
