@@ -132,30 +132,46 @@ fn wanted(name: &str, value: &str) -> bool {
     chosen(name).is_none_or(|list| list.iter().any(|v| v == value))
 }
 
-/// The Python with `duckdb`: a virtual environment under target/, made when missing.
+/// The DuckDB release the figures in docs/benchmarks.md were measured with.
+const DUCKDB: &str = "2.0.1";
+
+/// The Python with `duckdb` [`DUCKDB`]: a virtual environment under target/, made (or brought
+/// to that release) when missing.
 fn python(root: &Path) -> PathBuf {
     let venv = root.join("target/bench-venv");
     let py = venv.join("bin/python");
     let has = |py: &Path| {
         Command::new(py)
-            .args(["-c", "import duckdb"])
+            .args([
+                "-c",
+                &format!("import duckdb, sys; sys.exit(duckdb.__version__ != '{DUCKDB}')"),
+            ])
             .status()
             .is_ok_and(|s| s.success())
     };
     if !has(&py) {
-        eprintln!("installing duckdb from PyPI into {}…", venv.display());
+        eprintln!(
+            "installing duckdb {DUCKDB} from PyPI into {}…",
+            venv.display()
+        );
         let ok = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
             .is_ok_and(|s| s.success())
             && Command::new(&py)
-                .args(["-m", "pip", "install", "--quiet", "duckdb"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    &format!("duckdb=={DUCKDB}"),
+                ])
                 .status()
                 .is_ok_and(|s| s.success());
         assert!(
             ok && has(&py),
-            "could not install duckdb into {}",
+            "could not install duckdb {DUCKDB} into {}",
             venv.display()
         );
     }
