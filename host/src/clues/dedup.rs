@@ -157,13 +157,24 @@ impl<'a> Keyed<'a> {
 /// (32,766 and 65,535) at the widest row written here (17 values).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `($1, $2, $3{tail}), ($4, $5, $6{tail})` (SQLite: `?` each, see [`Dialect::param`]):
-/// placeholders for `rows` rows of `width` bound values, each row ending in the same literal
-/// SQL `tail`.
-fn placeholders(dialect: Dialect, rows: usize, width: usize, tail: &str) -> String {
+/// `[$1, $2, $3]` for `n = 3` (SQLite: `?` each, see [`Dialect::param`]): a statement's first
+/// `n` bound values, those every row of a multi-row statement shares (its run, its times).
+/// They are bound once, before the rows' values, and must come first in the statement's text.
+fn shared(dialect: Dialect, n: usize) -> Vec<String> {
+    (1..=n).map(|i| dialect.param(i)).collect()
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `($4, $5{tail}), ($6, $7{tail})` for `after = 3`, `rows = 2`, `width = 2` (SQLite: `?`
+/// each): placeholders for `rows` rows of `width` bound values, numbered after the `after`
+/// shared ones, each row ending in the same literal SQL `tail`.
+fn placeholders(dialect: Dialect, after: usize, rows: usize, width: usize, tail: &str) -> String {
     (0..rows)
         .map(|r| {
-            let row: Vec<String> = (1..=width).map(|c| dialect.param(r * width + c)).collect();
+            let row: Vec<String> = (1..=width)
+                .map(|c| dialect.param(after + r * width + c))
+                .collect();
             format!("({}{tail})", row.join(", "))
         })
         .collect::<Vec<_>>()
@@ -188,14 +199,18 @@ async fn write_run_clues(
     keep: bool,
 ) -> Result<(), sqlx::Error> {
     for part in keyed.clues.chunks(ROWS_PER_STATEMENT) {
+        // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
+        let d = tx.dialect();
         let sql = format!(
-            "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) VALUES {}",
-            placeholders(tx.dialect(), part.len(), 4, "")
+            "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) \
+             SELECT {}, v.column1, v.column2, v.column3 FROM (VALUES {}) AS v",
+            shared(d, 1)[0],
+            placeholders(d, 1, part.len(), 3, "")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
         for c in part {
             let json = keep.then(|| serde_json::to_string(c.clue).unwrap_or_default());
-            q = q.bind(run_id).bind(c.key).bind(c.sha.as_str()).bind(json);
+            q = q.bind(c.key).bind(c.sha.as_str()).bind(json);
         }
         q.execute(&mut **tx).await?;
     }
@@ -272,44 +287,51 @@ async fn update(
     again: &[(i64, bool, &KeyedClue<'_>)],
 ) -> Result<(), sqlx::Error> {
     let (changed, same): (Vec<_>, Vec<_>) = again.iter().partition(|(_, changed, _)| *changed);
+    // The shared values come first in the text: SET is written before FROM.
+    let found_again = |d: Dialect| {
+        let s = shared(d, 4);
+        format!(
+            "occurrences = occurrences + 1, last_seen_ms = {}, last_run_id = {}, \
+             version_id = {}, snapshot_id = {}",
+            s[0], s[1], s[2], s[3]
+        )
+    };
+    fn bind_origin<'q>(q: AnyQuery<'q>, origin: &Origin<'_>) -> AnyQuery<'q> {
+        q.bind(origin.at_ms)
+            .bind(origin.run_id)
+            .bind(origin.version_id)
+            .bind(origin.snapshot_id)
+    }
     for part in same.chunks(ROWS_PER_STATEMENT) {
+        let d = tx.dialect();
         let sql = format!(
-            "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = v.column2, \
-             last_run_id = v.column3, version_id = v.column4, snapshot_id = v.column5 \
-             FROM (VALUES {}) AS v WHERE clues.id = v.column1",
-            placeholders(tx.dialect(), part.len(), 5, "")
+            "UPDATE clues SET {} FROM (VALUES {}) AS v WHERE clues.id = v.column1",
+            found_again(d),
+            placeholders(d, 4, part.len(), 1, "")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = bind_origin(sqlx::query(sqlx::AssertSqlSafe(sql)), origin);
         for (id, _, _) in part {
-            q = q
-                .bind(*id)
-                .bind(origin.at_ms)
-                .bind(origin.run_id)
-                .bind(origin.version_id)
-                .bind(origin.snapshot_id);
+            q = q.bind(*id);
         }
         q.execute(&mut **tx).await?;
     }
     for part in changed.chunks(ROWS_PER_STATEMENT) {
         // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
+        let d = tx.dialect();
         let sql = format!(
-            "UPDATE clues SET occurrences = occurrences + 1, last_seen_ms = v.column2, \
-             last_run_id = v.column3, version_id = v.column4, snapshot_id = v.column5, kind = v.column6, \
-             subject_type = v.column7, subject_id = v.column8, subject_name = v.column9, \
-             score = v.column10, reason = v.column11, evidence_json = v.column12, \
-             content_sha256 = v.column13, evidence_changed = CASE WHEN \
+            "UPDATE clues SET {}, kind = v.column2, \
+             subject_type = v.column3, subject_id = v.column4, subject_name = v.column5, \
+             score = v.column6, reason = v.column7, evidence_json = v.column8, \
+             content_sha256 = v.column9, evidence_changed = CASE WHEN \
              clues.status = 'dismissed' THEN 1 ELSE clues.evidence_changed END \
              FROM (VALUES {}) AS v WHERE clues.id = v.column1",
-            placeholders(tx.dialect(), part.len(), 13, "")
+            found_again(d),
+            placeholders(d, 4, part.len(), 9, "")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = bind_origin(sqlx::query(sqlx::AssertSqlSafe(sql)), origin);
         for (id, _, c) in part {
             q = q
                 .bind(*id)
-                .bind(origin.at_ms)
-                .bind(origin.run_id)
-                .bind(origin.version_id)
-                .bind(origin.snapshot_id)
                 .bind(&c.clue.kind)
                 .bind(&c.clue.subject.type_)
                 .bind(&c.clue.subject.id)
@@ -331,33 +353,47 @@ async fn insert(
     fresh: &[&KeyedClue<'_>],
 ) -> Result<(), sqlx::Error> {
     for part in fresh.chunks(ROWS_PER_STATEMENT) {
+        // What the run's clues share is bound once: model, region, time, run, version,
+        // snapshot. The rows' columns are named column1, column2… in SQLite and PostgreSQL.
+        let d = tx.dialect();
+        let s = shared(d, 8);
         let sql = format!(
             "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, \
              reason, evidence_json, content_sha256, first_seen_ms, last_seen_ms, first_run_id, last_run_id, \
-             version_id, snapshot_id, status, occurrences) VALUES {}",
-            placeholders(tx.dialect(), part.len(), 17, ", 'new', 1")
+             version_id, snapshot_id, status, occurrences) \
+             SELECT {}, v.column1, v.column2, {}, v.column3, v.column4, v.column5, v.column6, \
+             v.column7, v.column8, v.column9, {}, {}, {}, {}, {}, {}, 'new', 1 FROM (VALUES {}) AS v",
+            s[0],
+            s[1],
+            s[2],
+            s[3],
+            s[4],
+            s[5],
+            s[6],
+            s[7],
+            placeholders(d, 8, part.len(), 9, "")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(origin.model_id)
+            .bind(origin.region)
+            .bind(origin.at_ms)
+            .bind(origin.at_ms)
+            .bind(origin.run_id)
+            .bind(origin.run_id)
+            .bind(origin.version_id)
+            .bind(origin.snapshot_id);
         for c in part {
             let clue = c.clue;
             q = q
-                .bind(origin.model_id)
                 .bind(&clue.dedup_key)
                 .bind(&clue.kind)
-                .bind(origin.region)
                 .bind(&clue.subject.type_)
                 .bind(&clue.subject.id)
                 .bind(&clue.subject.display_name)
                 .bind(clue.score)
                 .bind(&clue.reason)
                 .bind(c.evidence.as_str())
-                .bind(c.sha.as_str())
-                .bind(origin.at_ms)
-                .bind(origin.at_ms)
-                .bind(origin.run_id)
-                .bind(origin.run_id)
-                .bind(origin.version_id)
-                .bind(origin.snapshot_id);
+                .bind(c.sha.as_str());
         }
         q.execute(&mut **tx).await?;
     }

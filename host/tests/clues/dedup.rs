@@ -166,6 +166,36 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     assert_eq!((counts.new, counts.updated, counts.unchanged), (1201, 0, 0));
     assert_eq!(count(db, "clues").await, 1201);
     assert_eq!(count(db, "run_clues").await, 1201);
+    // What the run's clues share (bound once a statement) and what each has of its own land
+    // in their columns.
+    assert_eq!(
+        scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM clues WHERE model_id = 'pension-after-death' \
+                 AND region = '330102' AND first_seen_ms = 1 AND last_seen_ms = 1 \
+                 AND first_run_id = {run_id} AND last_run_id = {run_id} \
+                 AND version_id = {version_id} AND snapshot_id = {snapshot_id} \
+                 AND status = 'new' AND occurrences = 1 AND kind = 'pension-after-death' \
+                 AND subject_type = 'person' AND subject_id = 'p' || substr(dedup_key, 8) \
+                 AND score = 0.5 AND reason = 'first' AND content_sha256 IS NOT NULL"
+            )
+        )
+        .await,
+        1201
+    );
+    assert_eq!(
+        scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM run_clues r JOIN clues c ON c.dedup_key = r.dedup_key \
+                 WHERE r.run_id = {run_id} AND r.content_sha256 = c.content_sha256 \
+                 AND r.clue_json IS NULL"
+            )
+        )
+        .await,
+        1201
+    );
 
     // Found again: every even key with a new reason, one key never seen before. Two clues
     // were dismissed meanwhile: the one whose content changes is flagged, the other is not.
@@ -180,7 +210,19 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     .execute(db.store.pool())
     .await
     .expect("dismiss");
-    let origin = Origin { at_ms: 2, ..origin };
+    // Found again on other data: a snapshot of its own, so that the snapshot and the version
+    // written differ.
+    let snapshot_id = Snapshot::current(&db.store, &["death_registrations", "pension_payments"])
+        .await
+        .expect("snapshot")
+        .save(&db.store)
+        .await
+        .expect("save");
+    let origin = Origin {
+        at_ms: 2,
+        snapshot_id,
+        ..origin
+    };
     let second: Vec<Clue> = (0..1201)
         .map(|i| clue(i, if i % 2 == 0 { "second" } else { "first" }))
         .chain([clue(5000, "new")])
@@ -207,6 +249,18 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
         scalar(db, "SELECT COUNT(*) FROM clues WHERE last_seen_ms = 2").await,
         1202,
         "every clue found again is seen again"
+    );
+    assert_eq!(
+        scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM clues WHERE last_run_id = {run_id} \
+                 AND version_id = {version_id} AND snapshot_id = {snapshot_id}"
+            )
+        )
+        .await,
+        1202,
+        "every clue found again names the run, version and snapshot that found it"
     );
     assert_eq!(
         scalar(
