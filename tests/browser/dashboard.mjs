@@ -35,6 +35,10 @@ async function session(name) {
   return { context, page };
 }
 
+// The overview of a region `n` levels down has been drawn: its breadcrumbs and figures are
+// written together once its data has come, so the previous region's figures are gone.
+const levels = (page, n) =>
+  page.waitForFunction((n) => (document.querySelector("h1.crumbs")?.textContent || "").split("›").length === n, n);
 const shot = (page, name) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
 const number = async (page, sel) => Number((await page.textContent(sel)).replace(/[^0-9]/g, ""));
 
@@ -52,7 +56,7 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   for (const b of bars) { const v = Number(await b.evaluate((e) => e.textContent.split(":").pop())); if (v > city) { city = v; cityCode = await b.getAttribute("data-code"); } }
   await page.click(`#by-region .bar[data-code="${cityCode}"]`);
   await page.waitForFunction((c) => location.hash.includes(c), cityCode);
-  await page.waitForSelector("#kpi-clues");
+  await levels(page, 2);
   const cityClues = await number(page, "#kpi-clues");
   check(cityClues === city && cityClues <= province, `admin: the city's total (${cityClues}) is its bar (${city}), within the province (${province})`);
   await shot(page, "overview-city");
@@ -60,7 +64,7 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   const countyCode = await county.getAttribute("data-code");
   await county.click();
   await page.waitForFunction((c) => location.hash.includes(c), countyCode);
-  await page.waitForSelector("#kpi-clues");
+  await levels(page, 3);
   check(await number(page, "#kpi-clues") <= cityClues, "admin: the county within its city");
   check((await page.textContent("h1.crumbs")).split("›").length === 3, "admin: province › city › county");
   await shot(page, "overview-county");

@@ -265,6 +265,20 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     assert_eq!(
         scalar(
             db,
+            &format!(
+                "SELECT COUNT(*) FROM clues c JOIN run_clues r ON r.dedup_key = c.dedup_key \
+                 WHERE r.run_id = {run_id} AND r.content_sha256 = c.content_sha256 \
+                 AND c.kind = 'pension-after-death' AND c.subject_type = 'person' \
+                 AND c.subject_id = 'p' || substr(c.dedup_key, 8) AND c.score = 0.5"
+            )
+        )
+        .await,
+        1202,
+        "a changed clue takes each of its new values in its own column"
+    );
+    assert_eq!(
+        scalar(
+            db,
             "SELECT COUNT(*) FROM clues WHERE evidence_changed = 1 AND status = 'dismissed'"
         )
         .await,
