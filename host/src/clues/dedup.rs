@@ -63,49 +63,48 @@ impl std::io::Write for HashWriter {
     }
 }
 
+/// Writes literal JSON punctuation and keys.
+fn raw(w: &mut impl std::io::Write, bytes: &[u8]) -> Result<(), serde_json::Error> {
+    w.write_all(bytes).map_err(serde_json::Error::io)
+}
+
+/// Writes `"key":value` after `lead` (`,` or `{`): one field of an object.
+fn field(
+    w: &mut impl std::io::Write,
+    lead: &[u8],
+    key: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), serde_json::Error> {
+    raw(w, lead)?;
+    serde_json::to_writer(&mut *w, key)?;
+    raw(w, b":")?;
+    serde_json::to_writer(&mut *w, value)
+}
+
 fn write_content(w: &mut impl std::io::Write, clue: &Clue) -> Result<(), serde_json::Error> {
-    w.write_all(b"{\"evidence\":[")
-        .map_err(serde_json::Error::io)?;
+    raw(w, b"{\"evidence\":[")?;
     for (i, e) in clue.evidence.iter().enumerate() {
-        w.write_all(if i == 0 {
-            b"{\"dataset\":"
-        } else {
-            b",{\"dataset\":"
-        })
-        .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *w, &e.dataset)?;
-        w.write_all(b",\"fields\":[")
-            .map_err(serde_json::Error::io)?;
+        raw(w, if i == 0 { b"" } else { b"," })?;
+        field(w, b"{", "dataset", &e.dataset)?;
+        raw(w, b",\"fields\":[")?;
         for (j, f) in e.fields.iter().enumerate() {
-            w.write_all(if j == 0 {
-                b"{\"name\":"
-            } else {
-                b",{\"name\":"
-            })
-            .map_err(serde_json::Error::io)?;
-            serde_json::to_writer(&mut *w, &f.name)?;
-            w.write_all(b",\"value\":").map_err(serde_json::Error::io)?;
+            raw(w, if j == 0 { b"" } else { b"," })?;
+            field(w, b"{", "name", &f.name)?;
             // A value is an enum of scalars (and a pair of words): no object keys to sort.
-            serde_json::to_writer(&mut *w, &f.value)?;
-            w.write_all(b"}").map_err(serde_json::Error::io)?;
+            field(w, b",", "value", &f.value)?;
+            raw(w, b"}")?;
         }
-        w.write_all(b"],\"row_keys\":")
-            .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *w, &e.row_keys)?;
-        w.write_all(b"}").map_err(serde_json::Error::io)?;
+        raw(w, b"]")?;
+        field(w, b",", "row_keys", &e.row_keys)?;
+        raw(w, b"}")?;
     }
-    w.write_all(b"],\"kind\":").map_err(serde_json::Error::io)?;
-    serde_json::to_writer(&mut *w, &clue.kind)?;
-    w.write_all(b",\"reason\":")
-        .map_err(serde_json::Error::io)?;
-    serde_json::to_writer(&mut *w, &clue.reason)?;
-    w.write_all(b",\"score\":").map_err(serde_json::Error::io)?;
-    serde_json::to_writer(&mut *w, &clue.score)?;
-    w.write_all(b",\"subject\":")
-        .map_err(serde_json::Error::io)?;
+    raw(w, b"]")?;
+    field(w, b",", "kind", &clue.kind)?;
+    field(w, b",", "reason", &clue.reason)?;
+    field(w, b",", "score", &clue.score)?;
     // Small: through a JSON tree, whose object keys come out sorted.
-    serde_json::to_writer(&mut *w, &serde_json::to_value(&clue.subject)?)?;
-    w.write_all(b"}").map_err(serde_json::Error::io)
+    field(w, b",", "subject", &serde_json::to_value(&clue.subject)?)?;
+    raw(w, b"}")
 }
 
 /// A run's clues made ready to write: one per dedup key (a key emitted twice in one run keeps
