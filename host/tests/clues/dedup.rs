@@ -114,10 +114,10 @@ async fn a_new_version_updates_the_same_clues(db: &TestDb) {
 }
 both!(a_new_version_updates_the_same_clues);
 
-async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
-    use supervise::clues::dedup::{self, Origin};
+/// A queued run of `pension-after-death` in county 330102 and a snapshot, to write clues
+/// against with `dedup::record` directly.
+async fn writing_run(db: &TestDb) -> supervise::clues::dedup::Origin<'static> {
     use supervise::datasets::snapshot::Snapshot;
-    use supervise::runtime::bindings::{Clue, Subject};
 
     pension_in_county(db).await;
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
@@ -135,6 +135,23 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
         .save(&db.store)
         .await
         .expect("save");
+    supervise::clues::dedup::Origin {
+        run_id,
+        model_id: "pension-after-death",
+        version_id,
+        snapshot_id,
+        region: "330102",
+        at_ms: 1,
+    }
+}
+
+async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
+    use supervise::clues::dedup::{self, Origin};
+    use supervise::datasets::snapshot::Snapshot;
+    use supervise::runtime::bindings::{Clue, Subject};
+
+    let origin = writing_run(db).await;
+    let (run_id, version_id, snapshot_id) = (origin.run_id, origin.version_id, origin.snapshot_id);
     let clue = |i: usize, reason: &str| Clue {
         kind: "pension-after-death".into(),
         subject: Subject {
@@ -146,14 +163,6 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
         reason: reason.into(),
         evidence: vec![],
         dedup_key: format!("person:{i}"),
-    };
-    let origin = Origin {
-        run_id,
-        model_id: "pension-after-death",
-        version_id,
-        snapshot_id,
-        region: "330102",
-        at_ms: 1,
     };
     // More than one statement's worth (500 rows), and a key emitted twice keeps its last clue.
     let mut first: Vec<Clue> = (0..1201).map(|i| clue(i, "first")).collect();
@@ -295,3 +304,129 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     );
 }
 both!(a_run_of_many_clues_is_written_in_batches);
+
+/// Every column of a written clue, as stored: kind, subject (type, id, name), the score's
+/// bits, reason, evidence JSON, content hash, and the run's copy of the clue.
+async fn stored(db: &TestDb, key: &str) -> (Vec<String>, u64, Option<String>) {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT c.kind, c.subject_type, c.subject_id, c.subject_name, c.reason, \
+         c.evidence_json, c.content_sha256, c.score, r.clue_json \
+         FROM clues c LEFT JOIN run_clues r ON r.dedup_key = c.dedup_key WHERE c.dedup_key = $1",
+    )
+    .bind(key)
+    .fetch_one(db.store.pool())
+    .await
+    .expect("stored clue");
+    let text: Vec<String> = (0..7).map(|i| row.try_get(i).expect("text")).collect();
+    let score: f64 = row.try_get(7).expect("score");
+    (text, score.to_bits(), row.try_get(8).expect("clue json"))
+}
+
+/// What `stored` should read for `clue`.
+fn expected(clue: &supervise::runtime::bindings::Clue) -> (Vec<String>, u64) {
+    let text = vec![
+        clue.kind.clone(),
+        clue.subject.type_.clone(),
+        clue.subject.id.clone(),
+        clue.subject.display_name.clone(),
+        clue.reason.clone(),
+        serde_json::to_string(&clue.evidence).expect("evidence"),
+        supervise::clues::content_sha256(clue),
+    ];
+    (text, clue.score.to_bits())
+}
+
+async fn awkward_values_are_stored_exactly(db: &TestDb) {
+    use supervise::clues::dedup::{self, Keyed};
+    use supervise::runtime::bindings::{Clue, Evidence, Field, Subject, Value};
+
+    let origin = writing_run(db).await;
+    // Scores whose shortest decimal text has 17 digits, the smallest positive double, the
+    // largest below one; text with quotes, backslashes, control characters, CJK and emoji.
+    let scores = [
+        0.1 + 0.2,
+        1.0 / 3.0,
+        f64::from_bits(1),
+        1.0 - f64::EPSILON / 2.0,
+        0.0,
+        1.0,
+        0.7000000000000001,
+    ];
+    let clue = |i: usize, score: f64, salt: &str| Clue {
+        kind: "pension-after-death".into(),
+        subject: Subject {
+            type_: "person".into(),
+            id: format!("\"p{i}\"\\{salt}"),
+            display_name: format!("王\u{1}小明\t😀{salt}"),
+        },
+        score,
+        reason: format!("paid ¥6,400.00 after \"death\" \\ {salt} \u{7f}"),
+        evidence: vec![Evidence {
+            dataset: "pension_payments".into(),
+            row_keys: vec![format!("P{i}")],
+            fields: vec![
+                Field {
+                    name: "t".into(),
+                    value: Value::Text(format!("a\\b\n\"{salt}\"")),
+                },
+                Field {
+                    name: "p".into(),
+                    value: Value::Pseudonym((u64::MAX, i as u64)),
+                },
+            ],
+        }],
+        dedup_key: format!("person:{i}:é\"\\"),
+    };
+    let first: Vec<Clue> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| clue(i, *s, "first"))
+        .collect();
+    let mut tx = db.store.begin().await.expect("tx");
+    dedup::record(&mut tx, &origin, &Keyed::new(&first))
+        .await
+        .expect("record new");
+    tx.commit().await.expect("commit");
+    for c in &first {
+        let (text, bits, _) = stored(db, &c.dedup_key).await;
+        assert_eq!((text, bits), expected(c), "inserted {:?}", c.dedup_key);
+    }
+
+    // Found again with other content: each clue is updated to the new values, and a replay's
+    // record keeps the whole clue as JSON.
+    sqlx::query("DELETE FROM run_clues")
+        .execute(db.store.pool())
+        .await
+        .expect("reuse the run");
+    let second: Vec<Clue> = scores
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, s)| clue(i, *s, "second"))
+        .collect();
+    let mut tx = db.store.begin().await.expect("tx");
+    let counts = dedup::record(&mut tx, &origin, &Keyed::new(&second))
+        .await
+        .expect("record changed");
+    tx.commit().await.expect("commit");
+    assert_eq!(counts.updated, scores.len() as u64);
+    for c in &second {
+        let (text, bits, _) = stored(db, &c.dedup_key).await;
+        assert_eq!((text, bits), expected(c), "updated {:?}", c.dedup_key);
+    }
+    sqlx::query("DELETE FROM run_clues")
+        .execute(db.store.pool())
+        .await
+        .expect("reuse the run");
+    let mut tx = db.store.begin().await.expect("tx");
+    dedup::record_apart(&mut tx, origin.run_id, &Keyed::new(&second), true)
+        .await
+        .expect("record apart");
+    tx.commit().await.expect("commit");
+    for c in &second {
+        let (_, _, json) = stored(db, &c.dedup_key).await;
+        assert_eq!(json, Some(serde_json::to_string(c).expect("clue json")));
+    }
+}
+both!(awkward_values_are_stored_exactly);
