@@ -32,6 +32,19 @@ fn problem(clue: &Clue, kinds: &std::collections::BTreeSet<String>) -> Option<St
         Some(format!(
             "subject type and id must be non-empty and at most {MAX_KEY} bytes"
         ))
+    } else if [
+        &clue.kind,
+        &clue.dedup_key,
+        &clue.subject.type_,
+        &clue.subject.id,
+        &clue.subject.display_name,
+        &clue.reason,
+    ]
+    .iter()
+    .any(|s| s.contains('\0'))
+    {
+        // PostgreSQL's text cannot hold it: the run's clues would fail to be stored.
+        Some("kind, dedup key, subject and reason must not contain NUL characters".into())
     } else {
         None
     }
@@ -83,5 +96,52 @@ impl Host for RunState {
         self.out.evidence_bytes += bytes;
         self.out.clues.extend(clues);
         Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::problem;
+    use crate::runtime::bindings::{Clue, Subject};
+
+    fn clue() -> Clue {
+        Clue {
+            kind: "pension-after-death".into(),
+            subject: Subject {
+                type_: "person".into(),
+                id: "p1".into(),
+                display_name: "王小明".into(),
+            },
+            score: 0.9,
+            reason: "paid after death".into(),
+            evidence: vec![],
+            dedup_key: "person:p1".into(),
+        }
+    }
+
+    /// Makes a good clue bad in one way.
+    type Break = fn(&mut Clue);
+
+    #[test]
+    fn each_field_is_checked() {
+        let kinds = ["pension-after-death".to_string()].into_iter().collect();
+        assert_eq!(problem(&clue(), &kinds), None);
+        let broken: [(&str, Break); 9] = [
+            ("not declared", |c| c.kind = "other".into()),
+            ("outside 0..1", |c| c.score = 1.5),
+            ("outside 0..1", |c| c.score = f64::NAN),
+            ("one non-empty line", |c| c.reason = "two\nlines".into()),
+            ("dedup key", |c| c.dedup_key = " ".into()),
+            ("subject type and id", |c| c.subject.id = "x".repeat(257)),
+            ("NUL", |c| c.reason = "a\0b".into()),
+            ("NUL", |c| c.subject.display_name = "\0".into()),
+            ("NUL", |c| c.dedup_key = "person:\0".into()),
+        ];
+        for (want, break_it) in broken {
+            let mut c = clue();
+            break_it(&mut c);
+            let got = problem(&c, &kinds).unwrap_or_default();
+            assert!(got.contains(want), "{c:?}: {got:?} should say {want:?}");
+        }
     }
 }
