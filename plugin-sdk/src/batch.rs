@@ -17,25 +17,47 @@ use crate::{Date, Decimal, Error, Pseudonym, Result};
 /// assert_eq!(dates.get(0), Some(Date::from_ymd(2024, 3, 2).unwrap()));
 /// ```
 #[derive(Debug, Clone)]
-pub struct Batch(pub(crate) wit::Batch);
+pub struct Batch {
+    raw: wit::Batch,
+    /// Per column, whether it is a text column whose bytes are valid UTF-8 as a whole: checked
+    /// once when the batch arrives, so that reading a row need not check its text again.
+    utf8: Vec<bool>,
+}
 
 impl Batch {
+    /// A batch as the host sent it.
+    pub(crate) fn new(raw: wit::Batch) -> Self {
+        let utf8 = raw
+            .columns
+            .iter()
+            .map(|c| match &c.values {
+                ColumnValues::Text(t) => std::str::from_utf8(&t.data).is_ok(),
+                _ => false,
+            })
+            .collect();
+        Batch { raw, utf8 }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
-        self.0.rows as usize
+        self.raw.rows as usize
     }
 
     /// Whether the batch has no rows.
     pub fn is_empty(&self) -> bool {
-        self.0.rows == 0
+        self.raw.rows == 0
+    }
+
+    fn position(&self, name: &str) -> Result<usize> {
+        self.raw
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::NotFound(format!("column `{name}` is not in this batch")))
     }
 
     fn column(&self, name: &str) -> Result<&wit::Column> {
-        self.0
-            .columns
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| Error::NotFound(format!("column `{name}` is not in this batch")))
+        Ok(&self.raw.columns[self.position(name)?])
     }
 
     fn typed<'a, T>(
@@ -110,10 +132,14 @@ impl Batch {
 
     /// A `text` column.
     pub fn text(&self, name: &str) -> Result<TextColumn<'_>> {
-        let col = self.column(name)?;
+        let at = self.position(name)?;
+        let col = &self.raw.columns[at];
         match &col.values {
             ColumnValues::Text(t) => Ok(TextColumn {
                 data: &t.data,
+                // SAFETY: `Batch::new` checked that these bytes are valid UTF-8, and a batch
+                // never changes them.
+                text: self.utf8[at].then(|| unsafe { std::str::from_utf8_unchecked(&t.data) }),
                 offsets: &t.offsets,
                 validity: col.validity.as_deref(),
             }),
@@ -196,6 +222,9 @@ impl<'a, T: Copy> Column<'a, T> {
 #[derive(Debug, Clone, Copy)]
 pub struct TextColumn<'a> {
     data: &'a [u8],
+    /// `data` as text, when all of it is valid UTF-8 (the usual case): a row is then sliced
+    /// out of it without checking its bytes again.
+    text: Option<&'a str>,
     offsets: &'a [u32],
     validity: Option<&'a [u8]>,
 }
@@ -208,7 +237,11 @@ impl<'a> TextColumn<'a> {
         }
         let start = *self.offsets.get(row)? as usize;
         let end = *self.offsets.get(row + 1)? as usize;
-        std::str::from_utf8(self.data.get(start..end)?).ok()
+        match self.text {
+            // `get` refuses a range that splits a character, as checking the bytes would.
+            Some(text) => text.get(start..end),
+            None => std::str::from_utf8(self.data.get(start..end)?).ok(),
+        }
     }
 
     /// Every row, `None` for nulls.
@@ -224,5 +257,43 @@ impl<'a> TextColumn<'a> {
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_batch(data: &[u8], offsets: &[u32], validity: Option<u8>) -> Batch {
+        Batch::new(wit::Batch {
+            rows: offsets.len() as u32 - 1,
+            columns: vec![wit::Column {
+                name: "t".into(),
+                values: ColumnValues::Text(wit::TextColumn {
+                    data: data.to_vec(),
+                    offsets: offsets.to_vec(),
+                }),
+                validity: validity.map(|bits| vec![bits]),
+            }],
+        })
+    }
+
+    #[test]
+    fn text_rows_read_as_the_bytes_say() {
+        // Valid as a whole: each row sliced out; a null row is none.
+        let b = text_batch("a王b".as_bytes(), &[0, 1, 4, 5], Some(0b101));
+        let t = b.text("t").unwrap();
+        assert_eq!(
+            (t.get(0), t.get(1), t.get(2), t.get(3)),
+            (Some("a"), None, Some("b"), None)
+        );
+        // Offsets that split a character give none, as the bytes alone would.
+        let b = text_batch("王b".as_bytes(), &[0, 2, 4], None);
+        let t = b.text("t").unwrap();
+        assert_eq!((t.get(0), t.get(1)), (None, None));
+        // One row of bad bytes: that row is none, the others still read.
+        let b = text_batch(&[b'a', 0xff, b'b'], &[0, 1, 2, 3], None);
+        let t = b.text("t").unwrap();
+        assert_eq!((t.get(0), t.get(1), t.get(2)), (Some("a"), None, Some("b")));
     }
 }

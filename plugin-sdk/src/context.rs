@@ -242,7 +242,7 @@ impl Iterator for Scan {
             return None;
         }
         match self.source.next_batch(self.batch_rows) {
-            Ok(Some(b)) => Some(Ok(Batch(b))),
+            Ok(Some(b)) => Some(Ok(Batch::new(b))),
             Ok(None) => {
                 self.done = true;
                 None
@@ -290,6 +290,6 @@ impl Index {
 
     fn get(&mut self, keys: ColumnValues) -> Result<(Batch, Vec<u32>)> {
         let (batch, positions) = self.source.get_many(&keys)?;
-        Ok((Batch(batch), positions))
+        Ok((Batch::new(batch), positions))
     }
 }

@@ -176,7 +176,7 @@ impl Table {
 
     /// The whole table as one batch.
     pub fn to_batch(&self) -> Batch {
-        Batch(wit::Batch {
+        Batch::new(wit::Batch {
             rows: self.rows() as u32,
             columns: self.columns.iter().map(|c| (**c).clone()).collect(),
         })

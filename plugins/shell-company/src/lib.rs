@@ -117,11 +117,17 @@ fn positive(v: i64, name: &str) -> Result<i64> {
 
 /// Addresses compare without spaces and case, as registries write them differently.
 fn normalise(address: &str) -> String {
-    address
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(address.len());
+    for c in address.chars().filter(|c| !c.is_whitespace()) {
+        // Most of an address is CJK ideographs, which have no case: they skip the search of
+        // the case tables that `to_lowercase` makes for every other character.
+        if c.is_ascii() || ('\u{3400}'..='\u{9fff}').contains(&c) {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// Active companies registered before the window began.
@@ -311,6 +317,26 @@ mod tests {
     use super::*;
     use supervise_sdk::Value;
     use supervise_sdk::testing::{Fixture, Table};
+
+    #[test]
+    fn addresses_normalise_as_unicode_lowercase_without_spaces() {
+        let reference = |a: &str| -> String {
+            a.chars()
+                .filter(|c| !c.is_whitespace())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for a in [
+            "杭州市 上城区东路12号 1203室",
+            "ＡＢ路１号 Room A",
+            "ΣΟΦΙΑ İstanbul ǅ",
+            "\u{3400}\u{33ff}\u{9fff}\u{a000}\u{3000}x",
+            "",
+        ] {
+            assert_eq!(normalise(a), reference(a), "{a:?}");
+        }
+        assert_eq!(normalise("ＡＢ路 Room A"), "ａｂ路rooma");
+    }
 
     /// Six companies: A, B, C dormant at one address (a cluster); D dormant with the same
     /// representative as E, which is busy (not a cluster); F busy at A's address.
