@@ -536,45 +536,29 @@ async fn measure(
             m.agreed,
         )
     }];
-    eprintln!("{payments} payments, {}, {scope}: platform…", case.id);
-    let warm = Arc::new(Metrics::default());
-    let m = repeated(async || {
-        run_platform(store, runtime, (case.id, region), &warm, Clues::Cleared).await
-    })
-    .await;
-    let equal = m.subjects == want;
-    group.push(Measure {
-        phases: phases(&warm, common::arg("--repeat", 1).max(1)),
-        ..row(
-            "platform",
-            m.rows,
-            m.seconds,
-            m.peak,
-            m.subjects.len(),
-            equal,
-        )
-    });
-    eprintln!(
-        "{payments} payments, {}, {scope}: platform, again…",
-        case.id
-    );
-    let again = Arc::new(Metrics::default());
-    let m = repeated(async || {
-        run_platform(store, runtime, (case.id, region), &again, Clues::Kept).await
-    })
-    .await;
-    let equal = m.subjects == want;
-    group.push(Measure {
-        phases: phases(&again, common::arg("--repeat", 1).max(1)),
-        ..row(
-            "platform, again",
-            m.rows,
-            m.seconds,
-            m.peak,
-            m.subjects.len(),
-            equal,
-        )
-    });
+    // A first run (every clue new), then a re-run that finds the first run's clues again.
+    for (label, clues) in [
+        ("platform", Clues::Cleared),
+        ("platform, again", Clues::Kept),
+    ] {
+        eprintln!("{payments} payments, {}, {scope}: {label}…", case.id);
+        let metrics = Arc::new(Metrics::default());
+        let m = repeated(async || {
+            run_platform(store, runtime, (case.id, region), &metrics, clues).await
+        })
+        .await;
+        group.push(Measure {
+            phases: phases(&metrics, common::arg("--repeat", 1).max(1)),
+            ..row(
+                label,
+                m.rows,
+                m.seconds,
+                m.peak,
+                m.subjects.len(),
+                m.subjects == want,
+            )
+        });
+    }
     if wanted("--systems", "native") {
         eprintln!("{payments} payments, {}, {scope}: native…", case.id);
         let m = repeated(async || run_native(store, case.id, region).await).await;

@@ -338,7 +338,6 @@ fn expected(clue: &supervise::runtime::bindings::Clue) -> (Vec<String>, u64) {
 }
 
 async fn awkward_values_are_stored_exactly(db: &TestDb) {
-    use supervise::clues::dedup::{self, Keyed};
     use supervise::runtime::bindings::{Clue, Evidence, Field, Subject, Value};
 
     let origin = writing_run(db).await;
@@ -378,55 +377,76 @@ async fn awkward_values_are_stored_exactly(db: &TestDb) {
         }],
         dedup_key: format!("person:{i}:é\"\\"),
     };
-    let first: Vec<Clue> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| clue(i, *s, "first"))
-        .collect();
-    let mut tx = db.store.begin().await.expect("tx");
-    dedup::record(&mut tx, &origin, &Keyed::new(&first))
-        .await
-        .expect("record new");
-    tx.commit().await.expect("commit");
-    for c in &first {
-        let (text, bits, _) = stored(db, &c.dedup_key).await;
-        assert_eq!((text, bits), expected(c), "inserted {:?}", c.dedup_key);
-    }
+    let all = |scores: &[f64], salt: &str| -> Vec<Clue> {
+        scores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| clue(i, *s, salt))
+            .collect()
+    };
+    let first = all(&scores, "first");
+    let counts = write(db, &origin, &first, Write::Store).await;
+    assert_eq!(counts.new, scores.len() as u64);
+    check(db, &first, "inserted").await;
 
     // Found again with other content: each clue is updated to the new values, and a replay's
     // record keeps the whole clue as JSON.
-    sqlx::query("DELETE FROM run_clues")
-        .execute(db.store.pool())
-        .await
-        .expect("reuse the run");
-    let second: Vec<Clue> = scores
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, s)| clue(i, *s, "second"))
-        .collect();
-    let mut tx = db.store.begin().await.expect("tx");
-    let counts = dedup::record(&mut tx, &origin, &Keyed::new(&second))
-        .await
-        .expect("record changed");
-    tx.commit().await.expect("commit");
+    let reversed: Vec<f64> = scores.iter().rev().copied().collect();
+    let second = all(&reversed, "second");
+    let counts = write(db, &origin, &second, Write::Store).await;
     assert_eq!(counts.updated, scores.len() as u64);
-    for c in &second {
-        let (text, bits, _) = stored(db, &c.dedup_key).await;
-        assert_eq!((text, bits), expected(c), "updated {:?}", c.dedup_key);
-    }
-    sqlx::query("DELETE FROM run_clues")
-        .execute(db.store.pool())
-        .await
-        .expect("reuse the run");
-    let mut tx = db.store.begin().await.expect("tx");
-    dedup::record_apart(&mut tx, origin.run_id, &Keyed::new(&second), true)
-        .await
-        .expect("record apart");
-    tx.commit().await.expect("commit");
+    check(db, &second, "updated").await;
+    write(db, &origin, &second, Write::Apart).await;
     for c in &second {
         let (_, _, json) = stored(db, &c.dedup_key).await;
         assert_eq!(json, Some(serde_json::to_string(c).expect("clue json")));
+    }
+}
+
+/// Where [`write`] puts a run's clues.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Into the clue store (`dedup::record`).
+    Store,
+    /// Beside it, each clue kept whole (`dedup::record_apart`, as a backtest).
+    Apart,
+}
+
+/// Writes `clues` for `origin`'s run in a transaction of its own, after forgetting what the
+/// run recorded before (so that the run can be written again).
+async fn write(
+    db: &TestDb,
+    origin: &supervise::clues::dedup::Origin<'_>,
+    clues: &[supervise::runtime::bindings::Clue],
+    to: Write,
+) -> supervise::clues::ClueCounts {
+    use supervise::clues::dedup::{self, Keyed};
+    sqlx::query("DELETE FROM run_clues")
+        .execute(db.store.pool())
+        .await
+        .expect("reuse the run");
+    let keyed = Keyed::new(clues);
+    let mut tx = db.store.begin().await.expect("tx");
+    let counts = match to {
+        Write::Store => dedup::record(&mut tx, origin, &keyed)
+            .await
+            .expect("record"),
+        Write::Apart => {
+            dedup::record_apart(&mut tx, origin.run_id, &keyed, true)
+                .await
+                .expect("record apart");
+            Default::default()
+        }
+    };
+    tx.commit().await.expect("commit");
+    counts
+}
+
+/// Checks that every column of each of `clues` was stored exactly.
+async fn check(db: &TestDb, clues: &[supervise::runtime::bindings::Clue], what: &str) {
+    for c in clues {
+        let (text, bits, _) = stored(db, &c.dedup_key).await;
+        assert_eq!((text, bits), expected(c), "{what} {:?}", c.dedup_key);
     }
 }
 both!(awkward_values_are_stored_exactly);
