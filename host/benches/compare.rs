@@ -13,7 +13,9 @@
 //! Every system's clues are checked equal (the SQL's personal identifiers pseudonymised with
 //! the platform's key) before its time counts. Also import rows/s into the store (and into
 //! PostgreSQL with `DATABASE_URL`), and the sandbox's instantiation, cold compile and cached
-//! load. Prints tables, or the same rows as JSON with `--json`.
+//! load. Prints tables, or the same rows as JSON with `--json`. "rows" is the rows in scope of
+//! the model's datasets (the same input for every system); "read" is what the platform's and
+//! native runs read of them (a look-up by key reads only the rows it matches).
 //!
 //! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`; to measure
 //! less, `--systems platform,native,duckdb,sqlite`, `--models pension-after-death,shell-company`
@@ -32,9 +34,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::Row;
+use supervise::datasets::feed::StoreSource;
 use supervise::datasets::import::{self, ImportRequest};
+use supervise::datasets::memory::REGION_COLUMN;
 use supervise::datasets::pseudonym::{Pseudonymizer, to_hex};
 use supervise::datasets::schema::DatasetSchema;
+use supervise::datasets::snapshot::Snapshot;
 use supervise::datasets::{catalog, regions};
 use supervise::demo::Options;
 use supervise::demo::generate as province;
@@ -45,6 +50,8 @@ use supervise::runs::execute::today;
 use supervise::runs::queue;
 use supervise::runs::worker::DEFAULT_BATCH;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
+use supervise::runtime::bindings::ColumnType;
+use supervise::runtime::source::{ColumnRequest, DataSource, ScanRequest};
 use supervise::runtime::{Runtime, RuntimeConfig};
 use supervise::store::Store;
 use tokio::sync::watch;
@@ -90,7 +97,11 @@ struct Measure {
     payments: u64,
     scope: String,
     system: String,
+    /// Rows in scope of the model's datasets: the input, the same for every system.
     rows: u64,
+    /// Rows the platform's or native runs read (a look-up reads only the rows it matches);
+    /// `None` for the SQL engines.
+    read: Option<u64>,
     seconds: f64,
     rows_per_s: f64,
     ratio_to_duckdb: Option<f64>,
@@ -481,6 +492,34 @@ fn sandbox_costs(case: &Case) -> (f64, f64, f64) {
     (inst, cold, cached)
 }
 
+/// Rows of `case`'s datasets under `region` in the store's current snapshot, counted by a
+/// scan of their region column (outside any measurement).
+async fn rows_in_scope(store: &Store, case: &Case, region: &str) -> u64 {
+    let snapshot = Snapshot::current(store, case.datasets).await.expect("snapshot");
+    let source = StoreSource::new(store, &snapshot).await.expect("source");
+    let (datasets, region) = (case.datasets, region.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut rows = 0;
+        for dataset in datasets {
+            let request = ScanRequest {
+                dataset: (*dataset).into(),
+                columns: vec![ColumnRequest {
+                    name: REGION_COLUMN.into(),
+                    ty: ColumnType::Text,
+                }],
+                region: region.clone(),
+            };
+            let mut scan = source.scan(&request).expect("scan");
+            while let Some(batch) = scan.next_batch(1 << 16).expect("batch") {
+                rows += u64::from(batch.rows);
+            }
+        }
+        rows
+    })
+    .await
+    .expect("join")
+}
+
 /// Measures one model at one scope on every system; the platform's clues are the reference.
 #[allow(clippy::too_many_arguments)]
 async fn measure(
@@ -492,13 +531,15 @@ async fn measure(
     pseudo: &Pseudonymizer,
     (payments, scope, region, prefix): (u64, &str, &str, &str),
 ) -> Vec<Measure> {
+    let rows = rows_in_scope(store, case, region).await;
     let row =
-        |system: &str, rows: u64, seconds: f64, peak: f64, clues: usize, equal: bool| Measure {
+        |system: &str, read: Option<u64>, seconds: f64, peak: f64, clues: usize, equal: bool| Measure {
             model: case.id.into(),
             payments,
             scope: scope.into(),
             system: system.into(),
             rows,
+            read,
             seconds,
             rows_per_s: rows as f64 / seconds,
             ratio_to_duckdb: None,
@@ -524,12 +565,12 @@ async fn measure(
     })
     .await;
     // The reference every other system's clues are checked against.
-    let (rows, want) = (m.rows, m.subjects);
+    let want = m.subjects;
     let mut group = vec![Measure {
         phases: phases(&cold, common::arg("--repeat", 1).max(1)),
         ..row(
             "platform, cold",
-            rows,
+            Some(m.rows),
             m.seconds,
             m.peak,
             want.len(),
@@ -551,7 +592,7 @@ async fn measure(
             phases: phases(&metrics, common::arg("--repeat", 1).max(1)),
             ..row(
                 label,
-                m.rows,
+                Some(m.rows),
                 m.seconds,
                 m.peak,
                 m.subjects.len(),
@@ -564,7 +605,7 @@ async fn measure(
         let m = repeated(async || run_native(store, case.id, region).await).await;
         group.push(row(
             "native",
-            m.rows,
+            Some(m.rows),
             m.seconds,
             m.peak,
             m.subjects.len(),
@@ -604,7 +645,7 @@ async fn measure(
                     }
                 })
                 .collect();
-            (run.seconds, rows, run.peak_mib, got)
+            (run.seconds, 0, run.peak_mib, got)
         })
         .await;
         let system = if *engine == "duckdb" {
@@ -614,7 +655,7 @@ async fn measure(
         };
         group.push(row(
             system,
-            rows,
+            None,
             m.seconds,
             m.peak,
             m.subjects.len(),
@@ -756,19 +797,20 @@ fn print_tables(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("Stored data to stored clues ({SLOTS} runs at a time; {cores} cores)");
     println!(
-        "| model               | payments   | scope    | system         | rows       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
+        "| model               | payments   | scope    | system         | rows       | read       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
     );
     println!(
-        "|---------------------|------------|----------|----------------|------------|----------|-------------|----------|----------|-------|-------|"
+        "|---------------------|------------|----------|----------------|------------|------------|----------|-------------|----------|----------|-------|-------|"
     );
     for m in table {
         println!(
-            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
             m.model,
             m.payments,
             m.scope,
             m.system,
             m.rows,
+            m.read.map_or("–".into(), |r| r.to_string()),
             m.seconds,
             m.rows_per_s,
             m.ratio_to_duckdb.map_or("–".into(), |r| format!("{r:.2}")),

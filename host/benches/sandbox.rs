@@ -1,7 +1,8 @@
-//! Sandbox versus native: pension-after-death over the same columnar batches, run through the
-//! wasmtime sandbox (fuel and epoch deadline on, as in production) and compiled natively with
-//! the SDK's harness (same code, same hasher, same batch size). Also instantiation time with
-//! `InstancePre` and the pooling allocator, and cold compile versus cached load.
+//! Sandbox versus native: pension-after-death over the same in-memory source (the host's
+//! `MemorySource`: the same batches and the same key index), run through the wasmtime sandbox
+//! (fuel and epoch deadline on, as in production) and compiled natively into this binary
+//! (same code, same hasher). Also instantiation time with `InstancePre` and the pooling
+//! allocator, and cold compile versus cached load.
 //!
 //! `cargo bench -p supervise --bench sandbox [-- --payments N --deaths N --runs N]`
 
@@ -13,11 +14,10 @@ use supervise::datasets::columns::StoredColumn;
 use supervise::datasets::memory::{MemorySource, MemoryTable};
 use supervise::runtime::bindings as host;
 use supervise::runtime::{Outcome, RunInfo, RunLimits, RunRequest, Runtime, RuntimeConfig};
-use supervise_sdk::bindings::supervise::model::types as sdk;
-use supervise_sdk::testing::{Fixture, Table};
 
 mod common;
 use common::arg;
+use common::native::run_model;
 
 /// Raw columns, generated once and handed to both systems.
 struct Data {
@@ -156,42 +156,6 @@ fn host_source(d: &Data) -> MemorySource {
     source
 }
 
-fn native_fixture(d: &Data) -> Fixture {
-    let txt = |t: &(Vec<u8>, Vec<u32>)| {
-        sdk::ColumnValues::Text(sdk::TextColumn {
-            data: t.0.clone(),
-            offsets: t.1.clone(),
-        })
-    };
-    let (nd, np) = (d.death_dates.len(), d.pay_dates.len());
-    Fixture::new("330000", "2024-12-31")
-        .table(
-            Table::new(DEATHS)
-                .column("record_id", txt(&d.death_ids), nd)
-                .column(
-                    "id_number",
-                    sdk::ColumnValues::Pseudonym(d.death_people.clone()),
-                    nd,
-                )
-                .column(
-                    "death_date",
-                    sdk::ColumnValues::Date(d.death_dates.clone()),
-                    nd,
-                ),
-        )
-        .table(
-            Table::new(PAYMENTS)
-                .column("payment_id", txt(&d.pay_ids), np)
-                .column(
-                    "id_number",
-                    sdk::ColumnValues::Pseudonym(d.pay_people.clone()),
-                    np,
-                )
-                .column("pay_date", sdk::ColumnValues::Date(d.pay_dates.clone()), np)
-                .column("amount", sdk::ColumnValues::Decimal(d.amounts.clone()), np),
-        )
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -205,7 +169,6 @@ fn main() {
     eprintln!("generating {payments} payments and {deaths} deaths…");
     let data = generate(payments, deaths);
     let source: Arc<MemorySource> = Arc::new(host_source(&data));
-    let fixture = native_fixture(&data);
     drop(data);
 
     let cache = tempfile::tempdir().expect("tempdir");
@@ -228,12 +191,12 @@ fn main() {
     let mut native_clues = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let out = fixture.run::<PensionAfterDeath>().expect("native run");
+        let rows = Default::default();
+        let clues = run_model::<PensionAfterDeath>(source.clone(), "330000", 20_088, &rows);
         native_times.push(t.elapsed());
-        native_clues = out
-            .clues
+        native_clues = clues
             .iter()
-            .map(|c| (c.dedup_key_text().to_string(), c.reason_text().to_string()))
+            .map(|c| (c.dedup_key.clone(), c.reason.clone()))
             .collect();
     }
 

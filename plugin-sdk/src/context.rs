@@ -7,6 +7,9 @@ use crate::{Batch, Clue, Date, Decimal, Error, Level, Result, Value};
 /// Rows per batch that scans ask for unless told otherwise.
 pub const DEFAULT_BATCH_ROWS: u32 = 16_384;
 
+/// Keys per look-up in [`Index::for_each_pseudonym_match`] before any split.
+const LOOKUP_KEYS: usize = 1024;
+
 /// How many clues are buffered before they are sent to the host in one call.
 const EMIT_BUFFER: usize = 256;
 
@@ -281,6 +284,52 @@ impl Index {
     pub fn get_pseudonyms(&mut self, keys: &[crate::Pseudonym]) -> Result<(Batch, Vec<u32>)> {
         let flat = keys.iter().flat_map(|p| p.0).collect();
         self.get(ColumnValues::Pseudonym(flat))
+    }
+
+    /// Looks up every pseudonym of `keys`, however many, in groups small enough for the
+    /// host's cap on a look-up's rows: calls `f` with each group's matched rows (in the order
+    /// a scan returns them) and, per row, the index in `keys` of the key it matched. A group
+    /// that matches too many rows is split in half until it fits; one key matching more rows
+    /// than the cap fails with [`Error::LimitExceeded`].
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &mut supervise_sdk::RunContext, dead: &[supervise_sdk::Pseudonym]) -> supervise_sdk::Result<()> {
+    /// let mut payments = ctx.index("pension_payments", "id_number", &["pay_date"])?;
+    /// payments.for_each_pseudonym_match(dead, |batch, at| {
+    ///     let dates = batch.date("pay_date")?;
+    ///     for row in 0..batch.rows() {
+    ///         let _who = dead[at[row] as usize];
+    ///         let _paid = dates.get(row);
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn for_each_pseudonym_match(
+        &mut self,
+        keys: &[crate::Pseudonym],
+        mut f: impl FnMut(&Batch, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        let mut todo: Vec<std::ops::Range<usize>> = (0..keys.len())
+            .step_by(LOOKUP_KEYS)
+            .rev()
+            .map(|start| start..(start + LOOKUP_KEYS).min(keys.len()))
+            .collect();
+        while let Some(group) = todo.pop() {
+            match self.get_pseudonyms(&keys[group.clone()]) {
+                Ok((batch, positions)) => {
+                    let at: Vec<u32> = positions.iter().map(|p| p + group.start as u32).collect();
+                    f(&batch, &at)?;
+                }
+                Err(Error::LimitExceeded(_)) if group.len() > 1 => {
+                    let mid = group.start + group.len() / 2;
+                    todo.push(mid..group.end);
+                    todo.push(group.start..mid);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Looks up many integer keys.

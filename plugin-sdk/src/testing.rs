@@ -37,6 +37,9 @@ use crate::{
 /// The column holding each row's region code, by the province's naming standard.
 pub const REGION_COLUMN: &str = "region_code";
 
+/// The most rows the platform returns from one look-up by default (its `max-batch-rows`).
+const HOST_BATCH_CAP: usize = 65_536;
+
 /// A test pseudonym for an identifier: normalised (trimmed, upper-case) and hashed with a
 /// fixed, public function. It is stable and collision-resistant enough for fixtures but is
 /// **not** the platform's keyed hash, which only the host can compute.
@@ -391,19 +394,25 @@ impl Backend for Harness<'_> {
         let mut wanted = columns.to_vec();
         wanted.push(key_column.to_string());
         let (mut projected, selection) = self.open(dataset, &wanted)?;
-        let key = projected.pop().map(|c| c.values.clone());
-        let Some(key) = key else {
+        let Some(key) = projected.pop() else {
             return Err(Error::InvalidArgument("no key column".into()));
         };
-        if matches!(key, ColumnValues::Boolean(_) | ColumnValues::Decimal(_)) {
+        if matches!(
+            key.values,
+            ColumnValues::Boolean(_) | ColumnValues::Decimal(_)
+        ) {
             return Err(Error::InvalidArgument(format!(
                 "`{dataset}.{key_column}` cannot be a key"
             )));
         }
-        let rows: Vec<u32> = selection.unwrap_or_else(|| (0..len_of(&key) as u32).collect());
+        let rows: Vec<u32> = selection.unwrap_or_else(|| (0..len_of(&key.values) as u32).collect());
         let mut map: HashMap<Key, Vec<u32>> = HashMap::new();
-        for r in rows {
-            map.entry(key_at(&key, r as usize)).or_default().push(r);
+        // As on the host, a null key matches nothing.
+        let valid = |r: u32| validity_of(&key, &[r]).first().is_some_and(|b| b & 1 != 0);
+        for r in rows.into_iter().filter(|&r| valid(r)) {
+            map.entry(key_at(&key.values, r as usize))
+                .or_default()
+                .push(r);
         }
         Ok(Box::new(HarnessIndex {
             dataset: dataset.into(),
@@ -495,14 +504,20 @@ fn count_rows(out: &Rc<RefCell<Outcome>>, dataset: &str, rows: usize) {
 
 impl IndexSource for HarnessIndex {
     fn get_many(&mut self, keys: &ColumnValues) -> Result<(wit::Batch, Vec<u32>)> {
-        let mut rows = Vec::new();
-        let mut positions = Vec::new();
+        let mut hits: Vec<(u32, u32)> = Vec::new();
         for i in 0..len_of(keys) {
-            if let Some(hits) = self.map.get(&key_at(keys, i)) {
-                rows.extend_from_slice(hits);
-                positions.extend(std::iter::repeat_n(i as u32, hits.len()));
+            if let Some(rows) = self.map.get(&key_at(keys, i)) {
+                hits.extend(rows.iter().map(|&r| (r, i as u32)));
             }
         }
+        if hits.len() > HOST_BATCH_CAP {
+            return Err(Error::LimitExceeded(format!(
+                "look-up matched more than {HOST_BATCH_CAP} rows: ask for fewer keys at a time"
+            )));
+        }
+        // In the order a scan returns them, as on the host.
+        hits.sort_unstable();
+        let (rows, positions): (Vec<u32>, Vec<u32>) = hits.into_iter().unzip();
         count_rows(&self.out, &self.dataset, rows.len());
         let columns = self.columns.iter().map(|c| take(c, &rows)).collect();
         Ok((

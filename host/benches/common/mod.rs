@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod clues;
+pub mod native;
 
 /// The value after `--name` on the command line, or `default`.
 pub fn arg(name: &str, default: usize) -> usize {

@@ -7,6 +7,7 @@
 //! Decoded columns of a chunk are kept in the store's block cache ([`Store::blocks`]): a
 //! committed chunk never changes, so every later scan of that column reads memory instead of
 //! the database. A chunk is read from the database only for the columns the cache lacks.
+//! A look-up (`index`) keeps each chunk's rows grouped by key there too ([`super::keys`]).
 //!
 //! The sandbox is synchronous, so chunks are fetched with [`tokio::runtime::Handle::block_on`]:
 //! run models on a blocking thread (`spawn_blocking`), never inside an async task.
@@ -26,7 +27,7 @@ use crate::store::{BlockKey, Store};
 use super::catalog;
 use super::chunk;
 use super::columns::{Rows, StoredColumn};
-use super::memory::{MemorySource, MemoryTable};
+use super::keys::{self, KeyRows, Part, PartsIndex};
 use super::region;
 use super::schema::DatasetSchema;
 use super::snapshot::Snapshot;
@@ -205,6 +206,9 @@ impl StoreSource {
 /// The block-cache kind of a chunk's decoded column (key: import, chunk number, column).
 const CHUNK_COLUMN: &str = "chunk.column";
 
+/// The block-cache kind of a chunk's key rows (key: import, chunk number, key column).
+const CHUNK_KEYS: &str = "chunk.keys";
+
 /// How many chunks past the current one a scan looks for one to read ahead.
 const READ_AHEAD_WINDOW: usize = 4;
 
@@ -351,29 +355,58 @@ impl StoreScan {
             .collect()
     }
 
-    fn load(&mut self, at: usize) -> Result<Current, SourceError> {
+    /// Chunk `at`'s requested columns, and its region column when some of its rows lie
+    /// outside the scan's region (the model's own copy when it asked for that column).
+    #[allow(clippy::type_complexity)]
+    fn chunk(
+        &mut self,
+        at: usize,
+    ) -> Result<(Vec<Arc<StoredColumn>>, Option<Arc<StoredColumn>>), SourceError> {
         let mut columns = self.columns(at)?;
-        let rows = columns.first().map_or(0, |c| c.len());
-        let selection = if self.all_in(&self.chunks[at]) {
-            None
-        } else {
-            // The region column filters the rows; a model that reads it too gets the same copy.
-            let region = match self.columns.iter().position(|c| *c == self.region_column) {
-                Some(i) => columns.get(i).cloned(),
-                None => columns.pop(),
-            }
-            .ok_or_else(|| backend("chunk lacks its region column"))?;
-            Some(
-                (0..rows)
-                    .filter(|&i| {
-                        region
-                            .text_at(i)
-                            .is_some_and(|code| region::covers(&self.scope, code))
-                    })
-                    .map(|i| i as u32)
-                    .collect(),
-            )
+        if self.all_in(&self.chunks[at]) {
+            return Ok((columns, None));
+        }
+        let region = match self.columns.iter().position(|c| *c == self.region_column) {
+            Some(i) => columns.get(i).cloned(),
+            None => columns.pop(),
+        }
+        .ok_or_else(|| backend("chunk lacks its region column"))?;
+        Ok((columns, Some(region)))
+    }
+
+    /// Chunk `at`'s rows grouped by the keys of its column `name` (`column`): from the
+    /// cache, else built and kept there.
+    fn key_rows(&self, at: usize, name: &str, column: &StoredColumn) -> Arc<KeyRows> {
+        let c = &self.chunks[at];
+        let key = BlockKey {
+            kind: CHUNK_KEYS,
+            id: c.import,
+            part: c.no,
+            name: name.into(),
         };
+        let blocks = self.store.blocks();
+        if let Some(rows) = blocks.get::<KeyRows>(&key) {
+            return rows;
+        }
+        let rows = Arc::new(KeyRows::build(column));
+        blocks.put(key, rows.clone(), rows.heap_bytes());
+        rows
+    }
+
+    fn load(&mut self, at: usize) -> Result<Current, SourceError> {
+        let (columns, region) = self.chunk(at)?;
+        let rows = columns.first().map_or(0, |c| c.len());
+        // The region column filters the rows.
+        let selection = region.map(|region| {
+            (0..rows)
+                .filter(|&i| {
+                    region
+                        .text_at(i)
+                        .is_some_and(|code| region::covers(&self.scope, code))
+                })
+                .map(|i| i as u32)
+                .collect()
+        });
         Ok(Current {
             columns,
             selection,
@@ -432,46 +465,37 @@ impl DataSource for StoreSource {
         Ok(Box::new(self.reader(request)?))
     }
 
-    /// Reads the dataset's rows in scope once and indexes them in memory.
+    /// One part per chunk in scope; each chunk's key rows are built on its first look-up
+    /// and kept in the block cache beside its decoded columns, so later runs only look up.
     fn index(
         &self,
         request: &ScanRequest,
         key: &ColumnRequest,
     ) -> Result<Box<dyn KeyIndex>, SourceError> {
+        if !keys::can_be_key(key.ty) {
+            return Err(SourceError::BadKey(key.name.clone()));
+        }
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
-        let mut reader = self.reader(&with_key)?;
-        let mut gathered: Option<Vec<StoredColumn>> = None;
-        while let Some(batch) = reader.next_batch(chunk::CHUNK_ROWS)? {
-            let cols: Vec<StoredColumn> = batch
-                .columns
-                .into_iter()
-                .zip(&with_key.columns)
-                .map(|(c, req)| StoredColumn::from_values(req.ty, c.values, c.validity))
-                .collect::<Result<_, _>>()
-                .map_err(backend)?;
-            match &mut gathered {
-                None => gathered = Some(cols),
-                Some(all) => {
-                    for (a, c) in all.iter_mut().zip(&cols) {
-                        a.append(c).map_err(backend)?;
-                    }
-                }
-            }
+        let mut scan = self.reader(&with_key)?;
+        let mut parts = Vec::with_capacity(scan.chunks.len());
+        for at in 0..scan.chunks.len() {
+            let (mut columns, region) = scan.chunk(at)?;
+            let key_column = columns
+                .pop()
+                .ok_or_else(|| backend("a decoded chunk lacks its key column"))?;
+            let keys = scan.key_rows(at, &key.name, &key_column);
+            parts.push(Part {
+                columns,
+                keys,
+                region,
+            });
         }
-        let mut table = MemoryTable::default();
-        for (req, col) in with_key.columns.iter().zip(gathered.unwrap_or_default()) {
-            table.add(&req.name, col).map_err(backend)?;
-        }
-        if table.rows() == 0 {
-            // No rows in scope: an empty table of the right columns.
-            for req in &with_key.columns {
-                let empty = super::columns::ColumnBuilder::new(req.ty).finish();
-                table.add(&req.name, empty).map_err(backend)?;
-            }
-        }
-        let mut memory = MemorySource::default();
-        memory.insert(&request.dataset, table);
-        memory.index(request, key)
+        Ok(Box::new(PartsIndex::new(
+            request.columns.clone(),
+            key.ty,
+            &request.region,
+            parts,
+        )))
     }
 }

@@ -1,15 +1,16 @@
 //! An in-memory [`DataSource`]: tables of [`StoredColumn`]s, scoped by region. Serves
 //! fixture files and benchmarks; the database-backed source has the same behaviour.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use crate::runtime::bindings::{Batch, ColumnType, ColumnValues};
+use crate::runtime::bindings::Batch;
 use crate::runtime::source::{
     BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError,
 };
 
 use super::columns::{Rows, StoredColumn};
+use super::keys::{self, KeyRows, Part, PartsIndex};
 use super::region;
 
 /// The column holding each row's region code, by the province's naming standard.
@@ -20,6 +21,8 @@ pub const REGION_COLUMN: &str = "region_code";
 pub struct MemoryTable {
     columns: BTreeMap<String, Arc<StoredColumn>>,
     rows: usize,
+    /// Key rows per key column, built on a column's first look-up.
+    keys: Arc<Mutex<BTreeMap<String, Arc<KeyRows>>>>,
 }
 
 impl MemoryTable {
@@ -34,7 +37,17 @@ impl MemoryTable {
         }
         self.rows = column.len();
         self.columns.insert(name.to_string(), Arc::new(column));
+        // Key rows built before belong to the columns as they were (and to clones).
+        self.keys = Arc::default();
         Ok(())
+    }
+
+    /// The key rows of `column` (named `name`), built on first use.
+    fn key_rows(&self, name: &str, column: &StoredColumn) -> Arc<KeyRows> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.entry(name.to_string())
+            .or_insert_with(|| Arc::new(KeyRows::build(column)))
+            .clone()
     }
 
     /// Number of rows.
@@ -144,83 +157,6 @@ impl BatchReader for MemoryScan {
     }
 }
 
-/// A hashable look-up key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Text(Box<[u8]>),
-    Word(i64),
-    Pair(u64, u64),
-}
-
-fn keys_of(values: &ColumnValues) -> Vec<Key> {
-    match values {
-        ColumnValues::Text(t) => t
-            .offsets
-            .windows(2)
-            .map(|w| Key::Text(t.data[w[0] as usize..w[1] as usize].into()))
-            .collect(),
-        ColumnValues::Integer(v) | ColumnValues::Timestamp(v) | ColumnValues::Decimal(v) => {
-            v.iter().map(|x| Key::Word(*x)).collect()
-        }
-        ColumnValues::Date(v) => v.iter().map(|x| Key::Word(i64::from(*x))).collect(),
-        ColumnValues::Boolean(v) => v.iter().map(|x| Key::Word(i64::from(*x))).collect(),
-        ColumnValues::Pseudonym(v) => v.chunks_exact(2).map(|p| Key::Pair(p[0], p[1])).collect(),
-    }
-}
-
-fn type_of(values: &ColumnValues) -> ColumnType {
-    match values {
-        ColumnValues::Text(_) => ColumnType::Text,
-        ColumnValues::Integer(_) => ColumnType::Integer,
-        ColumnValues::Decimal(_) => ColumnType::Decimal,
-        ColumnValues::Date(_) => ColumnType::Date,
-        ColumnValues::Timestamp(_) => ColumnType::Timestamp,
-        ColumnValues::Boolean(_) => ColumnType::Boolean,
-        ColumnValues::Pseudonym(_) => ColumnType::Pseudonym,
-    }
-}
-
-struct MemoryIndex {
-    columns: Vec<(String, Arc<StoredColumn>)>,
-    key_type: ColumnType,
-    map: HashMap<Key, Vec<u32>>,
-}
-
-impl KeyIndex for MemoryIndex {
-    fn get_many(
-        &mut self,
-        keys: &ColumnValues,
-        max_rows: usize,
-    ) -> Result<Option<(Batch, Vec<u32>)>, SourceError> {
-        if type_of(keys) != self.key_type {
-            return Err(SourceError::KeyType(self.key_type));
-        }
-        let mut rows = Vec::new();
-        let mut positions = Vec::new();
-        for (i, k) in keys_of(keys).iter().enumerate() {
-            if let Some(hits) = self.map.get(k) {
-                if rows.len() + hits.len() > max_rows {
-                    return Ok(None);
-                }
-                rows.extend_from_slice(hits);
-                positions.extend(std::iter::repeat_n(i as u32, hits.len()));
-            }
-        }
-        let columns = self
-            .columns
-            .iter()
-            .map(|(name, c)| c.gather(name, &Rows::List(&rows)))
-            .collect();
-        Ok(Some((
-            Batch {
-                rows: rows.len() as u32,
-                columns,
-            },
-            positions,
-        )))
-    }
-}
-
 impl DataSource for MemorySource {
     fn scan(&self, request: &ScanRequest) -> Result<Box<dyn BatchReader>, SourceError> {
         let (columns, selection, total) = self.open(request)?;
@@ -232,35 +168,40 @@ impl DataSource for MemorySource {
         }))
     }
 
+    /// One part over the whole table, its key rows built on the first look-up of that
+    /// column and kept with the table; rows outside the region are left out at look-up.
     fn index(
         &self,
         request: &ScanRequest,
         key: &ColumnRequest,
     ) -> Result<Box<dyn KeyIndex>, SourceError> {
-        if matches!(key.ty, ColumnType::Boolean | ColumnType::Decimal) {
+        if !keys::can_be_key(key.ty) {
             return Err(SourceError::BadKey(key.name.clone()));
         }
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
-        let (mut columns, selection, total) = self.open(&with_key)?;
-        let Some((_, key_col)) = columns.pop() else {
+        let table = self
+            .tables
+            .get(&request.dataset)
+            .ok_or_else(|| SourceError::UnknownDataset(request.dataset.clone()))?;
+        let mut columns: Vec<Arc<StoredColumn>> = table
+            .project(&request.dataset, &with_key.columns)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let Some(key_column) = columns.pop() else {
             return Err(SourceError::BadKey(key.name.clone()));
         };
-        let keys = keys_of(&key_col.values);
-        let mut map: HashMap<Key, Vec<u32>> = HashMap::new();
-        let mut add = |i: usize| {
-            if key_col.is_valid(i) {
-                map.entry(keys[i].clone()).or_default().push(i as u32);
-            }
-        };
-        match selection {
-            Some(sel) => sel.iter().for_each(|&i| add(i as usize)),
-            None => (0..total).for_each(add),
-        }
-        Ok(Box::new(MemoryIndex {
+        let part = Part {
             columns,
-            key_type: key.ty,
-            map,
-        }))
+            keys: table.key_rows(&key.name, &key_column),
+            region: table.columns.get(REGION_COLUMN).cloned(),
+        };
+        Ok(Box::new(PartsIndex::new(
+            request.columns.clone(),
+            key.ty,
+            &request.region,
+            vec![part],
+        )))
     }
 }

@@ -10,6 +10,7 @@ pub mod feed;
 pub mod fixtures;
 pub mod identify;
 pub mod import;
+pub mod keys;
 pub mod memory;
 mod pending;
 pub mod pseudonym;

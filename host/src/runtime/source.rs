@@ -39,6 +39,10 @@ pub enum SourceError {
     /// Look-up keys of the wrong type; the model's mistake, returned as a WIT error.
     #[error("look-up keys are not of the key column's type {0}")]
     KeyType(ColumnType),
+    /// Look-up keys whose layout is broken (text offsets out of order or past the data, a
+    /// pseudonym list of odd length); the model's mistake, returned as a WIT error.
+    #[error("look-up keys are malformed: {0}")]
+    MalformedKeys(String),
     /// The backing store failed.
     #[error("data source failed: {0}")]
     Backend(String),

@@ -7,7 +7,7 @@ use supervise::datasets::feed::StoreSource;
 use supervise::datasets::fixtures;
 use supervise::datasets::import::{self, ImportRequest, Mode};
 use supervise::datasets::snapshot::Snapshot;
-use supervise::runtime::bindings::{ColumnType, Value};
+use supervise::runtime::bindings::{ColumnType, ColumnValues, Value};
 use supervise::runtime::source::{ColumnRequest, DataSource, ScanRequest, SourceError};
 use supervise::runtime::{
     Failure, LoadedModel, Outcome, RunInfo, RunLimits, RunOutcome, RunRequest, Runtime,
@@ -99,13 +99,14 @@ async fn regions_scope_what_a_run_sees(db: &TestDb) {
     let county = run(db, pension.clone(), "330102", &snap, None, vec![]).await;
     assert_eq!(county.outcome, Outcome::Succeeded);
     assert_eq!(county.clues.len(), 1);
-    assert_eq!(county.stats.rows_read["pension_payments"], 7);
+    // Only the payments of the people who died in the region are read.
+    assert_eq!(county.stats.rows_read["pension_payments"], 6);
     assert_eq!(county.stats.rows_read["death_registrations"], 2);
 
     let other = run(db, pension.clone(), "330103", &snap, None, vec![]).await;
     assert_eq!(other.stats.rows_read["pension_payments"], 2);
     let city = run(db, pension.clone(), "330100", &snap, None, vec![]).await;
-    assert_eq!(city.stats.rows_read["pension_payments"], 9);
+    assert_eq!(city.stats.rows_read["pension_payments"], 8);
     assert_eq!(city.clues.len(), 2);
     let province = run(db, pension.clone(), "330000", &snap, None, vec![]).await;
     assert_eq!(summary(&province), summary(&city));
@@ -327,6 +328,17 @@ async fn import_many_chunks(db: &TestDb) -> (Snapshot, usize) {
     (snap, rows)
 }
 
+/// The first column of `batch`, text.
+fn payment_ids(batch: &supervise::runtime::bindings::Batch) -> Vec<String> {
+    let supervise::runtime::bindings::ColumnValues::Text(t) = &batch.columns[0].values else {
+        panic!("payment_id is text");
+    };
+    t.offsets
+        .windows(2)
+        .map(|w| String::from_utf8(t.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8"))
+        .collect()
+}
+
 async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
     let (snap, rows) = import_many_chunks(db).await;
     let source = StoreSource::new(&db.store, &snap).await.expect("source");
@@ -346,15 +358,7 @@ async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
                 let mut seen = Vec::new();
                 // An odd batch size, so that batches end inside chunks as well as at their ends.
                 while let Some(batch) = scan.next_batch(7_777).expect("batch") {
-                    let supervise::runtime::bindings::ColumnValues::Text(t) =
-                        &batch.columns[0].values
-                    else {
-                        panic!("payment_id is text");
-                    };
-                    for r in 0..batch.rows as usize {
-                        let (a, b) = (t.offsets[r] as usize, t.offsets[r + 1] as usize);
-                        seen.push(String::from_utf8(t.data[a..b].to_vec()).expect("utf-8"));
-                    }
+                    seen.extend(payment_ids(&batch));
                 }
                 seen
             };
@@ -414,3 +418,81 @@ async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
     );
 }
 both!(a_scan_over_many_chunks_returns_each_row_in_scope_once);
+
+async fn a_look_up_returns_the_rows_a_scan_would_in_the_same_order(db: &TestDb) {
+    let (snap, rows) = import_many_chunks(db).await;
+    let source = StoreSource::new(&db.store, &snap).await.expect("source");
+    let store = db.store.clone();
+    let [a, b] = key().pseudonym("330102195001011234");
+    let [x, y] = key().pseudonym("110101199001011234");
+    let checks = tokio::task::spawn_blocking(move || {
+        let request = |region: &str| ScanRequest {
+            dataset: "pension_payments".into(),
+            columns: vec![ColumnRequest {
+                name: "payment_id".into(),
+                ty: ColumnType::Text,
+            }],
+            region: region.into(),
+        };
+        let id_number = ColumnRequest {
+            name: "id_number".into(),
+            ty: ColumnType::Pseudonym,
+        };
+        let scanned = |region: &str| {
+            let mut scan = source.scan(&request(region)).expect("scan");
+            let mut seen = Vec::new();
+            while let Some(batch) = scan.next_batch(65_536).expect("batch") {
+                seen.extend(payment_ids(&batch));
+            }
+            seen
+        };
+        let look = |region: &str, keys: Vec<u64>, cap: usize| {
+            let mut index = source.index(&request(region), &id_number).expect("index");
+            index
+                .get_many(&ColumnValues::Pseudonym(keys), cap)
+                .expect("look-up")
+                .map(|(batch, at)| (payment_ids(&batch), at))
+        };
+        // The person paid in every row, after a key that matches nothing.
+        let province = look("330000", vec![x, y, a, b], rows);
+        let county = look("330102", vec![x, y, a, b], rows);
+        let nobody = look("330000", vec![x, y], rows);
+        let over_cap = look("330000", vec![a, b], rows - 1);
+        let before = store.blocks().stats();
+        let again = look("330102", vec![a, b], rows);
+        let after = store.blocks().stats();
+        (
+            (province, scanned("330000")),
+            (county, scanned("330102")),
+            nobody,
+            over_cap,
+            again,
+            (before, after),
+        )
+    })
+    .await
+    .expect("join");
+    let ((province, province_scan), (county, county_scan), nobody, over_cap, again, stats) = checks;
+    let (province, at) = province.expect("under the cap");
+    assert_eq!(province.len(), rows);
+    assert_eq!(province, province_scan, "the scan's rows, in its order");
+    assert!(
+        at.iter().all(|&p| p == 1),
+        "each row names the key it matched"
+    );
+    let (county, _) = county.expect("under the cap");
+    assert!(county.len() < rows);
+    assert_eq!(
+        county, county_scan,
+        "only the region's rows, in the scan's order"
+    );
+    assert_eq!(nobody, Some((vec![], vec![])));
+    assert_eq!(over_cap, None, "more rows than the cap: refused");
+    assert_eq!(again.map(|(ids, _)| ids), Some(county));
+    let (before, after) = stats;
+    assert_eq!(
+        after.misses, before.misses,
+        "a second look-up reads no column and builds no key rows again: {after:?}"
+    );
+}
+both!(a_look_up_returns_the_rows_a_scan_would_in_the_same_order);

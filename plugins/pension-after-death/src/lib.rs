@@ -3,8 +3,8 @@
 //! death. One clue per person; the evidence is the death record and the payments after it.
 
 use supervise_sdk::{
-    Clue, ColumnType, Date, Decimal, Error, Evidence, Manifest, Model, Pseudonym, PseudonymFilter,
-    PseudonymMap, Result, RunContext,
+    Clue, ColumnType, Date, Decimal, Error, Evidence, Manifest, Model, Pseudonym, PseudonymMap,
+    Result, RunContext,
 };
 
 /// The dataset of death registrations (civil affairs).
@@ -126,7 +126,8 @@ fn load_deaths(ctx: &mut RunContext) -> Result<PseudonymMap<Death>> {
     Ok(deaths)
 }
 
-/// Payments made after death plus the grace period, per person.
+/// Payments made after death plus the grace period, per person. Only the payments of the
+/// people who died are read: the host looks them up by person in its index of the payments.
 fn collide(
     ctx: &mut RunContext,
     deaths: &PseudonymMap<Death>,
@@ -134,42 +135,31 @@ fn collide(
     max_evidence: usize,
 ) -> Result<PseudonymMap<Hit>> {
     let mut hits: PseudonymMap<Hit> = PseudonymMap::default();
-    // Nearly every payment is to someone alive: most rows stop at the filter.
-    let dead: PseudonymFilter = deaths.keys().copied().collect();
-    let columns = ["payment_id", "id_number", "pay_date", "amount"];
-    for batch in ctx.scan(PAYMENTS, &columns)? {
-        let batch = batch?;
-        let people = batch.pseudonym("id_number")?;
+    let dead: Vec<Pseudonym> = deaths.keys().copied().collect();
+    let mut payments = ctx.index(PAYMENTS, "id_number", &["payment_id", "pay_date", "amount"])?;
+    payments.for_each_pseudonym_match(&dead, |batch, at| {
         let dates = batch.date("pay_date")?;
         let amounts = batch.decimal("amount")?;
         let ids = batch.text("payment_id")?;
-        let all_valid = !(people.has_nulls() || dates.has_nulls() || amounts.has_nulls());
-        let (pv, dv, av) = (people.values(), dates.values(), amounts.values());
         for row in 0..batch.rows() {
-            let valid = all_valid || (people.is_valid(row) && dates.is_valid(row));
-            if !valid || !dead.may_contain(pv[row]) {
-                continue;
-            }
-            let Some(death) = deaths.get(&pv[row]) else {
+            let person = dead[at[row] as usize];
+            let Some(date) = dates.get(row) else {
                 continue;
             };
-            if dv[row].days_since(death.date) <= grace {
+            if date.days_since(deaths[&person].date) <= grace {
                 continue;
             }
-            let amount = if amounts.is_valid(row) {
-                av[row]
-            } else {
-                Decimal(0)
-            };
-            let hit = hits.entry(pv[row]).or_default();
+            let amount = amounts.get(row).unwrap_or(Decimal(0));
+            let hit = hits.entry(person).or_default();
             hit.count += 1;
             hit.total += amount;
             if hit.payments.len() < max_evidence {
                 let id = ids.get(row).unwrap_or_default().to_string();
-                hit.payments.push((id, dv[row], amount));
+                hit.payments.push((id, date, amount));
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(hits)
 }
 
@@ -253,7 +243,8 @@ mod tests {
             c.reason_text(),
             "pension paid 2 times (¥6,400.00) after death on 2024-03-02"
         );
-        assert_eq!(out.rows_read[PAYMENTS], 6);
+        // Only the payments of the two people who died are read (not C's).
+        assert_eq!(out.rows_read[PAYMENTS], 5);
     }
 
     #[test]

@@ -63,7 +63,9 @@ impl RunState {
 /// A source fault fails the run (trap), except a key type mismatch, which is the model's.
 fn source_fault<T>(e: SourceError) -> wasmtime::Result<Result<T, WitError>> {
     match e {
-        SourceError::KeyType(_) => Ok(Err(WitError::InvalidArgument(e.to_string()))),
+        SourceError::KeyType(_) | SourceError::MalformedKeys(_) => {
+            Ok(Err(WitError::InvalidArgument(e.to_string())))
+        }
         other => Err(wasmtime::Error::new(other)),
     }
 }

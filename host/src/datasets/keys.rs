@@ -1,0 +1,438 @@
+//! Keyed look-ups over stored columns, the host side of the contract's `index` resource.
+//!
+//! [`KeyRows`] groups the rows of one key column by key, in row order. It depends only on the
+//! column, never on a run's region, so the store keeps one per chunk and key column in its
+//! block cache beside the decoded columns (a committed chunk never changes) and every later
+//! run looks its keys up instead of scanning. [`PartsIndex`] answers a run's look-ups over the
+//! parts in its scope (a chunk each in the store, one part for an in-memory table), leaving
+//! out rows outside the run's region, and returns the matches in the order a scan would.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::runtime::bindings::{Batch, Column, ColumnType, ColumnValues};
+use crate::runtime::source::{ColumnRequest, KeyIndex, SourceError};
+
+use super::columns::{ColumnBuilder, Rows, StoredColumn};
+use super::region;
+
+/// A hashable look-up key: text bytes, a one-word value, or a pseudonym's two words.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Text(Box<[u8]>),
+    Word(i64),
+    Pair(u64, u64),
+}
+
+/// Whether a column of type `ty` can be a key (booleans and decimals cannot).
+pub fn can_be_key(ty: ColumnType) -> bool {
+    !matches!(ty, ColumnType::Boolean | ColumnType::Decimal)
+}
+
+/// The key of row `i` of `values`.
+fn key_at(values: &ColumnValues, i: usize) -> Key {
+    match values {
+        ColumnValues::Text(t) => {
+            Key::Text(t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize].into())
+        }
+        ColumnValues::Integer(v) | ColumnValues::Timestamp(v) | ColumnValues::Decimal(v) => {
+            Key::Word(v[i])
+        }
+        ColumnValues::Date(v) => Key::Word(i64::from(v[i])),
+        ColumnValues::Boolean(v) => Key::Word(i64::from(v[i])),
+        ColumnValues::Pseudonym(v) => Key::Pair(v[2 * i], v[2 * i + 1]),
+    }
+}
+
+/// The keys a model sent, checked: text offsets must start at 0, never go back and stay
+/// within the data; a pseudonym list must hold whole pairs.
+fn keys_sent(values: &ColumnValues) -> Result<Vec<Key>, SourceError> {
+    let bad = |what: &str| Err(SourceError::MalformedKeys(what.to_string()));
+    let count = match values {
+        ColumnValues::Text(t) => {
+            let ordered = t.offsets.windows(2).all(|w| w[0] <= w[1]);
+            let in_data = t.offsets.last().is_none_or(|&l| l as usize <= t.data.len());
+            if t.offsets.first().is_some_and(|&f| f != 0) || !ordered || !in_data {
+                return bad(
+                    "text offsets must start at 0, never decrease and stay within the data",
+                );
+            }
+            t.offsets.len().saturating_sub(1)
+        }
+        ColumnValues::Integer(v) | ColumnValues::Timestamp(v) | ColumnValues::Decimal(v) => v.len(),
+        ColumnValues::Date(v) => v.len(),
+        ColumnValues::Boolean(v) => v.len(),
+        ColumnValues::Pseudonym(v) if v.len() % 2 != 0 => {
+            return bad("a pseudonym list must hold two words per key");
+        }
+        ColumnValues::Pseudonym(v) => v.len() / 2,
+    };
+    Ok((0..count).map(|i| key_at(values, i)).collect())
+}
+
+fn type_of(values: &ColumnValues) -> ColumnType {
+    match values {
+        ColumnValues::Text(_) => ColumnType::Text,
+        ColumnValues::Integer(_) => ColumnType::Integer,
+        ColumnValues::Decimal(_) => ColumnType::Decimal,
+        ColumnValues::Date(_) => ColumnType::Date,
+        ColumnValues::Timestamp(_) => ColumnType::Timestamp,
+        ColumnValues::Boolean(_) => ColumnType::Boolean,
+        ColumnValues::Pseudonym(_) => ColumnType::Pseudonym,
+    }
+}
+
+/// No further row: the end of a key's chain.
+const END: u32 = u32::MAX;
+
+/// The rows of one key column grouped by key (see the module's docs). Null keys match nothing.
+#[derive(Debug)]
+pub struct KeyRows {
+    /// Per key, its first and last row.
+    ends: HashMap<Key, (u32, u32), foldhash::fast::RandomState>,
+    /// Per row, the next row with the same key, or [`END`].
+    next: Vec<u32>,
+}
+
+impl KeyRows {
+    /// Groups the rows of `column` by key, one pass over it.
+    pub fn build(column: &StoredColumn) -> KeyRows {
+        let rows = column.len();
+        let mut ends: HashMap<Key, (u32, u32), _> =
+            HashMap::with_hasher(foldhash::fast::RandomState::default());
+        let mut next = vec![END; rows];
+        for i in 0..rows {
+            if !column.is_valid(i) {
+                continue;
+            }
+            let row = i as u32;
+            ends.entry(key_at(&column.values, i))
+                .and_modify(|(_, last)| {
+                    next[*last as usize] = row;
+                    *last = row;
+                })
+                .or_insert((row, row));
+        }
+        KeyRows { ends, next }
+    }
+
+    /// The rows holding `key`, in row order.
+    fn rows(&self, key: &Key) -> impl Iterator<Item = u32> + '_ {
+        let first = self.ends.get(key).map_or(END, |&(first, _)| first);
+        std::iter::successors((first != END).then_some(first), |&r| {
+            let n = self.next[r as usize];
+            (n != END).then_some(n)
+        })
+    }
+
+    /// About how much memory it holds, bytes (for the cache's budget).
+    pub fn heap_bytes(&self) -> usize {
+        let text: usize = self
+            .ends
+            .keys()
+            .map(|k| match k {
+                Key::Text(t) => t.len(),
+                _ => 0,
+            })
+            .sum();
+        let entry = std::mem::size_of::<(Key, (u32, u32))>() + 1;
+        self.next.len() * 4 + self.ends.capacity() * entry + text
+    }
+}
+
+/// One part of a run's index: the returned columns of a chunk (or table), its key rows, and
+/// its region column when some of its rows lie outside the run's region.
+#[derive(Debug)]
+pub struct Part {
+    /// The requested columns, in order.
+    pub columns: Vec<Arc<StoredColumn>>,
+    /// The key column's rows by key.
+    pub keys: Arc<KeyRows>,
+    /// The region column, to leave out rows outside the run's region; `None` when all are in.
+    pub region: Option<Arc<StoredColumn>>,
+}
+
+/// A run's index over its parts (see the module's docs).
+#[derive(Debug)]
+pub struct PartsIndex {
+    columns: Vec<ColumnRequest>,
+    key_type: ColumnType,
+    scope: String,
+    parts: Vec<Part>,
+}
+
+impl PartsIndex {
+    /// An index returning `columns` (the parts' columns, in this order), keyed by a column of
+    /// type `key_type`, admitting only rows under `scope`.
+    pub fn new(
+        columns: Vec<ColumnRequest>,
+        key_type: ColumnType,
+        scope: &str,
+        parts: Vec<Part>,
+    ) -> Self {
+        PartsIndex {
+            columns,
+            key_type,
+            scope: scope.to_string(),
+            parts,
+        }
+    }
+
+    /// Per part, its matching rows in row order, each with the position of its key; `None`
+    /// when more than `max_rows` match.
+    #[allow(clippy::type_complexity)]
+    fn matches(&self, keys: &[Key], max_rows: usize) -> Option<Vec<(Vec<u32>, Vec<u32>)>> {
+        let mut found = Vec::with_capacity(self.parts.len());
+        let mut total = 0;
+        for part in &self.parts {
+            let admits = |row: u32| {
+                part.region.as_ref().is_none_or(|r| {
+                    r.text_at(row as usize)
+                        .is_some_and(|code| region::covers(&self.scope, code))
+                })
+            };
+            let mut hits: Vec<(u32, u32)> = Vec::new();
+            for (at, key) in keys.iter().enumerate() {
+                for row in part.keys.rows(key).filter(|&r| admits(r)) {
+                    hits.push((row, at as u32));
+                }
+                if total + hits.len() > max_rows {
+                    return None;
+                }
+            }
+            total += hits.len();
+            hits.sort_unstable();
+            found.push(hits.into_iter().unzip());
+        }
+        Some(found)
+    }
+
+    /// The requested columns of the matched rows of every part, one after another.
+    fn gather(&self, found: &[(Vec<u32>, Vec<u32>)]) -> Result<Vec<Column>, SourceError> {
+        let used: Vec<usize> = (0..found.len())
+            .filter(|&p| !found[p].0.is_empty())
+            .collect();
+        if let [only] = used[..] {
+            let rows = Rows::List(&found[only].0);
+            return Ok(self.parts[only]
+                .columns
+                .iter()
+                .zip(&self.columns)
+                .map(|(c, req)| c.gather(&req.name, &rows))
+                .collect());
+        }
+        // None or several parts matched: the parts' rows joined into one column each.
+        let mut joined: Vec<StoredColumn> = self
+            .columns
+            .iter()
+            .map(|req| ColumnBuilder::new(req.ty).finish())
+            .collect();
+        for &p in &used {
+            let rows = Rows::List(&found[p].0);
+            for ((all, c), req) in joined
+                .iter_mut()
+                .zip(&self.parts[p].columns)
+                .zip(&self.columns)
+            {
+                let part = c.gather(&req.name, &rows);
+                let part = StoredColumn::from_values(req.ty, part.values, part.validity)
+                    .map_err(SourceError::Backend)?;
+                all.append(&part).map_err(SourceError::Backend)?;
+            }
+        }
+        Ok(joined
+            .iter()
+            .zip(&self.columns)
+            .map(|(c, req)| c.gather(&req.name, &Rows::Range(0..c.len())))
+            .collect())
+    }
+}
+
+impl KeyIndex for PartsIndex {
+    fn get_many(
+        &mut self,
+        keys: &ColumnValues,
+        max_rows: usize,
+    ) -> Result<Option<(Batch, Vec<u32>)>, SourceError> {
+        if type_of(keys) != self.key_type {
+            return Err(SourceError::KeyType(self.key_type));
+        }
+        let keys = keys_sent(keys)?;
+        let Some(found) = self.matches(&keys, max_rows) else {
+            return Ok(None);
+        };
+        let columns = self.gather(&found)?;
+        let positions: Vec<u32> = found.into_iter().flat_map(|(_, at)| at).collect();
+        Ok(Some((
+            Batch {
+                rows: positions.len() as u32,
+                columns,
+            },
+            positions,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::pseudonym::Pseudonymizer;
+    use crate::runtime::bindings::TextColumn;
+
+    fn col(ty: ColumnType, vals: &[Option<&str>]) -> Arc<StoredColumn> {
+        let p = Pseudonymizer::new(b"k");
+        let mut b = ColumnBuilder::new(ty);
+        for v in vals {
+            match v {
+                Some(v) => b.push_str(v, &p).expect("value"),
+                None => b.push_null(),
+            }
+        }
+        Arc::new(b.finish())
+    }
+
+    fn text(keys: &[&str]) -> ColumnValues {
+        let mut data = Vec::new();
+        let mut offsets = vec![0];
+        for k in keys {
+            data.extend_from_slice(k.as_bytes());
+            offsets.push(data.len() as u32);
+        }
+        ColumnValues::Text(TextColumn { data, offsets })
+    }
+
+    fn texts(c: &Column) -> Vec<String> {
+        let ColumnValues::Text(t) = &c.values else {
+            panic!("not text: {c:?}")
+        };
+        t.offsets
+            .windows(2)
+            .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
+            .collect()
+    }
+
+    /// A part of rows `ids` keyed by `keys`, in regions `regions` (`None`: all in scope).
+    fn part(ids: &[&str], keys: &[Option<&str>], regions: Option<&[&str]>) -> Part {
+        let ids: Vec<Option<&str>> = ids.iter().map(|i| Some(*i)).collect();
+        let key = col(ColumnType::Text, keys);
+        Part {
+            columns: vec![col(ColumnType::Text, &ids)],
+            keys: Arc::new(KeyRows::build(&key)),
+            region: regions.map(|r| {
+                let r: Vec<Option<&str>> = r.iter().map(|c| Some(*c)).collect();
+                col(ColumnType::Text, &r)
+            }),
+        }
+    }
+
+    fn index(parts: Vec<Part>) -> PartsIndex {
+        let id = ColumnRequest {
+            name: "id".into(),
+            ty: ColumnType::Text,
+        };
+        PartsIndex::new(vec![id], ColumnType::Text, "330102", parts)
+    }
+
+    #[test]
+    fn rows_group_by_key_in_row_order_and_null_keys_match_nothing() {
+        let keys = col(
+            ColumnType::Text,
+            &[Some("a"), Some("b"), Some("a"), None, Some("a"), Some("")],
+        );
+        let rows = KeyRows::build(&keys);
+        let of = |k: &str| -> Vec<u32> { rows.rows(&Key::Text(k.as_bytes().into())).collect() };
+        assert_eq!(of("a"), [0, 2, 4]);
+        assert_eq!(of("b"), [1]);
+        // The null row holds an empty value; only the real empty key matches it.
+        assert_eq!(of(""), [5]);
+        assert!(of("c").is_empty());
+        assert!(rows.heap_bytes() >= 6 * 4);
+    }
+
+    #[test]
+    fn matches_come_in_scan_order_over_parts_with_their_key_positions() {
+        let mut index = index(vec![
+            part(
+                &["r1", "r2", "r3"],
+                &[Some("x"), Some("y"), Some("x")],
+                None,
+            ),
+            part(&["r4", "r5"], &[Some("y"), None], None),
+            part(&["r6"], &[Some("z")], None),
+        ]);
+        let (batch, at) = index
+            .get_many(&text(&["y", "x", "w", "x"]), 100)
+            .expect("look-up")
+            .expect("under the cap");
+        // Part by part, row by row; a key asked twice matches its rows twice.
+        assert_eq!(
+            texts(&batch.columns[0]),
+            ["r1", "r1", "r2", "r3", "r3", "r4"]
+        );
+        assert_eq!(at, [1, 3, 0, 1, 3, 0]);
+        assert_eq!(batch.rows, 6);
+        assert_eq!(batch.columns[0].name, "id");
+
+        // One part matched: served straight from it.
+        let (batch, at) = index.get_many(&text(&["z"]), 100).unwrap().unwrap();
+        assert_eq!(
+            (texts(&batch.columns[0]), at),
+            (vec!["r6".to_string()], vec![0])
+        );
+        // Nothing matched: an empty batch of the right columns.
+        let (batch, at) = index.get_many(&text(&["none"]), 100).unwrap().unwrap();
+        assert_eq!((batch.rows, batch.columns.len(), at.len()), (0, 1, 0));
+        assert!(texts(&batch.columns[0]).is_empty());
+    }
+
+    #[test]
+    fn rows_outside_the_region_are_left_out() {
+        let mut index = index(vec![part(
+            &["in", "out", "in too"],
+            &[Some("k"), Some("k"), Some("k")],
+            Some(&["330102", "330103", "330102"]),
+        )]);
+        let (batch, _) = index.get_many(&text(&["k"]), 100).unwrap().unwrap();
+        assert_eq!(texts(&batch.columns[0]), ["in", "in too"]);
+    }
+
+    #[test]
+    fn too_many_rows_wrong_type_and_broken_keys_are_refused() {
+        let mut index = index(vec![part(&["a", "b", "c"], &[Some("k"); 3], None)]);
+        assert!(index.get_many(&text(&["k"]), 3).unwrap().is_some());
+        assert!(index.get_many(&text(&["k"]), 2).unwrap().is_none());
+        assert_eq!(
+            index.get_many(&ColumnValues::Integer(vec![1]), 10).err(),
+            Some(SourceError::KeyType(ColumnType::Text))
+        );
+        let broken = [
+            TextColumn {
+                data: b"ab".to_vec(),
+                offsets: vec![0, 3],
+            },
+            TextColumn {
+                data: b"ab".to_vec(),
+                offsets: vec![0, 2, 1],
+            },
+            TextColumn {
+                data: b"ab".to_vec(),
+                offsets: vec![1, 2],
+            },
+        ];
+        for keys in broken {
+            let err = index.get_many(&ColumnValues::Text(keys.clone()), 10).err();
+            assert!(
+                matches!(err, Some(SourceError::MalformedKeys(_))),
+                "{keys:?}: {err:?}"
+            );
+        }
+        let mut pseudonyms = PartsIndex::new(vec![], ColumnType::Pseudonym, "33", vec![]);
+        let odd = pseudonyms
+            .get_many(&ColumnValues::Pseudonym(vec![1, 2, 3]), 10)
+            .err();
+        assert!(
+            matches!(odd, Some(SourceError::MalformedKeys(_))),
+            "{odd:?}"
+        );
+    }
+}
