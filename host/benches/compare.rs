@@ -495,7 +495,9 @@ fn sandbox_costs(case: &Case) -> (f64, f64, f64) {
 /// Rows of `case`'s datasets under `region` in the store's current snapshot, counted by a
 /// scan of their region column (outside any measurement).
 async fn rows_in_scope(store: &Store, case: &Case, region: &str) -> u64 {
-    let snapshot = Snapshot::current(store, case.datasets).await.expect("snapshot");
+    let snapshot = Snapshot::current(store, case.datasets)
+        .await
+        .expect("snapshot");
     let source = StoreSource::new(store, &snapshot).await.expect("source");
     let (datasets, region) = (case.datasets, region.to_string());
     tokio::task::spawn_blocking(move || {
@@ -533,20 +535,22 @@ async fn measure(
 ) -> Vec<Measure> {
     let rows = rows_in_scope(store, case, region).await;
     let row =
-        |system: &str, read: Option<u64>, seconds: f64, peak: f64, clues: usize, equal: bool| Measure {
-            model: case.id.into(),
-            payments,
-            scope: scope.into(),
-            system: system.into(),
-            rows,
-            read,
-            seconds,
-            rows_per_s: rows as f64 / seconds,
-            ratio_to_duckdb: None,
-            peak_mib: peak,
-            clues,
-            clues_equal: equal,
-            phases: None,
+        |system: &str, read: Option<u64>, seconds: f64, peak: f64, clues: usize, equal: bool| {
+            Measure {
+                model: case.id.into(),
+                payments,
+                scope: scope.into(),
+                system: system.into(),
+                rows,
+                read,
+                seconds,
+                rows_per_s: rows as f64 / seconds,
+                ratio_to_duckdb: None,
+                peak_mib: peak,
+                clues,
+                clues_equal: equal,
+                phases: None,
+            }
         };
     // Seconds per phase of the platform's batches, per measurement.
     let phases = |m: &Metrics, n: usize| {

@@ -184,7 +184,10 @@ impl IndexSource for Index {
     ) -> supervise_sdk::Result<(wit::Batch, Vec<u32>)> {
         let (batch, at) = self
             .index
-            .get_many(&host_values(keys), RunLimits::default().max_batch_rows as usize)
+            .get_many(
+                &host_values(keys),
+                RunLimits::default().max_batch_rows as usize,
+            )
             .map_err(failed)?
             .ok_or_else(|| Error::LimitExceeded("look-up".into()))?;
         *self.rows.lock().expect("rows") += u64::from(batch.rows);
@@ -248,7 +251,6 @@ impl Backend for Native {
 
     fn log(&mut self, _level: Level, _message: &str) {}
 }
-
 
 /// Runs model `M` natively over `source` for `region` as of `as_of` (days since 1970), with
 /// its parameters' defaults; its clues, and the rows it read added to `rows`.

@@ -86,9 +86,7 @@ async fn some<M: Model>(
     let clues = tokio::task::spawn_blocking(move || {
         regions
             .into_iter()
-            .map(|region| {
-                run_model::<M>(source.clone(), &region, as_of, &rows)
-            })
+            .map(|region| run_model::<M>(source.clone(), &region, as_of, &rows))
             .collect::<Vec<_>>()
     })
     .await
