@@ -33,6 +33,10 @@ use super::queue::{self, Lease};
 use super::record::excerpt;
 use super::{Kind, RunError, Status, quarantine};
 
+/// Called once when a batch's runs have left the sandbox (see
+/// [`Executor::execute_batch_then`]).
+pub type Sandboxed = Box<dyn FnOnce() + Send>;
+
 /// How runs are executed.
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
@@ -321,14 +325,35 @@ impl Executor {
     /// them. Returns each run's status afterwards, in the order of `leases` (`Queued` when a
     /// host fault sent it back for a retry, or the batch stopped before it).
     pub async fn execute_batch(&self, leases: &[Lease]) -> Vec<Result<Status, RunError>> {
+        self.execute_batch_then(leases, Box::new(|| {})).await
+    }
+
+    /// As [`Executor::execute_batch`], calling `sandboxed` once: when the batch's last runs
+    /// have left the sandbox, all succeeded, before they wait for the store to record them;
+    /// otherwise (a failure, which may quarantine the model, or no run started) when the
+    /// batch is done. A worker frees its slot there, so that its next batch runs while this
+    /// one's records wait for the writer.
+    pub async fn execute_batch_then(
+        &self,
+        leases: &[Lease],
+        sandboxed: Sandboxed,
+    ) -> Vec<Result<Status, RunError>> {
         let Some(first) = leases.first() else {
+            sandboxed();
             return Vec::new();
         };
         let span = tracing::info_span!("runs", run_id = first.run_id, runs = leases.len());
-        self.execute_leased(leases).instrument(span).await
+        self.execute_leased(leases, sandboxed)
+            .instrument(span)
+            .await
     }
 
-    async fn execute_leased(&self, leases: &[Lease]) -> Vec<Result<Status, RunError>> {
+    async fn execute_leased(
+        &self,
+        leases: &[Lease],
+        sandboxed: Sandboxed,
+    ) -> Vec<Result<Status, RunError>> {
+        let mut sandboxed = Some(sandboxed);
         let mut results: BTreeMap<i64, Result<Status, RunError>> = BTreeMap::new();
         let ids: Vec<i64> = leases.iter().map(|l| l.run_id).collect();
         let mut jobs = match self.jobs(&ids).await {
@@ -370,9 +395,19 @@ impl Executor {
             let (group, rest): (Vec<Ready<'_>>, Vec<Ready<'_>>) =
                 ready.into_iter().partition(|r| r.job.same_setup(&head));
             ready = rest;
-            for (id, result) in self.run_group(group).await {
+            // The last group gets the hook; a batch of one setup (the usual) is one group.
+            let mut none = None;
+            let hook = if ready.is_empty() {
+                &mut sandboxed
+            } else {
+                &mut none
+            };
+            for (id, result) in self.run_group(group, hook).await {
                 results.insert(id, result);
             }
+        }
+        if let Some(hook) = sandboxed.take() {
+            hook();
         }
         leases
             .iter()
@@ -455,8 +490,14 @@ impl Executor {
     /// Runs a group of runs that share one setup: prepared once, one heartbeat for all, each
     /// run in its own sandbox instance one after another, then those that ended recorded
     /// together. Stops early, giving the rest back to the queue, when the model has failed as
-    /// many runs in a row as quarantine it.
-    async fn run_group(&self, group: Vec<Ready<'_>>) -> Vec<(i64, Result<Status, RunError>)> {
+    /// many runs in a row as quarantine it. Takes and calls `sandboxed` when the runs have
+    /// left the sandbox and all succeeded; otherwise the caller calls it once the group is
+    /// done (after the quarantine check).
+    async fn run_group(
+        &self,
+        group: Vec<Ready<'_>>,
+        sandboxed: &mut Option<Sandboxed>,
+    ) -> Vec<(i64, Result<Status, RunError>)> {
         let mut results = Vec::with_capacity(group.len());
         let Some(head) = group.first().map(|r| r.job.clone()) else {
             return results;
@@ -560,6 +601,17 @@ impl Executor {
                 };
                 results.push((lease.run_id, status));
             }
+        }
+        // A batch that went cleanly frees its slot now; one with a failure keeps it until the
+        // quarantine check below, so that the worker leases nothing more of a model about to
+        // be quarantined.
+        let clean = !failed
+            && not_run.is_empty()
+            && executed
+                .iter()
+                .all(|(_, _, out)| out.outcome == Outcome::Succeeded);
+        if let Some(hook) = sandboxed.take_if(|_| clean) {
+            hook();
         }
         match self.finish(&prepared, &executed).await {
             Ok(statuses) => {

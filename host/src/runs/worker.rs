@@ -1,4 +1,5 @@
-//! Workers: lease runs from the store and execute them, at most `concurrency` at a time;
+//! Workers: lease runs from the store and execute them, at most `concurrency` batches in the
+//! sandbox at a time (a batch's records wait for the store's writer outside its slot);
 //! between leases they re-queue the runs of dead workers and tick the scheduler. `serve`
 //! runs one in-process; `supervise worker` processes share the queue over PostgreSQL.
 
@@ -86,7 +87,11 @@ impl Worker {
     /// Leases and executes runs until `shutdown` turns true, then lets running ones finish.
     /// With `until_idle`, also returns once nothing is runnable and nothing is running.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>, until_idle: bool) -> u64 {
+        // A slot is a batch in the sandbox. A batch frees its slot when its runs leave the
+        // sandbox, then waits for the store to record them while the next batch runs; at most
+        // as many batches wait so as there are slots (so memory held by outcomes is bounded).
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let in_flight = Arc::new(Semaphore::new(2 * self.config.concurrency));
         let freed = Arc::new(Notify::new());
         let mut tasks = JoinSet::new();
         let mut maintained: Option<Instant> = None;
@@ -108,6 +113,9 @@ impl Worker {
             // until-idle worker must look again rather than stop with runs still queued.
             let (mut leased, mut lease_failed) = (false, false);
             while let Ok(permit) = slots.clone().try_acquire_owned() {
+                let Ok(flying) = in_flight.clone().try_acquire_owned() else {
+                    break;
+                };
                 let store = self.executor.store();
                 match queue::lease_batch(store, &self.config.owner, lease_ms, self.config.batch)
                     .await
@@ -116,7 +124,12 @@ impl Worker {
                         leased = true;
                         let (ex, freed) = (self.executor.clone(), freed.clone());
                         tasks.spawn(async move {
-                            let results = ex.execute_batch(&leases).await;
+                            let slot_freed = freed.clone();
+                            let sandboxed = Box::new(move || {
+                                drop(permit);
+                                slot_freed.notify_one();
+                            });
+                            let results = ex.execute_batch_then(&leases, sandboxed).await;
                             for (lease, result) in leases.iter().zip(results) {
                                 match result {
                                     Ok(status) => {
@@ -128,7 +141,7 @@ impl Worker {
                                     ),
                                 }
                             }
-                            drop(permit);
+                            drop(flying);
                             freed.notify_one();
                             leases.len() as u64
                         });

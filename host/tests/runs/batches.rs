@@ -2,7 +2,8 @@
 //! records them in one transaction, yet each run keeps its own sandbox, record and outcome;
 //! a model about to be quarantined stops its batch.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use supervise::runs::queue;
 use supervise::runs::record;
@@ -195,3 +196,59 @@ async fn a_batch_stops_when_its_model_is_about_to_be_quarantined(db: &TestDb) {
     assert_eq!((r.status, r.attempts), (Status::Failed, 1), "{r:?}");
 }
 both!(a_batch_stops_when_its_model_is_about_to_be_quarantined);
+
+/// Executes `leases` with a hook that notes the executor's phase seconds each time it is
+/// called; returns the statuses and those notes.
+async fn execute_noting_phases(
+    ex: &Arc<Executor>,
+    leases: &[queue::Lease],
+) -> (Vec<Status>, Vec<BTreeMap<&'static str, f64>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (metrics, noted) = (ex.metrics().clone(), seen.clone());
+    let hook = Box::new(move || noted.lock().expect("notes").push(metrics.phase_seconds()));
+    let statuses = ex
+        .execute_batch_then(leases, hook)
+        .await
+        .into_iter()
+        .map(|s| s.expect("status"))
+        .collect();
+    let seen = seen.lock().expect("notes").clone();
+    (statuses, seen)
+}
+
+async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ex = executor(db, 5_000);
+    queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+        .await
+        .expect("lease");
+    assert_eq!(leases.len(), 3);
+    let (statuses, seen) = execute_noting_phases(&ex, &leases).await;
+    assert_eq!(statuses, [Status::Succeeded; 3]);
+    // Called once, after the sandbox and before any record: the worker's next batch can run
+    // while these wait for the store's writer.
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0]["sandbox"] > 0.0, "{seen:?}");
+    assert_eq!(seen[0]["record"], 0.0, "{seen:?}");
+    assert!(ex.metrics().phase_seconds()["record"] > 0.0);
+
+    // A batch whose runs never start (cancelled while leased) calls it once too.
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+        .await
+        .expect("lease");
+    for id in &ids {
+        queue::cancel(&db.store, &admin(), *id, "test")
+            .await
+            .expect("cancel");
+    }
+    let (statuses, seen) = execute_noting_phases(&ex, &leases).await;
+    assert_eq!(statuses, [Status::Cancelled; 3]);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+}
+both!(a_batch_frees_its_slot_when_its_runs_leave_the_sandbox);
