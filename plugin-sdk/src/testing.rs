@@ -650,6 +650,74 @@ mod tests {
         assert_eq!(region_prefix("330102"), "330102");
     }
 
+    /// Looks up payments by person in groups: reports per call (rows, first key index) and
+    /// the persons each row matched, in `found`.
+    struct Lookups;
+
+    thread_local! {
+        static FOUND: RefCell<Vec<(usize, Vec<u32>)>> = const { RefCell::new(Vec::new()) };
+        static KEYS: RefCell<Vec<Pseudonym>> = const { RefCell::new(Vec::new()) };
+    }
+
+    impl Model for Lookups {
+        fn describe() -> Manifest {
+            Manifest::new("lookups", "Look-ups", "0.1.0")
+                .dataset(
+                    "payments",
+                    "",
+                    &[
+                        ("person", ColumnType::Pseudonym),
+                        ("n", ColumnType::Integer),
+                    ],
+                )
+                .clue_kind("k", "k")
+        }
+
+        fn run(ctx: &mut RunContext) -> Result<()> {
+            let keys = KEYS.with(|k| k.borrow().clone());
+            let mut index = ctx.index("payments", "person", &["n"])?;
+            index.for_each_pseudonym_match(&keys, |batch, at| {
+                FOUND.with(|f| f.borrow_mut().push((batch.rows(), at.to_vec())));
+                Ok(())
+            })
+        }
+    }
+
+    #[test]
+    fn look_ups_split_groups_that_match_more_rows_than_the_cap() {
+        // Two people with 40,000 payments each: asked together they pass the cap of 65,536.
+        let (a, b, c) = (pseudonym("A"), pseudonym("B"), pseudonym("C"));
+        let n = 40_000;
+        let people: Vec<Pseudonym> = (0..2 * n).map(|i| if i % 2 == 0 { a } else { b }).collect();
+        let counts: Vec<i64> = (0..2 * n as i64).collect();
+        let fixture = Fixture::new("330102", "2024-06-30").table(
+            Table::new("payments")
+                .pseudonyms("person", &people)
+                .integer("n", &counts),
+        );
+        KEYS.with(|k| *k.borrow_mut() = vec![c, a, b]);
+        FOUND.with(|f| f.borrow_mut().clear());
+        let out = fixture.run::<Lookups>().expect("run");
+        let found = FOUND.with(|f| f.borrow().clone());
+        // The group of three was split into [C] and [A, B], then [A, B] into [A] and [B].
+        let rows: Vec<usize> = found.iter().map(|(r, _)| *r).collect();
+        assert_eq!(rows, [0, n, n], "{rows:?}");
+        assert!(found[1].1.iter().all(|&k| k == 1), "A's rows name key 1");
+        assert!(found[2].1.iter().all(|&k| k == 2), "B's rows name key 2");
+        assert_eq!(out.rows_read["payments"], 2 * n as u64);
+
+        // One key alone past the cap cannot be split: the model is told.
+        let people = vec![a; 70_000];
+        let fixture = Fixture::new("330102", "2024-06-30").table(
+            Table::new("payments")
+                .pseudonyms("person", &people)
+                .integer("n", &vec![0; 70_000]),
+        );
+        KEYS.with(|k| *k.borrow_mut() = vec![a]);
+        let err = fixture.run::<Lookups>().expect_err("over the cap");
+        assert!(matches!(err, Error::LimitExceeded(_)), "{err}");
+    }
+
     #[test]
     fn pseudonyms_normalise_before_hashing() {
         assert_eq!(
