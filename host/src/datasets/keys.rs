@@ -241,9 +241,13 @@ impl PartsIndex {
             }
         }
         Ok(joined
-            .iter()
+            .into_iter()
             .zip(&self.columns)
-            .map(|(c, req)| c.gather(&req.name, &Rows::Range(0..c.len())))
+            .map(|(c, req)| Column {
+                name: req.name.clone(),
+                values: c.values,
+                validity: c.validity,
+            })
             .collect())
     }
 }

@@ -396,11 +396,10 @@ impl Executor {
                 ready.into_iter().partition(|r| r.job.same_setup(&head));
             ready = rest;
             // The last group gets the hook; a batch of one setup (the usual) is one group.
-            let mut none = None;
             let hook = if ready.is_empty() {
                 &mut sandboxed
             } else {
-                &mut none
+                &mut None
             };
             for (id, result) in self.run_group(group, hook).await {
                 results.insert(id, result);

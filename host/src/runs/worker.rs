@@ -89,7 +89,7 @@ impl Worker {
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>, until_idle: bool) -> u64 {
         // A slot is a batch in the sandbox. A batch frees its slot when its runs leave the
         // sandbox, then waits for the store to record them while the next batch runs; at most
-        // as many batches wait so as there are slots (so memory held by outcomes is bounded).
+        // as many batches wait as there are slots (so memory held by outcomes is bounded).
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let in_flight = Arc::new(Semaphore::new(2 * self.config.concurrency));
         let freed = Arc::new(Notify::new());
