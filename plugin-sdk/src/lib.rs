@@ -71,6 +71,18 @@ mod values;
 #[doc(hidden)]
 pub mod guest;
 
+pub mod alloc;
+
+/// The model's global allocator in its component (feature `allocator`, on by default): see
+/// [`alloc`]. Turn the feature off to install another.
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: alloc::GuestAllocator = alloc::GuestAllocator::new();
+
 pub use batch::{Batch, Column, TextColumn};
 pub use clue::{Clue, Evidence};
 /// What a host implements to run a model natively, outside the sandbox (the test harness,
