@@ -158,9 +158,15 @@ impl Worker {
                 break;
             }
             if !leased {
+                // A batch's task notifies before it ends, so the loop can wake and still find
+                // it running; waiting on the tasks too means the last one ending wakes it,
+                // rather than the next poll (which cost an idle worker up to `poll`).
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll) => {}
                     _ = freed.notified() => {}
+                    Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                        executed += done.unwrap_or(0);
+                    }
                     _ = shutdown.changed() => {}
                 }
             }

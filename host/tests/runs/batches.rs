@@ -252,3 +252,27 @@ async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
     assert_eq!(seen.len(), 1, "{seen:?}");
 }
 both!(a_batch_frees_its_slot_when_its_runs_leave_the_sandbox);
+
+async fn a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ex = executor(db, 5_000);
+    // Two slots, batches of one county: three batches that end at different moments. With a
+    // poll of an hour, only a batch's end can wake the worker to notice it is idle.
+    for round in 0..20 {
+        queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+            .await
+            .expect("queue");
+        let mut w = supervise::runs::WorkerConfig::new(2);
+        w.scheduler = false;
+        w.batch = 1;
+        w.poll = std::time::Duration::from_secs(3600);
+        let (_stop, stopped) = watch::channel(false);
+        let worker = supervise::runs::Worker::new(ex.clone(), w);
+        let run = worker.run(stopped, true);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the worker waited for its poll"));
+        assert_eq!(ended, 3, "round {round}");
+    }
+}
+both!(a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll);
