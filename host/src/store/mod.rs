@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod checkpoint;
 
 pub use audit::audit;
 pub use cache::{BlockCache, BlockKey, BlockStats};
@@ -241,7 +242,9 @@ impl Store {
                     let pragmas = format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                         PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
+                         PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
+                         PRAGMA wal_autocheckpoint = {};",
+                        checkpoint::AUTOCHECKPOINT_PAGES
                     );
                     conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     Ok(())
@@ -258,6 +261,9 @@ impl Store {
         match dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        if dialect == Dialect::Sqlite {
+            checkpoint::spawn(pool.clone());
         }
         Ok(Store {
             pool,
@@ -373,9 +379,19 @@ mod tests {
                 .await
                 .unwrap()
                 .get(0);
+            let autocheckpoint: i64 = one("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap()
+                .get(0);
             assert_eq!(
-                (mode.as_str(), mmap, fk),
-                ("wal", SQLITE_MMAP_BYTES as i64, 1)
+                (mode.as_str(), mmap, fk, autocheckpoint),
+                (
+                    "wal",
+                    SQLITE_MMAP_BYTES as i64,
+                    1,
+                    i64::from(super::checkpoint::AUTOCHECKPOINT_PAGES)
+                )
             );
         }
     }
