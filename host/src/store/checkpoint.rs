@@ -3,10 +3,10 @@
 //! SQLite checkpoints by itself in the commit that takes the log past `wal_autocheckpoint`
 //! pages (1,000 by default): that commit copies the log's pages into the file and syncs it
 //! while holding this process's turn to write, so every writer queued behind it waits. The
-//! store raises that threshold to
-//! [`AUTOCHECKPOINT_PAGES`], a safety net for bursts, and a task of its own checkpoints every
-//! [`EVERY`] on a pooled connection in `PASSIVE` mode, which waits for no reader or writer:
-//! writers keep appending to the log meanwhile. PostgreSQL has no such step.
+//! store raises that threshold to [`AUTOCHECKPOINT_PAGES`], a safety net for bursts, and a
+//! task of its own checkpoints every [`EVERY`] on a pooled connection in `PASSIVE` mode,
+//! which waits for no reader or writer: writers keep appending to the log meanwhile.
+//! PostgreSQL has no such step.
 
 use std::time::Duration;
 
