@@ -251,6 +251,7 @@ pub async fn record(
     keyed: &Keyed<'_>,
 ) -> Result<ClueCounts, sqlx::Error> {
     let mut counts = ClueCounts::default();
+    lock_model(tx, origin.model_id).await?;
     write_run_clues(tx, origin.run_id, keyed, false).await?;
     let keys: Vec<&str> = keyed.clues.iter().map(|c| c.key).collect();
     let stored = existing(tx, origin.model_id, &keys).await?;
@@ -275,6 +276,22 @@ pub async fn record(
     update(tx, origin, &again).await?;
     insert(tx, origin, &fresh).await?;
     Ok(counts)
+}
+
+/// Holds `model`'s clues for the rest of the transaction. On PostgreSQL two transactions can
+/// record one model's clues at once (two workers, or a worker's batches whose records
+/// overlap): both would find a key missing and insert it, and the second would fail on the
+/// unique (model, dedup key), losing its whole batch. A transaction-scoped advisory lock per
+/// model makes the second wait for the first and then find its clues. On SQLite writers
+/// already take turns ([`crate::store::Store::write_lock`]).
+async fn lock_model(tx: &mut WriteTx, model: &str) -> Result<(), sqlx::Error> {
+    if tx.dialect() == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('clues:' || $1, 0))")
+            .bind(model)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Updates clues found again (id, whether the content changed, the clue), many to a

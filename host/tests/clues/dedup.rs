@@ -450,3 +450,65 @@ async fn check(db: &TestDb, clues: &[supervise::runtime::bindings::Clue], what: 
     }
 }
 both!(awkward_values_are_stored_exactly);
+
+async fn two_runs_recording_the_same_new_clue_at_once_both_succeed(db: &TestDb) {
+    use supervise::clues::dedup::{self, Origin};
+    use supervise::runtime::bindings::{Clue, Subject};
+
+    let first = writing_run(db).await;
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
+        .await
+        .expect("queue");
+    let second = Origin {
+        run_id: ids[0],
+        ..first.clone()
+    };
+    let clues = || {
+        vec![Clue {
+            kind: "pension-after-death".into(),
+            subject: Subject {
+                type_: "person".into(),
+                id: "p1".into(),
+                display_name: String::new(),
+            },
+            score: 0.5,
+            reason: "paid after death".into(),
+            evidence: vec![],
+            dedup_key: "person:1".into(),
+        }]
+    };
+    // The first run's transaction inserts the clue and stays open while the second records
+    // the same key (on SQLite it waits for the writer's turn; on PostgreSQL it used to insert
+    // too, and fail on the unique key once the first committed).
+    let mut tx = db.store.begin().await.expect("tx");
+    let first_clues = clues();
+    let counts = dedup::record(&mut tx, &first, &dedup::Keyed::new(&first_clues))
+        .await
+        .expect("record the first run");
+    assert_eq!(counts.new, 1);
+    let store = db.store.clone();
+    let other = tokio::spawn(async move {
+        let second_clues = clues();
+        let mut tx = store.begin().await?;
+        let counts = dedup::record(&mut tx, &second, &dedup::Keyed::new(&second_clues)).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(counts)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tx.commit().await.expect("commit the first run");
+    let counts = other
+        .await
+        .expect("task")
+        .expect("the second run's clues are recorded");
+    assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+    assert_eq!(count(db, "clues").await, 1);
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT occurrences FROM clues WHERE dedup_key = 'person:1'"
+        )
+        .await,
+        2
+    );
+}
+both!(two_runs_recording_the_same_new_clue_at_once_both_succeed);
