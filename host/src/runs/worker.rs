@@ -124,10 +124,9 @@ impl Worker {
                         leased = true;
                         let (ex, freed) = (self.executor.clone(), freed.clone());
                         tasks.spawn(async move {
-                            let slot_freed = freed.clone();
                             let sandboxed = Box::new(move || {
                                 drop(permit);
-                                slot_freed.notify_one();
+                                freed.notify_one();
                             });
                             let results = ex.execute_batch_then(&leases, sandboxed).await;
                             for (lease, result) in leases.iter().zip(results) {
@@ -141,8 +140,8 @@ impl Worker {
                                     ),
                                 }
                             }
+                            // The task's end (awaited below) lets the next batch in.
                             drop(flying);
-                            freed.notify_one();
                             leases.len() as u64
                         });
                     }
@@ -158,9 +157,10 @@ impl Worker {
                 break;
             }
             if !leased {
-                // A batch's task notifies before it ends, so the loop can wake and still find
-                // it running; waiting on the tasks too means the last one ending wakes it,
-                // rather than the next poll (which cost an idle worker up to `poll`).
+                // A batch wakes the loop twice: when it frees its slot (`freed`) and when its
+                // task ends, its place in flight freed with it (`join_next`). Waiting on the
+                // task itself, not on a notification sent just before it ends, is what lets
+                // an idle worker see its last batch gone without sleeping out `poll`.
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll) => {}
                     _ = freed.notified() => {}
