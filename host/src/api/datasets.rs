@@ -23,7 +23,7 @@ use crate::datasets::schema::DatasetSchema;
 
 use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
-use super::upload::{Scratch, form, multipart_error, safe_name, save, text};
+use super::upload::{Scratch, drain, form, multipart_error, safe_name, save, text};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, require_admin};
 
 /// The dataset catalogue.
@@ -217,7 +217,10 @@ async fn upload(
     ApiPath(name): ApiPath<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    require_admin(&p)?;
+    if let Err(e) = require_admin(&p) {
+        drain(multipart).await;
+        return Err(e);
+    }
     let Some(imports) = s.imports.clone() else {
         return Err(ApiError::internal(
             &"this server was started without a pseudonym key and upload directory",

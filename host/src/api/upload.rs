@@ -94,6 +94,26 @@ pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> Ap
 }
 
 /// A text field.
+/// What a rejected upload is read of before the answer: enough for a small file, so that a
+/// client still sending it reads the answer instead of finding the connection closed.
+const DRAIN_BYTES: usize = 1 << 20;
+
+/// Reads and discards up to [`DRAIN_BYTES`] of an upload rejected before its file was read.
+pub(super) async fn drain(multipart: Result<Multipart, MultipartRejection>) {
+    let Ok(mut multipart) = multipart else {
+        return;
+    };
+    let mut left = DRAIN_BYTES;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                return;
+            }
+        }
+    }
+}
+
 pub(super) async fn text(field: Field<'_>) -> Result<String, ApiError> {
     field.text().await.map_err(multipart_error)
 }
