@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::overview::WEEK_MS;
 use crate::runtime::bindings::Clue;
 use crate::store::{Dialect, WriteTx};
 
@@ -412,7 +413,45 @@ async fn insert(
                 .bind(c.sha.as_str());
         }
         q.execute(&mut **tx).await?;
+        if d == Dialect::Sqlite {
+            tally_inserted(tx, origin, part.len()).await?;
+        }
     }
+    Ok(())
+}
+
+/// Adds `n` clues just inserted by [`insert`] to the tallies. SQLite has no statement-level
+/// triggers, and its row-level insert trigger leaves clues that have a first run to this
+/// (migration `0009_clue_insert_cost`): one upsert per tally for the whole statement instead
+/// of two per clue. The key is what [`insert`] writes: source `model` (the column's default),
+/// status `new`, no dismissal, neither verified nor confirmed, first seen `at_ms`. On
+/// PostgreSQL a statement-level trigger does the same from the inserted rows.
+async fn tally_inserted(
+    tx: &mut WriteTx,
+    origin: &Origin<'_>,
+    n: usize,
+) -> Result<(), sqlx::Error> {
+    let n = n as i64;
+    sqlx::query(
+        "INSERT INTO clue_weekly VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (region, model_key, week) DO UPDATE SET n = n + excluded.n",
+    )
+    .bind(origin.region)
+    .bind(origin.model_id)
+    .bind(origin.at_ms / WEEK_MS)
+    .bind(n)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO clue_tally VALUES ($1, $2, 'model', 'new', '', 0, 0, $3) \
+         ON CONFLICT (region, model_key, source, status, dismiss_reason, verified, confirmed) \
+         DO UPDATE SET n = n + excluded.n",
+    )
+    .bind(origin.region)
+    .bind(origin.model_id)
+    .bind(n)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

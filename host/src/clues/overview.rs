@@ -81,7 +81,8 @@ pub struct Overview {
     pub top_models: Vec<ModelRate>,
 }
 
-const WEEK_MS: i64 = 604_800_000;
+/// A week in ms: the tallies' weeks are first seen ÷ this, counted from Thursday 1970-01-01.
+pub(crate) const WEEK_MS: i64 = 604_800_000;
 
 /// The overview of `asked` (or of `scope`, the actor's region), which must lie within scope.
 pub async fn overview(

@@ -302,6 +302,15 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
         .await,
         1
     );
+    // The tallies count the recorded clues, new in three statements and then one (on SQLite
+    // the recording adds them a statement at a time; on PostgreSQL a statement-level trigger
+    // does), and the two dismissed by hand in between.
+    let (clues, tally) = crate::tally::both_ways(db).await;
+    assert_eq!(tally, clues, "the tallies count the recorded clues");
+    assert_eq!(clues.len(), 2, "new and dismissed: {clues:?}");
+    let (clues, weekly) = crate::tally::weekly_both_ways(db).await;
+    assert_eq!(weekly, clues, "the weekly trend counts the recorded clues");
+    assert_eq!(weekly[0].3, 1202);
 }
 both!(a_run_of_many_clues_is_written_in_batches);
 

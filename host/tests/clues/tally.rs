@@ -13,7 +13,7 @@ use crate::world::world;
 
 /// Every (region, model, source, status, reason, verified, confirmed) group and its count,
 /// once from the clues and once from the tally.
-async fn both_ways(db: &TestDb) -> (Vec<String>, Vec<String>) {
+pub(crate) async fn both_ways(db: &TestDb) -> (Vec<String>, Vec<String>) {
     let key = "region, model_key, source, status, dismiss_reason, verified, confirmed";
     let from_clues = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {key}, COUNT(*) FROM (SELECT region, COALESCE(model_id, '(reported)') AS model_key, source, status, \
@@ -51,6 +51,40 @@ async fn both_ways(db: &TestDb) -> (Vec<String>, Vec<String>) {
             .collect::<Vec<_>>()
     };
     (text(from_clues), text(from_tally))
+}
+
+/// Every (region, model, week first seen) and its count, once from the clues and once from
+/// the weekly tally.
+pub(crate) async fn weekly_both_ways(
+    db: &TestDb,
+) -> (
+    Vec<(String, String, i64, i64)>,
+    Vec<(String, String, i64, i64)>,
+) {
+    let rows = |sql: &'static str| async move {
+        sqlx::query(sql)
+            .fetch_all(db.store.pool())
+            .await
+            .expect(sql)
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get(0).expect("region"),
+                    r.try_get(1).expect("model"),
+                    r.try_get(2).expect("week"),
+                    r.try_get(3).expect("n"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    (
+        rows(
+            "SELECT region, COALESCE(model_id, '(reported)') AS model_key, first_seen_ms / 604800000 AS week, \
+             CAST(COUNT(*) AS BIGINT) FROM clues GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        .await,
+        rows("SELECT region, model_key, week, n FROM clue_weekly WHERE n <> 0 ORDER BY 1, 2, 3").await,
+    )
 }
 
 async fn tallies_follow_every_change(db: &TestDb) {
