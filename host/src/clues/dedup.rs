@@ -189,28 +189,28 @@ pub async fn record_apart(
     keyed: &Keyed<'_>,
     keep: bool,
 ) -> Result<(), sqlx::Error> {
-    write_run_clues(tx, run_id, keyed, keep).await
+    let rows: Vec<(i64, &KeyedClue<'_>)> = keyed.clues.iter().map(|c| (run_id, c)).collect();
+    write_run_clues(tx, &rows, keep).await
 }
 
+/// Records clues against the runs that emitted them (run, clue), many to a statement.
 async fn write_run_clues(
     tx: &mut WriteTx,
-    run_id: i64,
-    keyed: &Keyed<'_>,
+    rows: &[(i64, &KeyedClue<'_>)],
     keep: bool,
 ) -> Result<(), sqlx::Error> {
-    for part in keyed.clues.chunks(ROWS_PER_STATEMENT) {
+    for part in rows.chunks(ROWS_PER_STATEMENT) {
         // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
         let d = tx.dialect();
         let sql = format!(
             "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) \
-             SELECT {}, v.column1, v.column2, v.column3 FROM (VALUES {}) AS v",
-            shared(d, 1)[0],
-            placeholders(d, 1, part.len(), 3, "")
+             SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v",
+            placeholders(d, 0, part.len(), 4, "")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
-        for c in part {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (run_id, c) in part {
             let json = keep.then(|| serde_json::to_string(c.clue).unwrap_or_default());
-            q = q.bind(c.key).bind(c.sha.as_str()).bind(json);
+            q = q.bind(*run_id).bind(c.key).bind(c.sha.as_str()).bind(json);
         }
         q.execute(&mut **tx).await?;
     }
@@ -251,32 +251,90 @@ pub async fn record(
     origin: &Origin<'_>,
     keyed: &Keyed<'_>,
 ) -> Result<ClueCounts, sqlx::Error> {
-    let mut counts = ClueCounts::default();
-    lock_model(tx, origin.model_id).await?;
-    write_run_clues(tx, origin.run_id, keyed, false).await?;
-    let keys: Vec<&str> = keyed.clues.iter().map(|c| c.key).collect();
-    let stored = existing(tx, origin.model_id, &keys).await?;
-    let (mut fresh, mut again) = (Vec::new(), Vec::new());
-    for c in &keyed.clues {
-        match stored.get(c.key) {
-            None => {
-                fresh.push(c);
-                counts.new += 1;
-            }
-            Some((id, old_sha)) => {
-                let changed = *old_sha != c.sha;
-                if changed {
-                    counts.updated += 1;
-                } else {
-                    counts.unchanged += 1;
+    let counts = record_batch(tx, &[(origin, keyed)]).await?;
+    Ok(counts.first().copied().unwrap_or_default())
+}
+
+/// [`record`] for the runs of a batch (one model, version and snapshot, finished at one
+/// time, in several regions), in one transaction: their clue records, the look-up of their
+/// keys and their new clues go many runs to a statement, so that a batch of twelve county
+/// runs costs a handful of statements, not a handful per run. Runs that do not share those,
+/// or that emitted the same dedup key (the second must find the first's clue), are recorded
+/// one after another, as [`record`] does. Returns each run's counts, in order.
+pub async fn record_batch(
+    tx: &mut WriteTx,
+    runs: &[(&Origin<'_>, &Keyed<'_>)],
+) -> Result<Vec<ClueCounts>, sqlx::Error> {
+    if shareable(runs) {
+        return record_together(tx, runs).await;
+    }
+    let mut counts = Vec::with_capacity(runs.len());
+    for run in runs {
+        counts.extend(record_together(tx, std::slice::from_ref(run)).await?);
+    }
+    Ok(counts)
+}
+
+/// Whether `runs` can be recorded together: what [`insert`] binds once a statement is the
+/// same for all, and no dedup key comes from two of them.
+fn shareable(runs: &[(&Origin<'_>, &Keyed<'_>)]) -> bool {
+    let Some((head, _)) = runs.first() else {
+        return true;
+    };
+    let same = runs.iter().all(|(o, _)| {
+        (o.model_id, o.version_id, o.snapshot_id, o.at_ms)
+            == (head.model_id, head.version_id, head.snapshot_id, head.at_ms)
+    });
+    let mut keys = std::collections::HashSet::new();
+    same && runs
+        .iter()
+        .flat_map(|(_, k)| k.clues.iter())
+        .all(|c| keys.insert(c.key))
+}
+
+/// Records `runs`, which are [`shareable`].
+async fn record_together(
+    tx: &mut WriteTx,
+    runs: &[(&Origin<'_>, &Keyed<'_>)],
+) -> Result<Vec<ClueCounts>, sqlx::Error> {
+    let Some((head, _)) = runs.first() else {
+        return Ok(Vec::new());
+    };
+    lock_model(tx, head.model_id).await?;
+    let rows: Vec<(i64, &KeyedClue<'_>)> = runs
+        .iter()
+        .flat_map(|(o, k)| k.clues.iter().map(|c| (o.run_id, c)))
+        .collect();
+    write_run_clues(tx, &rows, false).await?;
+    let keys: Vec<&str> = rows.iter().map(|(_, c)| c.key).collect();
+    let stored = existing(tx, head.model_id, &keys).await?;
+    let mut all = Vec::with_capacity(runs.len());
+    let mut fresh = Vec::new();
+    for (origin, keyed) in runs {
+        let mut counts = ClueCounts::default();
+        let mut again = Vec::new();
+        for c in &keyed.clues {
+            match stored.get(c.key) {
+                None => {
+                    fresh.push((*origin, c));
+                    counts.new += 1;
                 }
-                again.push((*id, changed, c));
+                Some((id, old_sha)) => {
+                    let changed = *old_sha != c.sha;
+                    if changed {
+                        counts.updated += 1;
+                    } else {
+                        counts.unchanged += 1;
+                    }
+                    again.push((*id, changed, c));
+                }
             }
         }
+        update(tx, origin, &again).await?;
+        all.push(counts);
     }
-    update(tx, origin, &again).await?;
-    insert(tx, origin, &fresh).await?;
-    Ok(counts)
+    insert(tx, &fresh).await?;
+    Ok(all)
 }
 
 /// Holds `model`'s clues for the rest of the transaction. On PostgreSQL two transactions can
@@ -363,43 +421,42 @@ async fn update(
     Ok(())
 }
 
-/// Inserts new clues, many to a statement.
+/// Inserts new clues (each with the run that found it, all [`shareable`]), many to a
+/// statement.
 async fn insert(
     tx: &mut WriteTx,
-    origin: &Origin<'_>,
-    fresh: &[&KeyedClue<'_>],
+    fresh: &[(&Origin<'_>, &KeyedClue<'_>)],
 ) -> Result<(), sqlx::Error> {
+    let Some((head, _)) = fresh.first() else {
+        return Ok(());
+    };
     for part in fresh.chunks(ROWS_PER_STATEMENT) {
-        // What the run's clues share is bound once: model, region, time, run, version,
-        // snapshot. The rows' columns are named column1, column2… in SQLite and PostgreSQL.
+        // What the clues share is bound once: model, time, version, snapshot; each row has
+        // its own region and run. The rows' columns are named column1, column2… in SQLite
+        // and PostgreSQL.
         let d = tx.dialect();
-        let s = shared(d, 8);
+        let s = shared(d, 5);
         let sql = format!(
             "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, \
              reason, evidence_json, content_sha256, first_seen_ms, last_seen_ms, first_run_id, last_run_id, \
              version_id, snapshot_id, status, occurrences) \
-             SELECT {}, v.column1, v.column2, {}, v.column3, v.column4, v.column5, v.column6, \
-             v.column7, v.column8, v.column9, {}, {}, {}, {}, {}, {}, 'new', 1 FROM (VALUES {}) AS v",
+             SELECT {}, v.column1, v.column2, v.column10, v.column3, v.column4, v.column5, v.column6, \
+             v.column7, v.column8, v.column9, {}, {}, v.column11, v.column11, {}, {}, 'new', 1 FROM (VALUES {}) AS v",
             s[0],
             s[1],
             s[2],
             s[3],
             s[4],
-            s[5],
-            s[6],
-            s[7],
-            placeholders(d, 8, part.len(), 9, "")
+            placeholders(d, 5, part.len(), 11, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(origin.model_id)
-            .bind(origin.region)
-            .bind(origin.at_ms)
-            .bind(origin.at_ms)
-            .bind(origin.run_id)
-            .bind(origin.run_id)
-            .bind(origin.version_id)
-            .bind(origin.snapshot_id);
-        for c in part {
+            .bind(head.model_id)
+            .bind(head.at_ms)
+            .bind(head.at_ms)
+            .bind(head.version_id)
+            .bind(head.snapshot_id);
+        let mut per_region: BTreeMap<&str, i64> = BTreeMap::new();
+        for (origin, c) in part {
             let clue = c.clue;
             q = q
                 .bind(&clue.dedup_key)
@@ -410,48 +467,58 @@ async fn insert(
                 .bind(clue.score)
                 .bind(&clue.reason)
                 .bind(c.evidence.as_str())
-                .bind(c.sha.as_str());
+                .bind(c.sha.as_str())
+                .bind(origin.region)
+                .bind(origin.run_id);
+            *per_region.entry(origin.region).or_default() += 1;
         }
         q.execute(&mut **tx).await?;
         if d == Dialect::Sqlite {
-            tally_inserted(tx, origin, part.len()).await?;
+            tally_inserted(tx, head, &per_region).await?;
         }
     }
     Ok(())
 }
 
-/// Adds `n` clues just inserted by [`insert`] to the tallies. SQLite has no statement-level
-/// triggers, and its row-level insert trigger leaves clues that have a first run to this
-/// (migration `0009_clue_insert_cost`): one upsert per tally for the whole statement instead
-/// of two per clue. The key is what [`insert`] writes: source `model` (the column's default),
-/// status `new`, no dismissal, neither verified nor confirmed, first seen `at_ms`. On
-/// PostgreSQL a statement-level trigger does the same from the inserted rows.
+/// Adds clues just inserted by [`insert`] (how many per region) to the tallies. SQLite has
+/// no statement-level triggers, and its row-level insert trigger leaves clues that have a
+/// first run to this (migration `0009_clue_insert_cost`): one upsert per tally for the whole
+/// statement instead of two per clue. The key is what [`insert`] writes: `origin`'s model,
+/// source `model` (the column's default), status `new`, no dismissal, neither verified nor
+/// confirmed, first seen `origin.at_ms`. On PostgreSQL a statement-level trigger does the
+/// same from the inserted rows.
 async fn tally_inserted(
     tx: &mut WriteTx,
     origin: &Origin<'_>,
-    n: usize,
+    per_region: &BTreeMap<&str, i64>,
 ) -> Result<(), sqlx::Error> {
-    let n = n as i64;
-    sqlx::query(
-        "INSERT INTO clue_weekly VALUES ($1, $2, $3, $4) \
+    let rows =
+        |width: usize, tail: &str| placeholders(Dialect::Sqlite, 0, per_region.len(), width, tail);
+    let weekly = format!(
+        "INSERT INTO clue_weekly (region, model_key, n, week) VALUES {} \
          ON CONFLICT (region, model_key, week) DO UPDATE SET n = n + excluded.n",
-    )
-    .bind(origin.region)
-    .bind(origin.model_id)
-    .bind(origin.at_ms / WEEK_MS)
-    .bind(n)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO clue_tally VALUES ($1, $2, 'model', 'new', '', 0, 0, $3) \
-         ON CONFLICT (region, model_key, source, status, dismiss_reason, verified, confirmed) \
+        rows(4, "")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(weekly));
+    for (region, n) in per_region {
+        q = q
+            .bind(*region)
+            .bind(origin.model_id)
+            .bind(*n)
+            .bind(origin.at_ms / WEEK_MS);
+    }
+    q.execute(&mut **tx).await?;
+    let tally = format!(
+        "INSERT INTO clue_tally (region, model_key, n, source, status, dismiss_reason, verified, confirmed) \
+         VALUES {} ON CONFLICT (region, model_key, source, status, dismiss_reason, verified, confirmed) \
          DO UPDATE SET n = n + excluded.n",
-    )
-    .bind(origin.region)
-    .bind(origin.model_id)
-    .bind(n)
-    .execute(&mut **tx)
-    .await?;
+        rows(3, ", 'model', 'new', '', 0, 0")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(tally));
+    for (region, n) in per_region {
+        q = q.bind(*region).bind(origin.model_id).bind(*n);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tracing::Instrument;
 
-use crate::clues::dedup::{self, Keyed, Origin};
+use crate::clues::dedup::{self, ClueCounts, Keyed, Origin};
 use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
@@ -715,9 +715,10 @@ impl Executor {
         let mut tx = self.store.begin().await?;
         self.metrics.observe_phase("record_wait", waited.elapsed());
         let started = std::time::Instant::now();
+        let counts = record_clues(&mut tx, p, executed, &keyed, now).await?;
         let mut statuses = Vec::with_capacity(executed.len());
-        for ((lease, job, out), keyed) in executed.iter().zip(&keyed) {
-            statuses.push(record_run(&mut tx, p, (lease, job, out), keyed, now).await?);
+        for ((lease, job, out), counts) in executed.iter().zip(counts) {
+            statuses.push(record_run(&mut tx, p, (lease, job, out), counts, now).await?);
         }
         tx.commit().await?;
         self.metrics.observe_phase("record", started.elapsed());
@@ -758,47 +759,73 @@ fn run_all(
     outs
 }
 
-/// Writes one run's record and clues in the finishing transaction, fenced by its lease.
-async fn record_run(
-    tx: &mut crate::store::WriteTx,
-    p: &Prepared,
-    (lease, job, out): (&Lease, &Job, &RunOutcome),
-    keyed: &Keyed<'_>,
-    now: i64,
-) -> Result<Status, RunError> {
-    let status = match &out.outcome {
+/// A run's status from its outcome.
+fn status_of(out: &RunOutcome) -> Status {
+    match &out.outcome {
         Outcome::Succeeded => Status::Succeeded,
         Outcome::Failed(_) => Status::Failed,
         Outcome::TimedOut(_) => Status::TimedOut,
         Outcome::Cancelled => Status::Cancelled,
-    };
-    // The clues first, so that the run's one UPDATE carries their counts; if that UPDATE
-    // finds the lease lost, the transaction is dropped and nothing of it stays.
-    let counts = if status == Status::Succeeded {
-        Some(match job.kind {
-            Kind::Run => {
-                let origin = Origin {
+    }
+}
+
+/// Writes the clues of a batch's succeeded runs in the finishing transaction: a run's into
+/// the clue store, all of the batch's together ([`dedup::record_batch`]); a replay's or a
+/// backtest's beside it. Returns each run's counts in the clue store (none for a run that
+/// failed, a replay or a backtest), in order.
+async fn record_clues(
+    tx: &mut crate::store::WriteTx,
+    p: &Prepared,
+    executed: &[Executed<'_>],
+    keyed: &[Keyed<'_>],
+    now: i64,
+) -> Result<Vec<Option<ClueCounts>>, RunError> {
+    let mut counts = vec![None; executed.len()];
+    let mut origins = Vec::new();
+    for (i, ((lease, job, out), keyed)) in executed.iter().zip(keyed).enumerate() {
+        if status_of(out) != Status::Succeeded {
+            continue;
+        }
+        match job.kind {
+            Kind::Run => origins.push((
+                i,
+                Origin {
                     run_id: lease.run_id,
                     model_id: &job.model,
                     version_id: job.version_id,
                     snapshot_id: p.snapshot_id,
                     region: &job.region,
                     at_ms: now,
-                };
-                dedup::record(tx, &origin, keyed).await?
+                },
+                keyed,
+            )),
+            // Kept apart from the clue store, so nothing counted in it.
+            Kind::Replay | Kind::Backtest => {
+                let keep = job.kind == Kind::Backtest;
+                dedup::record_apart(tx, lease.run_id, keyed, keep).await?;
+                counts[i] = Some(ClueCounts::default());
             }
-            Kind::Replay => {
-                dedup::record_apart(tx, lease.run_id, keyed, false).await?;
-                Default::default()
-            }
-            Kind::Backtest => {
-                dedup::record_apart(tx, lease.run_id, keyed, true).await?;
-                Default::default()
-            }
-        })
-    } else {
-        None
-    };
+        }
+    }
+    let runs: Vec<_> = origins.iter().map(|(_, o, k)| (o, *k)).collect();
+    let recorded = dedup::record_batch(tx, &runs).await?;
+    for ((i, _, _), c) in origins.iter().zip(recorded) {
+        counts[*i] = Some(c);
+    }
+    Ok(counts)
+}
+
+/// Writes one run's record in the finishing transaction, fenced by its lease, with the
+/// counts of its clues (written before it by [`record_clues`]): if the UPDATE finds the
+/// lease lost, the transaction is dropped and nothing of it stays.
+async fn record_run(
+    tx: &mut crate::store::WriteTx,
+    p: &Prepared,
+    (lease, job, out): (&Lease, &Job, &RunOutcome),
+    counts: Option<ClueCounts>,
+    now: i64,
+) -> Result<Status, RunError> {
+    let status = status_of(out);
     let done = sqlx::query(
         "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
          rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \

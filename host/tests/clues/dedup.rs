@@ -314,6 +314,135 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
 }
 both!(a_run_of_many_clues_is_written_in_batches);
 
+/// A clue of `pension-after-death` about person `i`.
+fn person(i: usize) -> supervise::runtime::bindings::Clue {
+    use supervise::runtime::bindings::{Clue, Subject};
+    Clue {
+        kind: "pension-after-death".into(),
+        subject: Subject {
+            type_: "person".into(),
+            id: format!("p{i}"),
+            display_name: String::new(),
+        },
+        score: 0.5,
+        reason: "paid".into(),
+        evidence: vec![],
+        dedup_key: format!("person:{i}"),
+    }
+}
+
+async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
+    use supervise::clues::dedup::{self, Keyed, Origin};
+    use supervise::datasets::snapshot::Snapshot;
+
+    // Two county runs of one enablement, finished in one batch.
+    let w = province(db).await;
+    let regions = ["330102", "330103"];
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &regions,
+        &[],
+        None,
+    )
+    .await;
+    let mut runs = Vec::new();
+    for region in regions {
+        let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", region)
+            .await
+            .expect("queue");
+        runs.push(ids[0]);
+    }
+    let version_id = scalar(
+        db,
+        &format!("SELECT version_id FROM runs WHERE id = {}", runs[0]),
+    )
+    .await;
+    let snapshot_id = Snapshot::current(&db.store, &["death_registrations"])
+        .await
+        .expect("snapshot")
+        .save(&db.store)
+        .await
+        .expect("save");
+    let origin = |i: usize, at_ms: i64| Origin {
+        run_id: runs[i],
+        model_id: "pension-after-death",
+        version_id,
+        snapshot_id,
+        region: regions[i],
+        at_ms,
+    };
+    let record = async |batch: &[(&Origin<'_>, &Keyed<'_>)]| {
+        let mut tx = db.store.begin().await.expect("tx");
+        let counts = dedup::record_batch(&mut tx, batch).await.expect("record");
+        tx.commit().await.expect("commit");
+        counts
+            .iter()
+            .map(|c| (c.new, c.updated, c.unchanged))
+            .collect::<Vec<_>>()
+    };
+    let region_of = async |key: &str| {
+        sqlx::query_scalar::<_, String>("SELECT region FROM clues WHERE dedup_key = $1")
+            .bind(key)
+            .fetch_one(db.store.pool())
+            .await
+            .expect("region")
+    };
+
+    // Together: each clue takes its own run's region and run, each run its own counts.
+    let (a, b) = (vec![person(1), person(2)], vec![person(3)]);
+    let (ka, kb) = (Keyed::new(&a), Keyed::new(&b));
+    let counts = record(&[(&origin(0, 1), &ka), (&origin(1, 1), &kb)]).await;
+    assert_eq!(counts, vec![(2, 0, 0), (1, 0, 0)]);
+    assert_eq!(region_of("person:2").await, "330102");
+    assert_eq!(region_of("person:3").await, "330103");
+    assert_eq!(
+        scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM clues WHERE dedup_key = 'person:3' \
+                 AND first_run_id = {0} AND last_run_id = {0}",
+                runs[1]
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM run_clues WHERE run_id = {}", runs[0])
+        )
+        .await,
+        2
+    );
+
+    // One key from both runs: the second finds the first's clue, as one run after another.
+    let (c, d) = (vec![person(4)], vec![person(4), person(5), person(1)]);
+    let (kc, kd) = (Keyed::new(&c), Keyed::new(&d));
+    let counts = record(&[(&origin(0, 2), &kc), (&origin(1, 2), &kd)]).await;
+    assert_eq!(counts, vec![(1, 0, 0), (1, 0, 2)]);
+    assert_eq!(region_of("person:4").await, "330102");
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT occurrences FROM clues WHERE dedup_key = 'person:4'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(count(db, "clues").await, 5);
+
+    // The tallies count every recorded clue in its own county.
+    let (clues, tally) = crate::tally::both_ways(db).await;
+    assert_eq!(tally, clues, "the tallies count the recorded clues");
+    assert_eq!(clues.len(), 2, "one group per county: {clues:?}");
+    let (clues, weekly) = crate::tally::weekly_both_ways(db).await;
+    assert_eq!(weekly, clues, "the weekly trend counts the recorded clues");
+}
+both!(a_batch_of_runs_is_recorded_together);
+
 /// Every column of a written clue, as stored: kind, subject (type, id, name), the score's
 /// bits, reason, evidence JSON, content hash, and the run's copy of the clue.
 async fn stored(db: &TestDb, key: &str) -> (Vec<String>, u64, Option<String>) {
