@@ -114,19 +114,22 @@ async fn a_new_version_updates_the_same_clues(db: &TestDb) {
 }
 both!(a_new_version_updates_the_same_clues);
 
-/// A queued run of `pension-after-death` in county 330102 and a snapshot, to write clues
-/// against with `dedup::record` directly.
-async fn writing_run(db: &TestDb) -> supervise::clues::dedup::Origin<'static> {
+/// `pension-after-death` 1.0.0 enabled for `regions`, a run queued in each and a snapshot:
+/// the runs, to write clues against with `dedup::record` directly.
+async fn writing_runs(
+    db: &TestDb,
+    regions: &[&'static str],
+) -> Vec<supervise::clues::dedup::Origin<'static>> {
     use supervise::datasets::snapshot::Snapshot;
 
-    pension_in_county(db).await;
-    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
-        .await
-        .expect("queue");
-    let run_id = ids[0];
-    let version_id = scalar(
+    let w = province(db).await;
+    enabled(
         db,
-        &format!("SELECT version_id FROM runs WHERE id = {run_id}"),
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        regions,
+        &[],
+        None,
     )
     .await;
     let snapshot_id = Snapshot::current(&db.store, &["death_registrations"])
@@ -135,35 +138,42 @@ async fn writing_run(db: &TestDb) -> supervise::clues::dedup::Origin<'static> {
         .save(&db.store)
         .await
         .expect("save");
-    supervise::clues::dedup::Origin {
-        run_id,
-        model_id: "pension-after-death",
-        version_id,
-        snapshot_id,
-        region: "330102",
-        at_ms: 1,
+    let mut runs = Vec::new();
+    for region in regions {
+        let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", region)
+            .await
+            .expect("queue");
+        let run_id = ids[0];
+        let version_id = scalar(
+            db,
+            &format!("SELECT version_id FROM runs WHERE id = {run_id}"),
+        )
+        .await;
+        runs.push(supervise::clues::dedup::Origin {
+            run_id,
+            model_id: "pension-after-death",
+            version_id,
+            snapshot_id,
+            region,
+            at_ms: 1,
+        });
     }
+    runs
+}
+
+/// A queued run of `pension-after-death` in county 330102 (see [`writing_runs`]).
+async fn writing_run(db: &TestDb) -> supervise::clues::dedup::Origin<'static> {
+    writing_runs(db, &["330102"]).await.remove(0)
 }
 
 async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
     use supervise::clues::dedup::{self, Origin};
     use supervise::datasets::snapshot::Snapshot;
-    use supervise::runtime::bindings::{Clue, Subject};
+    use supervise::runtime::bindings::Clue;
 
     let origin = writing_run(db).await;
     let (run_id, version_id, snapshot_id) = (origin.run_id, origin.version_id, origin.snapshot_id);
-    let clue = |i: usize, reason: &str| Clue {
-        kind: "pension-after-death".into(),
-        subject: Subject {
-            type_: "person".into(),
-            id: format!("p{i}"),
-            display_name: String::new(),
-        },
-        score: 0.5,
-        reason: reason.into(),
-        evidence: vec![],
-        dedup_key: format!("person:{i}"),
-    };
+    let clue = person;
     // More than one statement's worth (500 rows), and a key emitted twice keeps its last clue.
     let mut first: Vec<Clue> = (0..1201).map(|i| clue(i, "first")).collect();
     first.push(clue(7, "first"));
@@ -314,8 +324,8 @@ async fn a_run_of_many_clues_is_written_in_batches(db: &TestDb) {
 }
 both!(a_run_of_many_clues_is_written_in_batches);
 
-/// A clue of `pension-after-death` about person `i`.
-fn person(i: usize) -> supervise::runtime::bindings::Clue {
+/// A clue of `pension-after-death` about person `i`, for `reason`.
+fn person(i: usize, reason: &str) -> supervise::runtime::bindings::Clue {
     use supervise::runtime::bindings::{Clue, Subject};
     Clue {
         kind: "pension-after-death".into(),
@@ -325,7 +335,7 @@ fn person(i: usize) -> supervise::runtime::bindings::Clue {
             display_name: String::new(),
         },
         score: 0.5,
-        reason: "paid".into(),
+        reason: reason.into(),
         evidence: vec![],
         dedup_key: format!("person:{i}"),
     }
@@ -333,45 +343,12 @@ fn person(i: usize) -> supervise::runtime::bindings::Clue {
 
 async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
     use supervise::clues::dedup::{self, Keyed, Origin};
-    use supervise::datasets::snapshot::Snapshot;
 
     // Two county runs of one enablement, finished in one batch.
-    let w = province(db).await;
-    let regions = ["330102", "330103"];
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &regions,
-        &[],
-        None,
-    )
-    .await;
-    let mut runs = Vec::new();
-    for region in regions {
-        let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", region)
-            .await
-            .expect("queue");
-        runs.push(ids[0]);
-    }
-    let version_id = scalar(
-        db,
-        &format!("SELECT version_id FROM runs WHERE id = {}", runs[0]),
-    )
-    .await;
-    let snapshot_id = Snapshot::current(&db.store, &["death_registrations"])
-        .await
-        .expect("snapshot")
-        .save(&db.store)
-        .await
-        .expect("save");
+    let runs = writing_runs(db, &["330102", "330103"]).await;
     let origin = |i: usize, at_ms: i64| Origin {
-        run_id: runs[i],
-        model_id: "pension-after-death",
-        version_id,
-        snapshot_id,
-        region: regions[i],
         at_ms,
+        ..runs[i].clone()
     };
     let record = async |batch: &[(&Origin<'_>, &Keyed<'_>)]| {
         let mut tx = db.store.begin().await.expect("tx");
@@ -391,7 +368,10 @@ async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
     };
 
     // Together: each clue takes its own run's region and run, each run its own counts.
-    let (a, b) = (vec![person(1), person(2)], vec![person(3)]);
+    let (a, b) = (
+        vec![person(1, "paid"), person(2, "paid")],
+        vec![person(3, "paid")],
+    );
     let (ka, kb) = (Keyed::new(&a), Keyed::new(&b));
     let counts = record(&[(&origin(0, 1), &ka), (&origin(1, 1), &kb)]).await;
     assert_eq!(counts, vec![(2, 0, 0), (1, 0, 0)]);
@@ -403,7 +383,7 @@ async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
             &format!(
                 "SELECT COUNT(*) FROM clues WHERE dedup_key = 'person:3' \
                  AND first_run_id = {0} AND last_run_id = {0}",
-                runs[1]
+                runs[1].run_id
             )
         )
         .await,
@@ -412,14 +392,20 @@ async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
     assert_eq!(
         scalar(
             db,
-            &format!("SELECT COUNT(*) FROM run_clues WHERE run_id = {}", runs[0])
+            &format!(
+                "SELECT COUNT(*) FROM run_clues WHERE run_id = {}",
+                runs[0].run_id
+            )
         )
         .await,
         2
     );
 
     // One key from both runs: the second finds the first's clue, as one run after another.
-    let (c, d) = (vec![person(4)], vec![person(4), person(5), person(1)]);
+    let (c, d) = (
+        vec![person(4, "paid")],
+        vec![person(4, "paid"), person(5, "paid"), person(1, "paid")],
+    );
     let (kc, kd) = (Keyed::new(&c), Keyed::new(&d));
     let counts = record(&[(&origin(0, 2), &kc), (&origin(1, 2), &kd)]).await;
     assert_eq!(counts, vec![(1, 0, 0), (1, 0, 2)]);
