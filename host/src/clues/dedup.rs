@@ -257,7 +257,8 @@ pub async fn record(
 
 /// [`record`] for the runs of a batch (one model, version and snapshot, finished at one
 /// time, in several regions), in one transaction: their clue records, the look-up of their
-/// keys and their new clues go many runs to a statement, so that a batch of twelve county
+/// keys, their new clues and the clues they found again go many runs to a statement (each
+/// row names its run and county), so that a batch of twelve county
 /// runs costs a handful of statements, not a handful per run. Runs that do not share those,
 /// or that emitted the same dedup key (the second must find the first's clue), are recorded
 /// one after another, as [`record`] does. Returns each run's counts, in order.
@@ -309,10 +310,9 @@ async fn record_together(
     let keys: Vec<&str> = rows.iter().map(|(_, c)| c.key).collect();
     let stored = existing(tx, head.model_id, &keys).await?;
     let mut all = Vec::with_capacity(runs.len());
-    let mut fresh = Vec::new();
+    let (mut fresh, mut again) = (Vec::new(), Vec::new());
     for (origin, keyed) in runs {
         let mut counts = ClueCounts::default();
-        let mut again = Vec::new();
         for c in &keyed.clues {
             match stored.get(c.key) {
                 None => {
@@ -326,13 +326,13 @@ async fn record_together(
                     } else {
                         counts.unchanged += 1;
                     }
-                    again.push((*id, changed, c));
+                    again.push((origin.run_id, *id, changed, c));
                 }
             }
         }
-        update(tx, origin, &again).await?;
         all.push(counts);
     }
+    update(tx, head, &again).await?;
     insert(tx, &fresh).await?;
     Ok(all)
 }
@@ -353,40 +353,41 @@ async fn lock_model(tx: &mut WriteTx, model: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Updates clues found again (id, whether the content changed, the clue), many to a
-/// statement: a hit counts and moves last seen; a changed clue takes the new content, and is
-/// flagged when it was dismissed.
+/// Updates clues found again (the run that found it, the clue's id, whether its content
+/// changed, the clue; all [`shareable`]), many to a statement: a hit counts and moves last
+/// seen and last run; a changed clue takes the new content, and is flagged when it was
+/// dismissed.
 async fn update(
     tx: &mut WriteTx,
-    origin: &Origin<'_>,
-    again: &[(i64, bool, &KeyedClue<'_>)],
+    head: &Origin<'_>,
+    again: &[(i64, i64, bool, &KeyedClue<'_>)],
 ) -> Result<(), sqlx::Error> {
-    let (changed, same): (Vec<_>, Vec<_>) = again.iter().partition(|(_, changed, _)| *changed);
-    // The shared values come first in the text: SET is written before FROM.
+    let (changed, same): (Vec<_>, Vec<_>) = again.iter().partition(|(_, _, changed, _)| *changed);
+    // The shared values come first in the text: SET is written before FROM. Each row's run
+    // is its second column.
     let found_again = |d: Dialect| {
-        let s = shared(d, 4);
+        let s = shared(d, 3);
         format!(
-            "occurrences = occurrences + 1, last_seen_ms = {}, last_run_id = {}, \
+            "occurrences = occurrences + 1, last_seen_ms = {}, last_run_id = v.column2, \
              version_id = {}, snapshot_id = {}",
-            s[0], s[1], s[2], s[3]
+            s[0], s[1], s[2]
         )
     };
-    fn bind_origin<'q>(q: AnyQuery<'q>, origin: &Origin<'_>) -> AnyQuery<'q> {
-        q.bind(origin.at_ms)
-            .bind(origin.run_id)
-            .bind(origin.version_id)
-            .bind(origin.snapshot_id)
-    }
+    let bind_head = |q: AnyQuery<'static>| {
+        q.bind(head.at_ms)
+            .bind(head.version_id)
+            .bind(head.snapshot_id)
+    };
     for part in same.chunks(ROWS_PER_STATEMENT) {
         let d = tx.dialect();
         let sql = format!(
             "UPDATE clues SET {} FROM (VALUES {}) AS v WHERE clues.id = v.column1",
             found_again(d),
-            placeholders(d, 4, part.len(), 1, "")
+            placeholders(d, 3, part.len(), 2, "")
         );
-        let mut q = bind_origin(sqlx::query(sqlx::AssertSqlSafe(sql)), origin);
-        for (id, _, _) in part {
-            q = q.bind(*id);
+        let mut q = bind_head(sqlx::query(sqlx::AssertSqlSafe(sql)));
+        for (run_id, id, _, _) in part {
+            q = q.bind(*id).bind(*run_id);
         }
         q.execute(&mut **tx).await?;
     }
@@ -394,19 +395,20 @@ async fn update(
         // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
         let d = tx.dialect();
         let sql = format!(
-            "UPDATE clues SET {}, kind = v.column2, \
-             subject_type = v.column3, subject_id = v.column4, subject_name = v.column5, \
-             score = v.column6, reason = v.column7, evidence_json = v.column8, \
-             content_sha256 = v.column9, evidence_changed = CASE WHEN \
+            "UPDATE clues SET {}, kind = v.column3, \
+             subject_type = v.column4, subject_id = v.column5, subject_name = v.column6, \
+             score = v.column7, reason = v.column8, evidence_json = v.column9, \
+             content_sha256 = v.column10, evidence_changed = CASE WHEN \
              clues.status = 'dismissed' THEN 1 ELSE clues.evidence_changed END \
              FROM (VALUES {}) AS v WHERE clues.id = v.column1",
             found_again(d),
-            placeholders(d, 4, part.len(), 9, "")
+            placeholders(d, 3, part.len(), 10, "")
         );
-        let mut q = bind_origin(sqlx::query(sqlx::AssertSqlSafe(sql)), origin);
-        for (id, _, c) in part {
+        let mut q = bind_head(sqlx::query(sqlx::AssertSqlSafe(sql)));
+        for (run_id, id, _, c) in part {
             q = q
                 .bind(*id)
+                .bind(*run_id)
                 .bind(&c.clue.kind)
                 .bind(&c.clue.subject.type_)
                 .bind(&c.clue.subject.id)

@@ -419,6 +419,43 @@ async fn a_batch_of_runs_is_recorded_together(db: &TestDb) {
         2
     );
     assert_eq!(count(db, "clues").await, 5);
+    // Found again by the second run, in the first run's county: the second run is its last.
+    assert_eq!(
+        scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM clues WHERE dedup_key = 'person:1' AND region = '330102' \
+                 AND first_run_id = {} AND last_run_id = {} AND occurrences = 2 AND last_seen_ms = 2",
+                runs[0].run_id, runs[1].run_id
+            )
+        )
+        .await,
+        1
+    );
+
+    // Found again together, one of them changed: each clue names the run that found it.
+    sqlx::query("DELETE FROM run_clues")
+        .execute(db.store.pool())
+        .await
+        .expect("reuse the runs");
+    let (e, f) = (
+        vec![person(2, "paid")],
+        vec![person(3, "paid"), person(5, "paid twice")],
+    );
+    let (ke, kf) = (Keyed::new(&e), Keyed::new(&f));
+    let counts = record(&[(&origin(0, 3), &ke), (&origin(1, 3), &kf)]).await;
+    assert_eq!(counts, vec![(0, 0, 1), (0, 1, 1)]);
+    for (key, run, reason) in [
+        ("person:2", runs[0].run_id, "paid"),
+        ("person:3", runs[1].run_id, "paid"),
+        ("person:5", runs[1].run_id, "paid twice"),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM clues WHERE dedup_key = '{key}' AND last_run_id = {run} \
+             AND last_seen_ms = 3 AND occurrences = 2 AND reason = '{reason}'"
+        );
+        assert_eq!(scalar(db, &sql).await, 1, "{key}");
+    }
 
     // The tallies count every recorded clue in its own county.
     let (clues, tally) = crate::tally::both_ways(db).await;
