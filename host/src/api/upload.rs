@@ -93,7 +93,6 @@ pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> Ap
     ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
 }
 
-/// A text field.
 /// What a rejected upload is read of before the answer: enough for a small file, so that a
 /// client still sending it reads the answer instead of finding the connection closed.
 const DRAIN_BYTES: usize = 1 << 20;
@@ -114,6 +113,7 @@ pub(super) async fn drain(multipart: Result<Multipart, MultipartRejection>) {
     }
 }
 
+/// A text field.
 pub(super) async fn text(field: Field<'_>) -> Result<String, ApiError> {
     field.text().await.map_err(multipart_error)
 }
