@@ -166,21 +166,6 @@ fn shared(dialect: Dialect, n: usize) -> Vec<String> {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// `($4, $5{tail}), ($6, $7{tail})` for `after = 3`, `rows = 2`, `width = 2` (SQLite: `?`
-/// each): placeholders for `rows` rows of `width` bound values, numbered after the `after`
-/// shared ones, each row ending in the same literal SQL `tail`.
-fn placeholders(dialect: Dialect, after: usize, rows: usize, width: usize, tail: &str) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=width)
-                .map(|c| dialect.param(after + r * width + c))
-                .collect();
-            format!("({}{tail})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Records a run's clues without touching the clue store: for replays and backtests, whose
 /// clues are kept apart from the reviewers' queue. `keep` stores each clue itself too.
 pub async fn record_apart(
@@ -205,7 +190,7 @@ async fn write_run_clues(
         let sql = format!(
             "INSERT INTO run_clues (run_id, dedup_key, content_sha256, clue_json) \
              SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v",
-            placeholders(d, 0, part.len(), 4, "")
+            d.rows(0, part.len(), 4, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (run_id, c) in part {
@@ -383,7 +368,7 @@ async fn update(
         let sql = format!(
             "UPDATE clues SET {} FROM (VALUES {}) AS v WHERE clues.id = v.column1",
             found_again(d),
-            placeholders(d, 3, part.len(), 2, "")
+            d.rows(3, part.len(), 2, "")
         );
         let mut q = bind_head(sqlx::query(sqlx::AssertSqlSafe(sql)));
         for (run_id, id, _, _) in part {
@@ -402,7 +387,7 @@ async fn update(
              clues.status = 'dismissed' THEN 1 ELSE clues.evidence_changed END \
              FROM (VALUES {}) AS v WHERE clues.id = v.column1",
             found_again(d),
-            placeholders(d, 3, part.len(), 10, "")
+            d.rows(3, part.len(), 10, "")
         );
         let mut q = bind_head(sqlx::query(sqlx::AssertSqlSafe(sql)));
         for (run_id, id, _, c) in part {
@@ -449,7 +434,7 @@ async fn insert(
             s[2],
             s[3],
             s[4],
-            placeholders(d, 5, part.len(), 11, "")
+            d.rows(5, part.len(), 11, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(head.model_id)
@@ -494,8 +479,7 @@ async fn tally_inserted(
     origin: &Origin<'_>,
     per_region: &BTreeMap<&str, i64>,
 ) -> Result<(), sqlx::Error> {
-    let rows =
-        |width: usize, tail: &str| placeholders(Dialect::Sqlite, 0, per_region.len(), width, tail);
+    let rows = |width: usize, tail: &str| Dialect::Sqlite.rows(0, per_region.len(), width, tail);
     let weekly = format!(
         "INSERT INTO clue_weekly (region, model_key, n, week) VALUES {} \
          ON CONFLICT (region, model_key, week) DO UPDATE SET n = n + excluded.n",

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tracing::Instrument;
 
-use crate::clues::dedup::{self, ClueCounts, Keyed, Origin};
+use crate::clues::dedup::Keyed;
 use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
@@ -28,9 +28,9 @@ use crate::runtime::{
 };
 use crate::store::{Store, audit, now_ms};
 
+use super::finish::{self, Executed};
 use super::metrics::Metrics;
 use super::queue::{self, Lease};
-use super::record::excerpt;
 use super::{Kind, RunError, Status, quarantine};
 
 /// Called once when a batch's runs have left the sandbox (see
@@ -68,12 +68,12 @@ pub struct Executor {
 
 /// A run as queued.
 #[derive(Debug, Clone)]
-struct Job {
-    kind: Kind,
+pub(super) struct Job {
+    pub(super) kind: Kind,
     enablement_id: Option<i64>,
-    model: String,
-    version_id: i64,
-    region: String,
+    pub(super) model: String,
+    pub(super) version_id: i64,
+    pub(super) region: String,
     params: BTreeMap<String, String>,
     scope: Vec<String>,
     snapshot_id: Option<i64>,
@@ -110,11 +110,11 @@ impl Job {
 }
 
 /// Everything the runs of a batch need before the sandbox starts.
-struct Prepared {
-    model: Arc<LoadedModel>,
-    version: String,
-    snapshot_id: i64,
-    as_of_days: i64,
+pub(super) struct Prepared {
+    pub(super) model: Arc<LoadedModel>,
+    pub(super) version: String,
+    pub(super) snapshot_id: i64,
+    pub(super) as_of_days: i64,
     params: Vec<(String, Value)>,
     scope: Scope,
     source: Arc<StoreSource>,
@@ -143,9 +143,6 @@ struct Ready<'a> {
     lease: &'a Lease,
     job: Job,
 }
-
-/// What one run's execution left to record.
-type Executed<'a> = (&'a Lease, Job, RunOutcome);
 
 /// Why preparing failed: the host's fault (retry) or the run's (fail it).
 enum PrepareError {
@@ -715,11 +712,8 @@ impl Executor {
         let mut tx = self.store.begin().await?;
         self.metrics.observe_phase("record_wait", waited.elapsed());
         let started = std::time::Instant::now();
-        let counts = record_clues(&mut tx, p, executed, &keyed, now).await?;
-        let mut statuses = Vec::with_capacity(executed.len());
-        for ((lease, job, out), counts) in executed.iter().zip(counts) {
-            statuses.push(record_run(&mut tx, p, (lease, job, out), counts, now).await?);
-        }
+        let counts = finish::record_clues(&mut tx, p, executed, &keyed, now).await?;
+        let statuses = finish::record_runs(&mut tx, p, executed, &counts, now).await?;
         tx.commit().await?;
         self.metrics.observe_phase("record", started.elapsed());
         tracing::info!(runs = executed.len(), "runs recorded");
@@ -757,119 +751,4 @@ fn run_all(
         outs.push(out);
     }
     outs
-}
-
-/// A run's status from its outcome.
-fn status_of(out: &RunOutcome) -> Status {
-    match &out.outcome {
-        Outcome::Succeeded => Status::Succeeded,
-        Outcome::Failed(_) => Status::Failed,
-        Outcome::TimedOut(_) => Status::TimedOut,
-        Outcome::Cancelled => Status::Cancelled,
-    }
-}
-
-/// Writes the clues of a batch's succeeded runs in the finishing transaction: a run's into
-/// the clue store, all of the batch's together ([`dedup::record_batch`]); a replay's or a
-/// backtest's beside it. Returns each run's counts in the clue store (none for a run that
-/// failed, a replay or a backtest), in order.
-async fn record_clues(
-    tx: &mut crate::store::WriteTx,
-    p: &Prepared,
-    executed: &[Executed<'_>],
-    keyed: &[Keyed<'_>],
-    now: i64,
-) -> Result<Vec<Option<ClueCounts>>, RunError> {
-    let mut counts = vec![None; executed.len()];
-    let mut origins = Vec::new();
-    for (i, ((lease, job, out), keyed)) in executed.iter().zip(keyed).enumerate() {
-        if status_of(out) != Status::Succeeded {
-            continue;
-        }
-        match job.kind {
-            Kind::Run => origins.push((
-                i,
-                Origin {
-                    run_id: lease.run_id,
-                    model_id: &job.model,
-                    version_id: job.version_id,
-                    snapshot_id: p.snapshot_id,
-                    region: &job.region,
-                    at_ms: now,
-                },
-                keyed,
-            )),
-            // Kept apart from the clue store, so nothing counted in it.
-            Kind::Replay | Kind::Backtest => {
-                let keep = job.kind == Kind::Backtest;
-                dedup::record_apart(tx, lease.run_id, keyed, keep).await?;
-                counts[i] = Some(ClueCounts::default());
-            }
-        }
-    }
-    let runs: Vec<_> = origins.iter().map(|(_, o, k)| (o, *k)).collect();
-    let recorded = dedup::record_batch(tx, &runs).await?;
-    for ((i, _, _), c) in origins.iter().zip(recorded) {
-        counts[*i] = Some(c);
-    }
-    Ok(counts)
-}
-
-/// Writes one run's record in the finishing transaction, fenced by its lease, with the
-/// counts of its clues (written before it by [`record_clues`]): if the UPDATE finds the
-/// lease lost, the transaction is dropped and nothing of it stays.
-async fn record_run(
-    tx: &mut crate::store::WriteTx,
-    p: &Prepared,
-    (lease, job, out): (&Lease, &Job, &RunOutcome),
-    counts: Option<ClueCounts>,
-    now: i64,
-) -> Result<Status, RunError> {
-    let status = status_of(out);
-    let done = sqlx::query(
-        "UPDATE runs SET status = $1, version = $2, sha256 = $3, snapshot_id = $4, as_of_days = $5, \
-         rows_read_json = $6, fuel_used = $7, peak_memory_bytes = $8, wall_ms = $9, clues_emitted = $10, \
-         error = $11, host_fault = 0, log_excerpt = $12, lease_expires_ms = NULL, finished_at_ms = $13, \
-         clues_new = COALESCE($14, clues_new), clues_updated = COALESCE($15, clues_updated) \
-         WHERE id = $16 AND lease_token = $17 AND status = 'running'",
-    )
-    .bind(status.as_str())
-    .bind(&p.version)
-    .bind(&p.model.sha256)
-    .bind(p.snapshot_id)
-    .bind(p.as_of_days)
-    .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
-    .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
-    .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
-    .bind(i64::try_from(out.stats.wall_us / 1000).unwrap_or(i64::MAX))
-    .bind(out.clues.len() as i64)
-    .bind(out.outcome.failure().map(|f| f.to_string()))
-    .bind(excerpt(out))
-    .bind(now)
-    .bind(counts.map(|c| c.new as i64))
-    .bind(counts.map(|c| c.updated as i64))
-    .bind(lease.run_id)
-    .bind(&lease.token)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(RunError::LeaseLost(lease.run_id));
-    }
-    let mut detail = serde_json::json!({
-        "status": status, "model": job.model, "version": p.version, "region": job.region,
-        "snapshot": p.snapshot_id, "emitted": out.clues.len(),
-    });
-    if let Some(counts) = counts {
-        detail["clues"] = serde_json::json!(counts);
-    }
-    audit(
-        tx,
-        &lease.owner,
-        "run.finish",
-        &format!("run {}", lease.run_id),
-        &detail,
-    )
-    .await?;
-    tracing::info!(run_id = lease.run_id, status = %status, clues = out.clues.len(), "run recorded");
-    Ok(status)
 }

@@ -8,6 +8,7 @@
 
 pub mod backtest;
 pub mod execute;
+mod finish;
 pub mod metrics;
 pub mod quarantine;
 pub mod queue;

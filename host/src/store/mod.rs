@@ -6,7 +6,7 @@ pub mod audit;
 pub mod cache;
 pub mod checkpoint;
 
-pub use audit::audit;
+pub use audit::{Entry, audit, audit_all};
 pub use cache::{BlockCache, BlockKey, BlockStats};
 
 use std::any::Any;
@@ -45,6 +45,31 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "?".to_string(),
             Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// `($4, $5{tail}), ($6, $7{tail})` for `after = 3`, `rows = 2`, `width = 2` (SQLite: `?`
+    /// each, see [`Dialect::param`]): the placeholders of a multi-row statement's `rows` rows
+    /// of `width` bound values, numbered after the `after` values bound before them, each row
+    /// ending in the same literal SQL `tail`.
+    pub fn rows(self, after: usize, rows: usize, width: usize, tail: &str) -> String {
+        (0..rows)
+            .map(|r| {
+                let row: Vec<String> = (1..=width)
+                    .map(|c| self.param(after + r * width + c))
+                    .collect();
+                format!("({}{tail})", row.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The dialect of an open connection.
+    pub fn of(conn: &sqlx::AnyConnection) -> Dialect {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
         }
     }
 }

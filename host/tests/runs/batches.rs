@@ -1,13 +1,15 @@
 //! Batches: a worker leases the counties of one enablement together, prepares them once and
-//! records them in one transaction, yet each run keeps its own sandbox, record and outcome;
-//! a model about to be quarantined stops its batch.
+//! records them in one transaction, yet each run keeps its own sandbox, record, audit event
+//! and outcome; a lease lost by one run of a batch keeps the whole batch unwritten; a model
+//! about to be quarantined stops its batch.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use supervise::runs::queue;
 use supervise::runs::record;
-use supervise::runs::{Executor, ExecutorConfig, Metrics, Status, quarantine};
+use supervise::runs::{Executor, ExecutorConfig, Metrics, RunError, Status, quarantine};
+use supervise::store::audit::verify;
 use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_PANIC};
 use tokio::sync::watch;
 
@@ -109,8 +111,53 @@ async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
             "every run is audited on its own"
         );
     }
+    // The batch's events, appended together, keep the chain whole.
+    let v = verify(&db.store).await.expect("verify");
+    assert!(v.ok(), "{v:?}");
 }
 both!(a_batch_runs_each_county_apart_and_records_them_together);
+
+async fn a_batch_with_one_lease_taken_over_writes_nothing(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ex = executor(db, 5_000);
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+        .await
+        .expect("lease");
+    assert_eq!(leases.len(), 3);
+    let events = count(db, "audit_log").await;
+    // The middle county's lease expired and another worker took the run over.
+    sqlx::query("UPDATE runs SET lease_token = 'another' WHERE id = $1")
+        .bind(ids[1])
+        .execute(db.store.pool())
+        .await
+        .expect("take over");
+    let out = ex.execute_batch(&leases).await;
+    assert_eq!(out.len(), 3);
+    for (result, id) in out.iter().zip(&ids) {
+        assert!(
+            matches!(result, Err(RunError::LeaseLost(lost)) if lost == id),
+            "run {id}: {result:?}"
+        );
+    }
+    // Nothing of the batch was written: no clue, no record, no event.
+    assert_eq!(count(db, "clues").await, 0);
+    assert_eq!(count(db, "run_clues").await, 0);
+    assert_eq!(count(db, "audit_log").await, events);
+    for id in &ids {
+        let r = record::get(&db.store, *id).await.expect("record");
+        assert_eq!(
+            (r.status, r.clues_emitted),
+            (Status::Running, None),
+            "{r:?}"
+        );
+    }
+    let v = verify(&db.store).await.expect("verify");
+    assert!(v.ok(), "{v:?}");
+}
+both!(a_batch_with_one_lease_taken_over_writes_nothing);
 
 async fn a_host_fault_in_one_county_is_retried_alone(db: &TestDb) {
     pension_for_the_province(db).await;

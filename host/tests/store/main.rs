@@ -1,9 +1,11 @@
-//! Store tests: regions, dataset definitions, imports, the scoped feed and snapshots. Every
-//! test runs on SQLite, and on PostgreSQL too when `DATABASE_URL` names one (CI does).
+//! Store tests: regions, dataset definitions, imports, the scoped feed and snapshots, the
+//! audit chain. Every test runs on SQLite, and on PostgreSQL too when `DATABASE_URL` names
+//! one (CI does).
 
 #[macro_use]
 mod support;
 
+mod audit;
 mod define;
 mod feed;
 mod import;
