@@ -21,7 +21,8 @@
 //! less, `--systems platform,native,duckdb,sqlite`, `--models pension-after-death,shell-company`
 //! and `--scopes county,province` each keep only the ones named (all by default; the platform
 //! always runs, its clues being the reference). `--repeat N` measures each system N times and
-//! reports the median. The platform is also measured with the store's column cache emptied
+//! reports the median; `--batch N` has a worker slot lease N counties at once instead of the
+//! worker's default. The platform is also measured with the store's column cache emptied
 //! before each time ("platform, cold"): what the first run after an import or a restart pays.
 //! The rows "platform, cold" and "platform" start from an empty clue store, so every clue is
 //! new; "platform, again" runs once more over the clues already stored, as a nightly re-run
@@ -65,6 +66,11 @@ use common::{add_offices, admin, office_key, peak_rss_mib, pg_database, pg_drop,
 const PAYMENTS_PER_RESIDENT: f64 = 4.05;
 /// Runs at a time, on the platform and natively.
 const SLOTS: usize = 2;
+
+/// Runs a slot leases at once: the worker's default, or `--batch N`.
+fn batch() -> usize {
+    common::arg("--batch", DEFAULT_BATCH).max(1)
+}
 
 /// One benchmarked model.
 struct Case {
@@ -357,6 +363,7 @@ async fn run_platform(
         metrics.clone(),
     ));
     let mut config = WorkerConfig::new(SLOTS);
+    config.batch = batch();
     config.scheduler = false;
     reset_peak_rss();
     let start = Instant::now();
@@ -402,7 +409,7 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
                 version_id,
                 jobs,
                 as_of,
-                (SLOTS, DEFAULT_BATCH),
+                (SLOTS, batch()),
             )
             .await
         }
@@ -413,7 +420,7 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
                 version_id,
                 jobs,
                 as_of,
-                (SLOTS, DEFAULT_BATCH),
+                (SLOTS, batch()),
             )
             .await
         }

@@ -27,9 +27,10 @@ pub struct Job {
 }
 
 /// Runs model `M` natively for each job, `slots` at a time, as the worker does: each slot takes
-/// up to `batch` jobs at once, fixes one snapshot of the model's datasets and opens the
-/// store-backed feed for them, runs each job's model on a blocking thread, then writes their
-/// clues and ends the runs in one transaction. Returns the rows read.
+/// up to `batch` jobs at once (no more than its fair share among the slots), fixes one
+/// snapshot of the model's datasets and opens the store-backed feed for them, runs each job's
+/// model on a blocking thread, then writes their clues together and ends the runs in one
+/// transaction. Returns the rows read.
 pub async fn run<M: Model>(
     store: &Store,
     model: &str,
@@ -52,7 +53,8 @@ pub async fn run<M: Model>(
             loop {
                 let jobs: Vec<Job> = {
                     let mut q = queue.lock().expect("queue");
-                    let n = batch.min(q.len());
+                    // The worker's fair share: the jobs left divided among the slots.
+                    let n = batch.min(q.len().div_ceil(slots));
                     q.drain(..n).collect()
                 };
                 if jobs.is_empty() {
@@ -93,28 +95,31 @@ async fn some<M: Model>(
     .expect("native thread");
     let now = now_ms();
     let keyed: Vec<dedup::Keyed<'_>> = clues.iter().map(|c| dedup::Keyed::new(c)).collect();
-    let mut tx = store.begin().await.expect("begin");
-    for (job, keyed) in jobs.iter().zip(&keyed) {
-        let origin = Origin {
+    let origins: Vec<Origin<'_>> = jobs
+        .iter()
+        .map(|job| Origin {
             run_id: job.run,
             model_id: model,
             version_id,
             snapshot_id,
             region: &job.region,
             at_ms: now,
-        };
-        dedup::record(&mut tx, &origin, keyed)
-            .await
-            .expect("record clues");
-        sqlx::query(
-            "UPDATE runs SET status = 'succeeded', snapshot_id = $1, finished_at_ms = $2 WHERE id = $3",
-        )
-        .bind(snapshot_id)
-        .bind(now)
-        .bind(job.run)
-        .execute(&mut *tx)
+        })
+        .collect();
+    let runs: Vec<_> = origins.iter().zip(&keyed).collect();
+    let mut tx = store.begin().await.expect("begin");
+    dedup::record_batch(&mut tx, &runs)
         .await
-        .expect("end run");
-    }
+        .expect("record clues");
+    let ids: Vec<String> = jobs.iter().map(|j| j.run.to_string()).collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE runs SET status = 'succeeded', snapshot_id = $1, finished_at_ms = $2 WHERE id IN ({})",
+        ids.join(", ")
+    )))
+    .bind(snapshot_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .expect("end runs");
     tx.commit().await.expect("commit");
 }

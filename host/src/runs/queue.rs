@@ -234,14 +234,17 @@ pub async fn lease(
 }
 
 /// Leases the next runnable run and, when it is a run of an enablement on the current data,
-/// up to `max - 1` more queued runs of the same enablement, version, parameters and scope
-/// (its other counties), all under one token: a batch that shares one preparation, one
-/// heartbeat and one finishing transaction. Empty when nothing is runnable.
+/// more queued runs of the same enablement, version, parameters and scope (its other
+/// counties), all under one token: a batch that shares one preparation, one heartbeat and one
+/// finishing transaction. A batch takes at most `max` runs, and at most its fair share among
+/// the `slots` that lease such batches (see [`lease_siblings`]), so that a province's
+/// counties are split evenly between the slots instead of the first slot taking them all.
+/// Empty when nothing is runnable.
 pub async fn lease_batch(
     store: &Store,
     owner: &str,
     lease_ms: i64,
-    max: usize,
+    (max, slots): (usize, usize),
 ) -> Result<Vec<Lease>, RunError> {
     let token = token();
     let _write = store.write_lock().await;
@@ -249,7 +252,7 @@ pub async fn lease_batch(
         return Ok(Vec::new());
     };
     let siblings = if max > 1 {
-        lease_siblings(store, &first, lease_ms, max - 1).await?
+        lease_siblings(store, &first, lease_ms, (max - 1, slots.max(1))).await?
     } else {
         Vec::new()
     };
@@ -300,13 +303,28 @@ async fn lease_next(
     }
 }
 
-/// Leases, under `first`'s token, up to `max` runnable runs that would run exactly as it does:
-/// runs of the same enablement, version, parameters and scope on the current data.
+/// The runs that would run exactly as a batch's first does: runs of the same enablement,
+/// version, parameters and scope on the current data. Its bound values, numbered from `$n`:
+/// the enablement, the version, the parameters, the scope.
+fn same_setup(n: usize) -> String {
+    format!(
+        "kind = 'run' AND enablement_id = ${} AND version_id = ${} AND params_json = ${} \
+         AND scope_json = ${} AND snapshot_id IS NULL AND as_of_days IS NULL",
+        n,
+        n + 1,
+        n + 2,
+        n + 3
+    )
+}
+
+/// Leases, under `first`'s token, up to `max` runnable runs that would run exactly as it does
+/// (see [`same_setup`]), and no more than its fair share among `slots`: the runs of its setup
+/// queued or running (its own and other slots' included) divided by `slots`, rounded up.
 async fn lease_siblings(
     store: &Store,
     first: &Lease,
     lease_ms: i64,
-    max: usize,
+    (max, slots): (usize, usize),
 ) -> Result<Vec<Lease>, RunError> {
     let group = sqlx::query(
         "SELECT enablement_id, version_id, params_json, scope_json FROM runs \
@@ -325,17 +343,37 @@ async fn lease_siblings(
         group.try_get(2)?,
         group.try_get(3)?,
     );
+    let now = now_ms();
+    let all: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND {}",
+        same_setup(1)
+    )))
+    .bind(enablement)
+    .bind(version)
+    .bind(&params)
+    .bind(&scope)
+    .fetch_one(store.pool())
+    .await?
+    .try_get(0)?;
+    let share = usize::try_from(all).unwrap_or(0).div_ceil(slots).max(1);
+    let max = max.min(share - 1);
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    // The runs are picked once, in a materialised CTE: PostgreSQL may evaluate a LIMIT … FOR
+    // UPDATE SKIP LOCKED subquery inside `id IN (…)` more than once and update more rows than
+    // its LIMIT (seen: two siblings leased under a limit of one).
     let sql = format!(
-        "UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
-         attempts = attempts + 1, started_at_ms = $4 \
-         WHERE status = 'queued' AND id IN (SELECT id FROM runs WHERE status = 'queued' \
-           AND not_before_ms <= $4 AND kind = 'run' AND enablement_id = $5 AND version_id = $6 \
-           AND params_json = $7 AND scope_json = $8 AND snapshot_id IS NULL AND as_of_days IS NULL \
+        "WITH picked AS MATERIALIZED (SELECT id FROM runs \
+           WHERE status = 'queued' AND not_before_ms <= $4 AND {} \
            ORDER BY priority DESC, id LIMIT $9 {}) \
+         UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
+         attempts = attempts + 1, started_at_ms = $4 \
+         WHERE status = 'queued' AND id IN (SELECT id FROM picked) \
          RETURNING id, attempts",
+        same_setup(5),
         row_lock(store)
     );
-    let now = now_ms();
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&first.owner)
         .bind(&first.token)

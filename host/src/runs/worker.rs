@@ -27,13 +27,16 @@ pub struct WorkerConfig {
     /// Whether it ticks the scheduler.
     pub scheduler: bool,
     /// Most runs leased at once: the counties of one enablement, prepared once and finished
-    /// in one transaction (see [`queue::lease_batch`]).
+    /// in one transaction (see [`queue::lease_batch`]). A slot takes fewer when its fair
+    /// share of the runnable counties is smaller.
     pub batch: usize,
 }
 
-/// Runs a slot leases at once by default: enough that a province (90 counties) pays a run's
-/// fixed costs a handful of times, few enough that two slots share its counties evenly.
-pub const DEFAULT_BATCH: usize = 12;
+/// Most runs a slot leases at once by default. Each batch pays a preparation and a finishing
+/// transaction, whose cost grows with the clue indexes' pages it rewrites more than with its
+/// runs, so fewer, larger batches are cheaper; the fair share (see [`queue::lease_batch`])
+/// still splits a province's counties between the slots (two slots: 45 each of 90).
+pub const DEFAULT_BATCH: usize = 64;
 
 impl WorkerConfig {
     /// A worker named after the host and process, with `concurrency` slots.
@@ -117,9 +120,8 @@ impl Worker {
                     break;
                 };
                 let store = self.executor.store();
-                match queue::lease_batch(store, &self.config.owner, lease_ms, self.config.batch)
-                    .await
-                {
+                let batch = (self.config.batch, self.config.concurrency);
+                match queue::lease_batch(store, &self.config.owner, lease_ms, batch).await {
                     Ok(leases) if !leases.is_empty() => {
                         leased = true;
                         let (ex, freed) = (self.executor.clone(), freed.clone());

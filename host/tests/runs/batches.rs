@@ -1,7 +1,8 @@
 //! Batches: a worker leases the counties of one enablement together, prepares them once and
 //! records them in one transaction, yet each run keeps its own sandbox, record, audit event
-//! and outcome; a lease lost by one run of a batch keeps the whole batch unwritten; a model
-//! about to be quarantined stops its batch.
+//! and outcome; a batch takes at most its fair share of the counties among the slots; a lease
+//! lost by one run of a batch keeps the whole batch unwritten; a model about to be
+//! quarantined stops its batch.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -117,13 +118,44 @@ async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
 }
 both!(a_batch_runs_each_county_apart_and_records_them_together);
 
+async fn a_batch_takes_its_fair_share_of_the_counties(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    assert_eq!(ids.len(), 3);
+    // Two slots: the first takes two of the three counties (half, rounded up), the second
+    // the one left, though each could take twelve.
+    let mut sizes = Vec::new();
+    loop {
+        let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 2))
+            .await
+            .expect("lease");
+        if leases.is_empty() {
+            break;
+        }
+        sizes.push(leases.len());
+    }
+    assert_eq!(sizes, [2, 1]);
+    // The most a batch takes still holds when the share is larger.
+    let again = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    assert_eq!(again.len(), 3);
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (1, 1))
+        .await
+        .expect("lease");
+    assert_eq!(leases.len(), 1);
+}
+both!(a_batch_takes_its_fair_share_of_the_counties);
+
 async fn a_batch_with_one_lease_taken_over_writes_nothing(db: &TestDb) {
     pension_for_the_province(db).await;
     let ex = executor(db, 5_000);
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
         .await
         .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
         .await
         .expect("lease");
     assert_eq!(leases.len(), 3);
@@ -269,7 +301,7 @@ async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
     queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
         .await
         .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
         .await
         .expect("lease");
     assert_eq!(leases.len(), 3);
@@ -286,7 +318,7 @@ async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
         .await
         .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, 12)
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
         .await
         .expect("lease");
     for id in &ids {
