@@ -133,7 +133,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub lease_secs: u64,
     /// Most runs of one enablement (its counties) a slot leases at once: prepared once,
-    /// each run in its own sandbox, recorded in one transaction. 1 leases runs one by one.
+    /// each run in its own sandbox, recorded in one transaction. A slot takes fewer when its
+    /// fair share (the runs divided among the slots) is smaller. 1 leases runs one by one.
     #[arg(long, default_value_t = crate::runs::worker::DEFAULT_BATCH, value_parser = batch_size)]
     pub batch: usize,
 }

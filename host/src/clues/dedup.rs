@@ -243,10 +243,10 @@ pub async fn record(
 /// [`record`] for the runs of a batch (one model, version and snapshot, finished at one
 /// time, in several regions), in one transaction: their clue records, the look-up of their
 /// keys, their new clues and the clues they found again go many runs to a statement (each
-/// row names its run and county), so that a batch of twelve county
-/// runs costs a handful of statements, not a handful per run. Runs that do not share those,
-/// or that emitted the same dedup key (the second must find the first's clue), are recorded
-/// one after another, as [`record`] does. Returns each run's counts, in order.
+/// row names its run and county), so that a batch of county runs costs a handful of
+/// statements, not a handful per run. Runs that do not share those, or that emitted the same
+/// dedup key (the second must find the first's clue), are recorded one after another, as
+/// [`record`] does. Returns each run's counts, in order.
 pub async fn record_batch(
     tx: &mut WriteTx,
     runs: &[(&Origin<'_>, &Keyed<'_>)],

@@ -1,8 +1,8 @@
 //! Finishing a batch's runs: what the runs that left the sandbox write, in the one transaction
 //! that ends them. Their clues go into the clue store (a replay's or a backtest's beside it),
 //! each run's record is written fenced by its lease, and each run's end is an audit event;
-//! all of it many runs to a statement, so that a batch of twelve counties costs a handful of
-//! statements, not a dozen each.
+//! all of it many runs to a statement, so that a batch of counties costs a handful of
+//! statements, not a handful each.
 
 use std::collections::BTreeSet;
 
