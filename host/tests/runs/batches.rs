@@ -43,6 +43,17 @@ async fn pension_for_the_province(db: &TestDb) {
     .await;
 }
 
+/// The province's runs of pension-after-death queued by hand and leased in one batch.
+async fn province_batch(db: &TestDb) -> (Vec<i64>, Vec<queue::Lease>) {
+    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
+        .await
+        .expect("lease");
+    (ids, leases)
+}
+
 async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
     pension_for_the_province(db).await;
     let ex = executor(db, 5_000);
@@ -152,12 +163,7 @@ both!(a_batch_takes_its_fair_share_of_the_counties);
 async fn a_batch_with_one_lease_taken_over_writes_nothing(db: &TestDb) {
     pension_for_the_province(db).await;
     let ex = executor(db, 5_000);
-    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
-        .await
-        .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
-        .await
-        .expect("lease");
+    let (ids, leases) = province_batch(db).await;
     assert_eq!(leases.len(), 3);
     let events = count(db, "audit_log").await;
     // The middle county's lease expired and another worker took the run over.
@@ -298,12 +304,7 @@ async fn execute_noting_phases(
 async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
     pension_for_the_province(db).await;
     let ex = executor(db, 5_000);
-    queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
-        .await
-        .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
-        .await
-        .expect("lease");
+    let (_, leases) = province_batch(db).await;
     assert_eq!(leases.len(), 3);
     let (statuses, seen) = execute_noting_phases(&ex, &leases).await;
     assert_eq!(statuses, [Status::Succeeded; 3]);
@@ -315,12 +316,7 @@ async fn a_batch_frees_its_slot_when_its_runs_leave_the_sandbox(db: &TestDb) {
     assert!(ex.metrics().phase_seconds()["record"] > 0.0);
 
     // A batch whose runs never start (cancelled while leased) calls it once too.
-    let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
-        .await
-        .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
-        .await
-        .expect("lease");
+    let (ids, leases) = province_batch(db).await;
     for id in &ids {
         queue::cancel(&db.store, &admin(), *id, "test")
             .await
