@@ -14,7 +14,7 @@ use crate::registry::{Actor, VersionRef};
 use crate::store::{Store, audit, now_ms};
 
 use super::execute::today;
-use super::queue::{NewRun, counties, enqueue};
+use super::queue::{NewRun, counties, enqueue_all};
 use super::record::{self, RunFilter, clue_hashes};
 use super::replay::diff;
 use super::{Kind, RunError, Status};
@@ -85,7 +85,7 @@ pub async fn queue(
         .await?;
     let group = format!("bt-{}-{}", v.model, now_ms());
     let as_of = today();
-    let mut ids = Vec::new();
+    let mut queued = Vec::new();
     let mut tx = store.begin().await?;
     for r in regions {
         region::level(r).map_err(RunError::Invalid)?;
@@ -113,12 +113,11 @@ pub async fn queue(
                 x.snapshot_id = Some(snapshot);
                 x.as_of_days = Some(as_of);
                 x.requested_by = actor.user.clone();
-                if let Some(id) = enqueue(&mut *tx, &x).await? {
-                    ids.push(id);
-                }
+                queued.push(x);
             }
         }
     }
+    let ids = enqueue_all(&mut tx, &queued).await?;
     audit(
         &mut tx,
         &actor.user,

@@ -9,7 +9,7 @@ use sqlx::{Any, Executor, Row};
 use crate::datasets::region;
 use crate::registry::Actor;
 use crate::registry::enable::{self, Enablement};
-use crate::store::{Dialect, Store, audit, now_ms};
+use crate::store::{Dialect, Store, WriteTx, audit, now_ms};
 
 use super::{Kind, RunError, Status, quarantine};
 
@@ -77,38 +77,86 @@ impl NewRun {
     }
 }
 
+/// The columns of a queued run: its own values first ([`RUN_VALUES`] of them, bound by
+/// [`bind_run`]), then the status and attempts every new run starts with.
+const RUN_INSERT: &str = "INSERT INTO runs (kind, enablement_id, model_id, version_id, region, \
+    params_json, scope_json, trigger_kind, trigger_key, replay_of, backtest_group, priority, \
+    max_attempts, not_before_ms, snapshot_id, as_of_days, requested_by, created_at_ms, status, attempts) VALUES";
+
+/// Values bound per run.
+const RUN_VALUES: usize = 18;
+
+/// What every new run's row ends with: queued, no attempt yet.
+const RUN_TAIL: &str = ", 'queued', 0";
+
+/// Runs per INSERT: far below SQLite's and PostgreSQL's limits on bound values.
+const RUNS_PER_INSERT: usize = 500;
+
+/// Binds a run's [`RUN_VALUES`] values, in [`RUN_INSERT`]'s order, queued at `now`.
+fn bind_run<'q>(q: AnyQuery<'q>, run: &'q NewRun, now: i64) -> AnyQuery<'q> {
+    q.bind(run.kind.as_str())
+        .bind(run.enablement_id)
+        .bind(&run.model_id)
+        .bind(run.version_id)
+        .bind(&run.region)
+        .bind(serde_json::to_string(&run.params).unwrap_or_default())
+        .bind(serde_json::to_string(&run.scope).unwrap_or_default())
+        .bind(run.trigger)
+        .bind(run.trigger_key.clone())
+        .bind(run.replay_of)
+        .bind(run.backtest_group.clone())
+        .bind(run.priority)
+        .bind(DEFAULT_MAX_ATTEMPTS)
+        .bind(now)
+        .bind(run.snapshot_id)
+        .bind(run.as_of_days)
+        .bind(&run.requested_by)
+        .bind(now)
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
 /// Queues a run. Returns its id, or `None` when a run with the same trigger key exists.
 pub async fn enqueue<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     run: &NewRun,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query(
-        "INSERT INTO runs (kind, enablement_id, model_id, version_id, region, params_json, scope_json, trigger_kind, \
-         trigger_key, replay_of, backtest_group, status, priority, attempts, max_attempts, not_before_ms, snapshot_id, \
-         as_of_days, requested_by, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, 0, $13, $14, $15, $16, $17, $14) \
-         ON CONFLICT (trigger_key) DO NOTHING RETURNING id",
-    )
-    .bind(run.kind.as_str())
-    .bind(run.enablement_id)
-    .bind(&run.model_id)
-    .bind(run.version_id)
-    .bind(&run.region)
-    .bind(serde_json::to_string(&run.params).unwrap_or_default())
-    .bind(serde_json::to_string(&run.scope).unwrap_or_default())
-    .bind(run.trigger)
-    .bind(run.trigger_key.clone())
-    .bind(run.replay_of)
-    .bind(run.backtest_group.clone())
-    .bind(run.priority)
-    .bind(DEFAULT_MAX_ATTEMPTS)
-    .bind(now_ms())
-    .bind(run.snapshot_id)
-    .bind(run.as_of_days)
-    .bind(&run.requested_by)
-    .fetch_optional(exec)
-    .await?;
+    // One row: `$n` placeholders, which both databases take (see `Dialect::param`).
+    let sql = format!(
+        "{RUN_INSERT} {} ON CONFLICT (trigger_key) DO NOTHING RETURNING id",
+        Dialect::Postgres.rows(0, 1, RUN_VALUES, RUN_TAIL)
+    );
+    let row = bind_run(sqlx::query(sqlx::AssertSqlSafe(sql)), run, now_ms())
+        .fetch_optional(exec)
+        .await?;
     row.map(|r| r.try_get(0)).transpose()
+}
+
+/// Queues runs in the transaction `tx`, many to a statement. Returns the ids of the runs
+/// queued, in the order given (ids rise with insertion); a run whose trigger key exists
+/// already is skipped.
+pub async fn enqueue_all(tx: &mut WriteTx, runs: &[NewRun]) -> Result<Vec<i64>, sqlx::Error> {
+    let now = now_ms();
+    let mut ids = Vec::with_capacity(runs.len());
+    for part in runs.chunks(RUNS_PER_INSERT) {
+        let sql = format!(
+            "{RUN_INSERT} {} ON CONFLICT (trigger_key) DO NOTHING RETURNING id",
+            tx.dialect().rows(0, part.len(), RUN_VALUES, RUN_TAIL)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for run in part {
+            q = bind_run(q, run, now);
+        }
+        let mut queued: Vec<i64> = q
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        queued.sort_unstable();
+        ids.extend(queued);
+    }
+    Ok(ids)
 }
 
 /// The counties a run over `code` covers: the known counties under it, or the region itself
@@ -175,14 +223,13 @@ pub async fn by_hand(
                 all.join(", ")
             ))
         })?;
+    let runs: Vec<NewRun> = counties(store, code)
+        .await?
+        .iter()
+        .map(|county| NewRun::of(e, county, "hand", &actor.user))
+        .collect();
     let mut tx = store.begin().await?;
-    let mut ids = Vec::new();
-    for county in counties(store, code).await? {
-        let run = NewRun::of(e, &county, "hand", &actor.user);
-        if let Some(id) = enqueue(&mut *tx, &run).await? {
-            ids.push(id);
-        }
-    }
+    let ids = enqueue_all(&mut tx, &runs).await?;
     audit(
         &mut tx,
         &actor.user,

@@ -1,5 +1,6 @@
 //! The scheduler: cron schedules fire once per slot and county; new imports queue the models
-//! that read the dataset; queued runs follow their enablement's upgrades and disabling.
+//! that read the dataset; queued runs follow their enablement's upgrades and disabling; runs
+//! queued together skip a trigger key already queued.
 
 use supervise::registry::enable;
 use supervise::runs::record::{self, RunFilter};
@@ -142,3 +143,48 @@ async fn queued_runs_follow_their_enablement(db: &TestDb) {
     );
 }
 both!(queued_runs_follow_their_enablement);
+
+async fn runs_queued_together_skip_a_trigger_key_already_queued(db: &TestDb) {
+    let w = province(db).await;
+    let id = enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await;
+    let e = enable::get(&db.store, id).await.expect("enablement");
+    let keyed = |county: &str| {
+        let mut run = queue::NewRun::of(&e, county, "schedule", "test");
+        run.trigger_key = Some(format!("slot-1:{county}"));
+        run
+    };
+    let first = queue::enqueue(db.store.pool(), &keyed("330103"))
+        .await
+        .expect("enqueue")
+        .expect("queued");
+    let runs = [keyed("330102"), keyed("330103"), keyed("330203")];
+    let mut tx = db.store.begin().await.expect("begin");
+    let ids = queue::enqueue_all(&mut tx, &runs)
+        .await
+        .expect("enqueue all");
+    tx.commit().await.expect("commit");
+    assert_eq!(ids.len(), 2, "330103's key was queued already: {ids:?}");
+    assert!(ids[0] < ids[1] && !ids.contains(&first), "{ids:?}");
+    let regions: Vec<String> = sqlx::query_scalar("SELECT region FROM runs ORDER BY id")
+        .fetch_all(db.store.pool())
+        .await
+        .expect("runs");
+    assert_eq!(regions, ["330103", "330102", "330203"]);
+    let queued = record::list(&db.store, &RunFilter::default())
+        .await
+        .expect("list");
+    assert!(
+        queued
+            .iter()
+            .all(|r| r.status == Status::Queued && r.attempts == 0)
+    );
+}
+both!(runs_queued_together_skip_a_trigger_key_already_queued);
