@@ -11,7 +11,7 @@ use supervise::runs::queue;
 use supervise::runs::record;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, RunError, Status, quarantine};
 use supervise::store::audit::verify;
-use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_PANIC};
+use supervise_test_guests::TEST_PANIC;
 use tokio::sync::watch;
 
 use crate::setup::*;
@@ -27,20 +27,6 @@ async fn run_batches(ex: &Arc<Executor>, batch: usize) -> u64 {
     supervise::runs::Worker::new(ex.clone(), w)
         .run(stopped, true)
         .await
-}
-
-/// The demo province with pension-after-death enabled for all of it.
-async fn pension_for_the_province(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330000"],
-        &[],
-        None,
-    )
-    .await;
 }
 
 /// The province's runs of pension-after-death queued by hand and leased in one batch.

@@ -141,3 +141,21 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
         .try_get(0)
         .expect("scalar")
 }
+
+/// The test province with pension-after-death enabled for all of it; the enablement's id.
+pub async fn pension_for_the_province(db: &TestDb) -> i64 {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (
+            supervise_test_guests::PENSION_AFTER_DEATH,
+            "pension-after-death",
+            "1.0.0",
+        ),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await
+}

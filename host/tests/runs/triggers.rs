@@ -145,16 +145,7 @@ async fn queued_runs_follow_their_enablement(db: &TestDb) {
 both!(queued_runs_follow_their_enablement);
 
 async fn runs_queued_together_skip_a_trigger_key_already_queued(db: &TestDb) {
-    let w = province(db).await;
-    let id = enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330000"],
-        &[],
-        None,
-    )
-    .await;
+    let id = pension_for_the_province(db).await;
     let e = enable::get(&db.store, id).await.expect("enablement");
     let keyed = |county: &str| {
         let mut run = queue::NewRun::of(&e, county, "schedule", "test");
