@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::overview::WEEK_MS;
 use crate::runtime::bindings::Clue;
-use crate::store::{Dialect, WriteTx};
+use crate::store::{AnyQuery, Dialect, WriteTx};
 
 /// The run that produced a set of clues.
 #[derive(Debug, Clone)]
@@ -156,15 +156,6 @@ impl<'a> Keyed<'a> {
 /// Rows per multi-row statement: far below SQLite's and PostgreSQL's limits on bound values
 /// (32,766 and 65,535) at the widest row written here (17 values).
 const ROWS_PER_STATEMENT: usize = 500;
-
-/// `[$1, $2, $3]` for `n = 3` (SQLite: `?` each, see [`Dialect::param`]): a statement's first
-/// `n` bound values, those every row of a multi-row statement shares (its run, its times).
-/// They are bound once, before the rows' values, and must come first in the statement's text.
-fn shared(dialect: Dialect, n: usize) -> Vec<String> {
-    (1..=n).map(|i| dialect.param(i)).collect()
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Records a run's clues without touching the clue store: for replays and backtests, whose
 /// clues are kept apart from the reviewers' queue. `keep` stores each clue itself too.
@@ -351,7 +342,7 @@ async fn update(
     // The shared values come first in the text: SET is written before FROM. Each row's run
     // is its second column.
     let found_again = |d: Dialect| {
-        let s = shared(d, 3);
+        let s = d.params(3);
         format!(
             "occurrences = occurrences + 1, last_seen_ms = {}, last_run_id = v.column2, \
              version_id = {}, snapshot_id = {}",
@@ -422,7 +413,7 @@ async fn insert(
         // its own region and run. The rows' columns are named column1, column2… in SQLite
         // and PostgreSQL.
         let d = tx.dialect();
-        let s = shared(d, 5);
+        let s = d.params(5);
         let sql = format!(
             "INSERT INTO clues (model_id, dedup_key, kind, region, subject_type, subject_id, subject_name, score, \
              reason, evidence_json, content_sha256, first_seen_ms, last_seen_ms, first_run_id, last_run_id, \

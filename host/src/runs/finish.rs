@@ -98,12 +98,14 @@ pub(super) async fn record_runs(
     now: i64,
 ) -> Result<Vec<Status>, RunError> {
     let d = tx.dialect();
+    let statuses: Vec<Status> = executed.iter().map(|(_, _, out)| status_of(out)).collect();
     let mut written = BTreeSet::new();
-    for (part, counts) in executed
+    for ((part, counts), statuses) in executed
         .chunks(RUNS_PER_STATEMENT)
         .zip(counts.chunks(RUNS_PER_STATEMENT))
+        .zip(statuses.chunks(RUNS_PER_STATEMENT))
     {
-        let s: Vec<String> = (1..=SHARED).map(|i| d.param(i)).collect();
+        let s = d.params(SHARED);
         // The rows' columns are named column1, column2… in SQLite and PostgreSQL alike.
         let sql = format!(
             "UPDATE runs SET status = v.column3, version = {}, sha256 = {}, snapshot_id = {}, \
@@ -128,11 +130,11 @@ pub(super) async fn record_runs(
             .bind(p.snapshot_id)
             .bind(p.as_of_days)
             .bind(now);
-        for ((lease, _, out), counts) in part.iter().zip(counts) {
+        for (((lease, _, out), counts), status) in part.iter().zip(counts).zip(statuses) {
             q = q
                 .bind(lease.run_id)
                 .bind(&lease.token)
-                .bind(status_of(out).as_str())
+                .bind(status.as_str())
                 .bind(serde_json::to_string(&out.stats.rows_read).unwrap_or_default())
                 .bind(i64::try_from(out.stats.fuel_used).unwrap_or(i64::MAX))
                 .bind(i64::try_from(out.stats.peak_memory_bytes).unwrap_or(i64::MAX))
@@ -156,9 +158,10 @@ pub(super) async fn record_runs(
     let details: Vec<(String, serde_json::Value)> = executed
         .iter()
         .zip(counts)
-        .map(|((lease, job, out), counts)| {
+        .zip(&statuses)
+        .map(|(((lease, job, out), counts), status)| {
             let mut detail = serde_json::json!({
-                "status": status_of(out), "model": job.model, "version": p.version,
+                "status": status, "model": job.model, "version": p.version,
                 "region": job.region, "snapshot": p.snapshot_id, "emitted": out.clues.len(),
             });
             if let Some(counts) = counts {
@@ -178,7 +181,6 @@ pub(super) async fn record_runs(
         })
         .collect();
     audit_all(tx, &events).await?;
-    let statuses: Vec<Status> = executed.iter().map(|(_, _, out)| status_of(out)).collect();
     for ((lease, _, out), status) in executed.iter().zip(&statuses) {
         tracing::info!(run_id = lease.run_id, status = %status, clues = out.clues.len(), "run recorded");
     }

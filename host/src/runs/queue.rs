@@ -9,7 +9,7 @@ use sqlx::{Any, Executor, Row};
 use crate::datasets::region;
 use crate::registry::Actor;
 use crate::registry::enable::{self, Enablement};
-use crate::store::{Dialect, Store, WriteTx, audit, now_ms};
+use crate::store::{AnyQuery, Dialect, Store, WriteTx, audit, now_ms};
 
 use super::{Kind, RunError, Status, quarantine};
 
@@ -113,8 +113,6 @@ fn bind_run<'q>(q: AnyQuery<'q>, run: &'q NewRun, now: i64) -> AnyQuery<'q> {
         .bind(&run.requested_by)
         .bind(now)
 }
-
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Queues a run. Returns its id, or `None` when a run with the same trigger key exists.
 pub async fn enqueue<'e, E: Executor<'e, Database = Any>>(

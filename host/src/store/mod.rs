@@ -26,6 +26,9 @@ use sqlx::{Any as AnyDb, AnyPool, Executor, Transaction};
 /// runs when it is restarted.
 const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
+/// A statement with its bound values, on either database.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -46,6 +49,13 @@ impl Dialect {
             Dialect::Sqlite => "?".to_string(),
             Dialect::Postgres => format!("${n}"),
         }
+    }
+
+    /// `[$1, $2, $3]` for `n = 3` (SQLite: `?` each): a statement's first `n` bound values,
+    /// those every row of a multi-row statement shares (its run, its times). They are bound
+    /// once, before the rows' values, and must come first in the statement's text.
+    pub fn params(self, n: usize) -> Vec<String> {
+        (1..=n).map(|i| self.param(i)).collect()
     }
 
     /// `($4, $5{tail}), ($6, $7{tail})` for `after = 3`, `rows = 2`, `width = 2` (SQLite: `?`
