@@ -1,6 +1,8 @@
-//! The on-disk form of imported rows: a chunk of up to [`CHUNK_ROWS`] rows stored column by
-//! column in one blob, so a scan decodes whole columns with bulk copies instead of decoding
-//! rows. Only the requested columns of a chunk are decoded.
+//! The on-disk form of imported rows: a chunk of up to [`CHUNK_ROWS`] rows, stored column by
+//! column, so a scan decodes whole columns with bulk copies instead of decoding rows. Each
+//! column of a chunk is stored apart, as a chunk of that one column ([`encode_apart`]; a row
+//! of `chunk_columns` each), so a scan reads only the columns it asks for. Chunks imported
+//! before migration 0010 are stored whole, every column in one blob; [`decode`] reads both.
 //!
 //! Layout (little-endian): `SVC1`, rows `u32`, column count `u16`, then per column: name
 //! length `u16`, name, type tag `u8`, validity flag `u8`, payload length `u32`, payload
@@ -80,6 +82,14 @@ pub fn encode(rows: usize, columns: &[(&str, &StoredColumn)]) -> Vec<u8> {
         out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
     }
     out
+}
+
+/// Encodes each named column as a chunk of its own, the form stored: (name, chunk).
+pub fn encode_apart(rows: usize, columns: &[(&str, &StoredColumn)]) -> Vec<(String, Vec<u8>)> {
+    columns
+        .iter()
+        .map(|&(name, col)| (name.to_string(), encode(rows, &[(name, col)])))
+        .collect()
 }
 
 /// Reads from a chunk, failing on truncation.

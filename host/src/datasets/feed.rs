@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use tokio::runtime::Handle;
 
 use crate::runtime::bindings::Batch;
@@ -37,6 +38,7 @@ use super::snapshot::Snapshot;
 struct ChunkRef {
     import: i64,
     no: i64,
+    rows: usize,
     region_min: String,
     region_max: String,
 }
@@ -80,7 +82,8 @@ async fn import_facts(store: &Store, import: i64) -> Result<Arc<ImportFacts>, So
         ))
     })?;
     let rows = sqlx::query(
-        "SELECT chunk_no, region_min, region_max FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no",
+        "SELECT chunk_no, region_min, region_max, row_count FROM import_chunks WHERE import_id = $1 \
+         ORDER BY chunk_no",
     )
     .bind(import)
     .fetch_all(store.pool())
@@ -94,6 +97,7 @@ async fn import_facts(store: &Store, import: i64) -> Result<Arc<ImportFacts>, So
                 no: r.try_get(0)?,
                 region_min: r.try_get(1)?,
                 region_max: r.try_get(2)?,
+                rows: usize::try_from(r.try_get::<i64, _>(3)?).unwrap_or_default(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -212,6 +216,10 @@ const CHUNK_KEYS: &str = "chunk.keys";
 /// How many chunks past the current one a scan looks for one to read ahead.
 const READ_AHEAD_WINDOW: usize = 4;
 
+/// The name under which a chunk imported before its columns were stored apart keeps its
+/// whole blob in `chunk_columns` (see the `chunk` module).
+const WHOLE: &str = "*";
+
 /// A decoded chunk being served.
 struct Current {
     columns: Vec<Arc<StoredColumn>>,
@@ -234,22 +242,23 @@ struct StoreScan {
     /// works on this one.
     ahead: Option<(usize, Fetch)>,
 }
-
-/// A chunk's bytes being read from the store.
-type Fetch = tokio::task::JoinHandle<Result<Vec<u8>, sqlx::Error>>;
+/// A chunk's columns being read from the store: the names asked for, and the read (a row of
+/// `chunk_columns` per column found: its name and its one-column chunk).
+struct Fetch {
+    names: Vec<String>,
+    read: tokio::task::JoinHandle<Result<Vec<AnyRow>, sqlx::Error>>,
+}
 
 impl StoreScan {
-    /// Starts reading a chunk's bytes on the async runtime.
-    fn fetch(&self, c: &ChunkRef) -> Fetch {
-        let (pool, import, no) = (self.store.pool().clone(), c.import, c.no);
-        self.handle.spawn(async move {
-            sqlx::query("SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2")
-                .bind(import)
-                .bind(no)
-                .fetch_one(&pool)
-                .await?
-                .try_get(0)
-        })
+    /// Starts reading the columns `names` of chunk `at` on the async runtime.
+    fn fetch(&self, at: usize, names: Vec<String>) -> Fetch {
+        let c = &self.chunks[at];
+        let (store, import, no) = (self.store.clone(), c.import, c.no);
+        let asked = names.clone();
+        let read = self
+            .handle
+            .spawn(async move { read_columns(&store, (import, no), &asked).await });
+        Fetch { names, read }
     }
 
     /// Whether the chunk's rows all lie under the scan's region (no row filter needed).
@@ -286,20 +295,43 @@ impl StoreScan {
             .collect()
     }
 
-    /// Chunk `at`'s bytes: from the read started ahead when it is that chunk's.
-    fn bytes(&mut self, at: usize) -> Result<Vec<u8>, SourceError> {
+    /// The wanted columns of chunk `at` the cache lacks.
+    fn missing(&self, at: usize) -> Vec<String> {
+        let wanted = self.wanted(at);
+        absent(&wanted, &self.cached(at, &wanted))
+    }
+
+    /// Columns `names` of chunk `at`, decoded straight from the rows read: from the read
+    /// started ahead when it is that chunk's and asked for all of them.
+    fn read(&mut self, at: usize, names: &[String]) -> Result<Vec<StoredColumn>, SourceError> {
         let fetch = match self.ahead.take() {
-            Some((i, f)) if i == at => f,
+            Some((i, f)) if i == at && names.iter().all(|n| f.names.contains(n)) => f,
             Some((_, f)) => {
-                f.abort();
-                self.fetch(&self.chunks[at])
+                f.read.abort();
+                self.fetch(at, names.to_vec())
             }
-            None => self.fetch(&self.chunks[at]),
+            None => self.fetch(at, names.to_vec()),
         };
-        self.handle
-            .block_on(fetch)
+        let rows = self
+            .handle
+            .block_on(fetch.read)
             .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
-            .map_err(backend)
+            .map_err(backend)?;
+        let c = &self.chunks[at];
+        let (import, no) = (c.import, c.no);
+        let got = decode_columns(&rows, names, c.rows)
+            .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        names
+            .iter()
+            .zip(got)
+            .map(|(name, col)| {
+                col.ok_or_else(|| {
+                    backend(format!(
+                        "import {import} has no column `{name}` (it follows an older schema version)"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Starts reading the first of the next few chunks that the cache cannot serve whole, so
@@ -310,40 +342,27 @@ impl StoreScan {
             return;
         }
         let end = (at + 1 + READ_AHEAD_WINDOW).min(self.chunks.len());
-        let next = (at + 1..end).find(|&i| {
-            let wanted = self.wanted(i);
-            self.cached(i, &wanted).iter().any(Option::is_none)
-        });
-        if let Some(next) = next {
-            self.ahead = Some((next, self.fetch(&self.chunks[next])));
+        let next = (at + 1..end)
+            .map(|i| (i, self.missing(i)))
+            .find(|(_, missing)| !missing.is_empty());
+        if let Some((i, missing)) = next {
+            self.ahead = Some((i, self.fetch(i, missing)));
         }
     }
 
-    /// Chunk `at`'s wanted columns: from the cache, else decoded from the chunk's bytes and
+    /// Chunk `at`'s wanted columns: from the cache, else read from the store, decoded and
     /// kept in the cache.
     fn columns(&mut self, at: usize) -> Result<Vec<Arc<StoredColumn>>, SourceError> {
         let wanted: Vec<String> = self.wanted(at).into_iter().map(String::from).collect();
         let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut got = self.cached(at, &names);
-        let missing: Vec<&str> = names
-            .iter()
-            .zip(&got)
-            .filter(|(_, c)| c.is_none())
-            .map(|(n, _)| *n)
-            .collect();
+        let missing = absent(&names, &got);
         if !missing.is_empty() {
-            let blob = self.bytes(at)?;
+            let decoded = self.read(at, &missing)?;
             let c = &self.chunks[at];
-            let (import, no) = (c.import, c.no);
-            let (_, decoded) = chunk::decode(&blob, &missing)
-                .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
             let blocks = self.store.blocks();
             for (name, col) in missing.iter().zip(decoded) {
-                let col = Arc::new(col.ok_or_else(|| {
-                    backend(format!(
-                        "import {import} has no column `{name}` (it follows an older schema version)"
-                    ))
-                })?);
+                let col = Arc::new(col);
                 blocks.put(Self::key(c, name), col.clone(), col.heap_bytes());
                 let slot = names.iter().position(|n| n == name).unwrap_or_default();
                 got[slot] = Some(col);
@@ -416,11 +435,69 @@ impl StoreScan {
     }
 }
 
+/// Reads columns `names` of a chunk (import, chunk number): their rows of `chunk_columns`, and
+/// the chunk's whole blob ([`WHOLE`]) if it was imported before its columns were stored apart.
+/// Decode them with [`decode_columns`].
+pub(super) async fn read_columns(
+    store: &Store,
+    (import, no): (i64, i64),
+    names: &[String],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let d = store.dialect();
+    let sql = format!(
+        "SELECT name, data FROM chunk_columns WHERE import_id = {} AND chunk_no = {} AND name IN {}",
+        d.param(1),
+        d.param(2),
+        d.rows(2, 1, names.len() + 1, "")
+    );
+    // Placeholders only: the names are bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(import).bind(no);
+    for name in names {
+        q = q.bind(name.as_str());
+    }
+    q.bind(WHOLE).fetch_all(store.pool()).await
+}
+
+/// Columns `names` decoded from rows read by [`read_columns`], straight from the rows' bytes;
+/// `None` for a column the chunk does not have. Fails on a column whose rows are not the
+/// chunk's `count`.
+pub(super) fn decode_columns(
+    rows: &[AnyRow],
+    names: &[String],
+    count: usize,
+) -> Result<Vec<Option<StoredColumn>>, String> {
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut got: Vec<Option<StoredColumn>> = vec![None; names.len()];
+    for row in rows {
+        let data: &[u8] = row.try_get(1).map_err(|e| e.to_string())?;
+        let (n, decoded) = chunk::decode(data, &wanted)?;
+        if n != count {
+            return Err(format!("a column holds {n} rows, the chunk {count}"));
+        }
+        for (slot, col) in got.iter_mut().zip(decoded) {
+            if slot.is_none() {
+                *slot = col;
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// The names whose column is `None` in `got`.
+fn absent(names: &[&str], got: &[Option<Arc<StoredColumn>>]) -> Vec<String> {
+    names
+        .iter()
+        .zip(got)
+        .filter(|(_, c)| c.is_none())
+        .map(|(n, _)| n.to_string())
+        .collect()
+}
+
 impl Drop for StoreScan {
     /// A scan given up early does not leave its read-ahead running.
     fn drop(&mut self) {
         if let Some((_, f)) = self.ahead.take() {
-            f.abort();
+            f.read.abort();
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::runtime::bindings::ColumnValues;
 use crate::store::Store;
 
 use super::catalog::{self, CatalogError};
-use super::chunk;
 use super::columns::StoredColumn;
+use super::feed;
 use super::region;
 use super::snapshot::Snapshot;
 
@@ -83,15 +83,14 @@ async fn search(
     if pii.is_empty() {
         return Ok(None);
     }
-    let raw: Vec<String> = pii.iter().map(|c| format!("raw:{c}")).collect();
-    let mut wanted: Vec<&str> = pii.clone();
-    wanted.extend(raw.iter().map(String::as_str));
-    wanted.push(&schema.region_column);
+    let mut wanted: Vec<String> = pii.iter().map(|c| c.to_string()).collect();
+    wanted.extend(pii.iter().map(|c| format!("raw:{c}")));
+    wanted.push(schema.region_column.clone());
     let prefix = region::prefix(region);
     let snapshot = Snapshot::current(store, &[name]).await?;
     for &import in snapshot.datasets.get(name).into_iter().flatten() {
         let chunks = sqlx::query(
-            "SELECT chunk_no FROM import_chunks WHERE import_id = $1 \
+            "SELECT chunk_no, row_count FROM import_chunks WHERE import_id = $1 \
              AND region_max >= $2 AND (region_min <= $2 OR region_min LIKE $3) ORDER BY chunk_no",
         )
         .bind(import)
@@ -100,16 +99,10 @@ async fn search(
         .fetch_all(store.pool())
         .await?;
         for c in chunks {
-            let no: i64 = c.try_get(0)?;
-            let blob: Vec<u8> = sqlx::query(
-                "SELECT data FROM import_chunks WHERE import_id = $1 AND chunk_no = $2",
-            )
-            .bind(import)
-            .bind(no)
-            .fetch_one(store.pool())
-            .await
-            .and_then(|r| r.try_get(0))?;
-            let (rows, cols) = chunk::decode(&blob, &wanted).map_err(|e| {
+            let (no, rows): (i64, i64) = (c.try_get(0)?, c.try_get(1)?);
+            let rows = usize::try_from(rows).unwrap_or_default();
+            let read = feed::read_columns(store, (import, no), &wanted).await?;
+            let cols = feed::decode_columns(&read, &wanted, rows).map_err(|e| {
                 CatalogError::Corrupt(name.to_string(), format!("import {import} chunk {no}: {e}"))
             })?;
             if let Some(fields) = find_row(rows, &cols, &pii, region, pseudonym) {

@@ -800,15 +800,23 @@ async fn write_chunk(
     no: u64,
     chunk: ChunkBuilder<'_>,
 ) -> Result<(), ImportError> {
-    let (blob, rows, min, max) = chunk.encode();
-    sqlx::query("INSERT INTO import_chunks (import_id, chunk_no, row_count, region_min, region_max, data) VALUES ($1, $2, $3, $4, $5, $6)")
+    let (columns, rows, min, max) = chunk.encode();
+    sqlx::query("INSERT INTO import_chunks (import_id, chunk_no, row_count, region_min, region_max) VALUES ($1, $2, $3, $4, $5)")
         .bind(import)
         .bind(no as i64)
         .bind(rows as i64)
         .bind(min)
         .bind(max)
-        .bind(blob)
         .execute(&mut **tx)
         .await?;
+    let values = tx.dialect().rows(0, columns.len(), 4, "");
+    let sql =
+        format!("INSERT INTO chunk_columns (import_id, chunk_no, name, data) VALUES {values}");
+    // Placeholders only: the values are bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (name, data) in columns {
+        q = q.bind(import).bind(no as i64).bind(name).bind(data);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }

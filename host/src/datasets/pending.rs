@@ -63,8 +63,9 @@ impl<'s> ChunkBuilder<'s> {
         self.rows += 1;
     }
 
-    /// The encoded chunk, its rows and its region range.
-    pub fn encode(self) -> (Vec<u8>, usize, String, String) {
+    /// The chunk's columns, each encoded apart (see [`chunk::encode_apart`]), its rows and its
+    /// region range.
+    pub fn encode(self) -> (Vec<(String, Vec<u8>)>, usize, String, String) {
         let finished: Vec<StoredColumn> =
             self.cols.into_iter().map(ColumnBuilder::finish).collect();
         let raw: Vec<Option<StoredColumn>> = self
@@ -91,7 +92,7 @@ impl<'s> ChunkBuilder<'s> {
             }
         }
         (
-            chunk::encode(self.rows, &named),
+            chunk::encode_apart(self.rows, &named),
             self.rows,
             self.region_min,
             self.region_max,

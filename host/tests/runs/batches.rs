@@ -186,11 +186,15 @@ both!(a_batch_with_one_lease_taken_over_writes_nothing);
 async fn a_host_fault_in_one_county_is_retried_alone(db: &TestDb) {
     pension_for_the_province(db).await;
     // 330103's payments become unreadable: its run's data source fails, the others' do not.
-    sqlx::query("UPDATE import_chunks SET data = $1 WHERE region_min = '330103'")
-        .bind(vec![0u8; 4])
-        .execute(db.store.pool())
-        .await
-        .expect("corrupt");
+    sqlx::query(
+        "UPDATE chunk_columns SET data = $1 WHERE EXISTS (SELECT 1 FROM import_chunks c \
+         WHERE c.import_id = chunk_columns.import_id AND c.chunk_no = chunk_columns.chunk_no \
+         AND c.region_min = '330103')",
+    )
+    .bind(vec![0u8; 4])
+    .execute(db.store.pool())
+    .await
+    .expect("corrupt");
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
         .await
         .expect("queue");

@@ -96,7 +96,7 @@ async fn host_faults_are_retried_then_fail(db: &TestDb) {
     )
     .await;
     // The stored chunks become unreadable: the data source fails, not the model.
-    sqlx::query("UPDATE import_chunks SET data = $1")
+    sqlx::query("UPDATE chunk_columns SET data = $1")
         .bind(vec![0u8; 4])
         .execute(db.store.pool())
         .await

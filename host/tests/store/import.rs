@@ -202,6 +202,7 @@ async fn bad_files_are_reported_and_nothing_is_written(db: &TestDb) {
 
     assert_eq!(count(db, "imports").await, 0, "nothing written");
     assert_eq!(count(db, "import_chunks").await, 0, "nothing written");
+    assert_eq!(count(db, "chunk_columns").await, 0, "nothing written");
 }
 both!(bad_files_are_reported_and_nothing_is_written);
 
