@@ -33,7 +33,7 @@ use super::region;
 use super::schema::DatasetSchema;
 use super::snapshot::Snapshot;
 
-/// Where one chunk is and which regions it spans.
+/// Where one chunk is, how many rows it holds and which regions it spans.
 #[derive(Debug, Clone)]
 struct ChunkRef {
     import: i64,
@@ -242,6 +242,7 @@ struct StoreScan {
     /// works on this one.
     ahead: Option<(usize, Fetch)>,
 }
+
 /// A chunk's columns being read from the store: the names asked for, and the read (a row of
 /// `chunk_columns` per column found: its name and its one-column chunk).
 struct Fetch {
