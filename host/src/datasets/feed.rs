@@ -566,6 +566,7 @@ impl DataSource for StoreSource {
             parts.push(Part {
                 columns,
                 keys,
+                key_column,
                 region,
             });
         }

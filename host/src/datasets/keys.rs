@@ -7,8 +7,10 @@
 //! parts in its scope (a chunk each in the store, one part for an in-memory table), leaving
 //! out rows outside the run's region, and returns the matches in the order a scan would.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use crate::runtime::bindings::{Batch, Column, ColumnType, ColumnValues};
 use crate::runtime::source::{ColumnRequest, KeyIndex, SourceError};
@@ -16,10 +18,11 @@ use crate::runtime::source::{ColumnRequest, KeyIndex, SourceError};
 use super::columns::{ColumnBuilder, Rows, StoredColumn};
 use super::region;
 
-/// A hashable look-up key: text bytes, a one-word value, or a pseudonym's two words.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Text(Box<[u8]>),
+/// A look-up key, borrowed from a column or from the keys a model sent: text bytes, a
+/// one-word value, or a pseudonym's two words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Text(&'a [u8]),
     Word(i64),
     Pair(u64, u64),
 }
@@ -30,10 +33,10 @@ pub fn can_be_key(ty: ColumnType) -> bool {
 }
 
 /// The key of row `i` of `values`.
-fn key_at(values: &ColumnValues, i: usize) -> Key {
+fn key_at(values: &ColumnValues, i: usize) -> Key<'_> {
     match values {
         ColumnValues::Text(t) => {
-            Key::Text(t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize].into())
+            Key::Text(&t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize])
         }
         ColumnValues::Integer(v) | ColumnValues::Timestamp(v) | ColumnValues::Decimal(v) => {
             Key::Word(v[i])
@@ -46,7 +49,7 @@ fn key_at(values: &ColumnValues, i: usize) -> Key {
 
 /// The keys a model sent, checked: text offsets must start at 0, never go back and stay
 /// within the data; a pseudonym list must hold whole pairs.
-fn keys_sent(values: &ColumnValues) -> Result<Vec<Key>, SourceError> {
+fn keys_sent(values: &ColumnValues) -> Result<Vec<Key<'_>>, SourceError> {
     let bad = |what: &str| Err(SourceError::MalformedKeys(what.to_string()));
     let count = match values {
         ColumnValues::Text(t) => {
@@ -86,39 +89,91 @@ fn type_of(values: &ColumnValues) -> ColumnType {
 const END: u32 = u32::MAX;
 
 /// The rows of one key column grouped by key (see the module's docs). Null keys match nothing.
+///
+/// Per distinct key it keeps the key's hash, first and last row, and the key itself when it
+/// is a word or a pseudonym; per row, the next row with the same key. A text key is not
+/// copied: a look-up finds it by its hash and confirms it against the key column at its
+/// first row, so the key rows must be given the column they were built from. Nothing is
+/// allocated per key.
 #[derive(Debug)]
 pub struct KeyRows {
-    /// Per key, its first and last row.
-    ends: HashMap<Key, (u32, u32), foldhash::fast::RandomState>,
+    /// Per distinct key, its entry (see [`Ends`]).
+    ends: HashTable<Ends>,
+    /// Hashes the keys, built and looked up alike.
+    hasher: foldhash::fast::RandomState,
     /// Per row, the next row with the same key, or [`END`].
     next: Vec<u32>,
+}
+
+/// A key's hash, its value when it is a word or a pseudonym, and its first and last row.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    hash: u64,
+    words: [u64; 2],
+    first: u32,
+    last: u32,
+}
+
+impl Ends {
+    /// Whether this is the entry of `key` (of hash `hash`) in `column`.
+    fn holds(&self, column: &StoredColumn, key: Key<'_>, hash: u64) -> bool {
+        self.hash == hash
+            && match key {
+                Key::Text(_) => key_at(&column.values, self.first as usize) == key,
+                Key::Word(_) | Key::Pair(..) => self.words == words(key),
+            }
+    }
+}
+
+/// A word or pseudonym key's value as two words (text: zeroes; it is read from the column).
+fn words(key: Key<'_>) -> [u64; 2] {
+    match key {
+        Key::Text(_) => [0, 0],
+        Key::Word(w) => [w as u64, 0],
+        Key::Pair(a, b) => [a, b],
+    }
 }
 
 impl KeyRows {
     /// Groups the rows of `column` by key, one pass over it.
     pub fn build(column: &StoredColumn) -> KeyRows {
         let rows = column.len();
-        let mut ends: HashMap<Key, (u32, u32), _> =
-            HashMap::with_hasher(foldhash::fast::RandomState::default());
+        let hasher = foldhash::fast::RandomState::default();
+        let mut ends: HashTable<Ends> = HashTable::new();
         let mut next = vec![END; rows];
         for i in 0..rows {
             if !column.is_valid(i) {
                 continue;
             }
-            let row = i as u32;
-            ends.entry(key_at(&column.values, i))
-                .and_modify(|(_, last)| {
-                    next[*last as usize] = row;
-                    *last = row;
-                })
-                .or_insert((row, row));
+            let (row, key) = (i as u32, key_at(&column.values, i));
+            let hash = hasher.hash_one(key);
+            match ends.entry(hash, |e| e.holds(column, key, hash), |e| e.hash) {
+                hashbrown::hash_table::Entry::Occupied(mut o) => {
+                    let e = o.get_mut();
+                    next[e.last as usize] = row;
+                    e.last = row;
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(Ends {
+                        hash,
+                        words: words(key),
+                        first: row,
+                        last: row,
+                    });
+                }
+            }
         }
-        KeyRows { ends, next }
+        KeyRows { ends, hasher, next }
     }
 
-    /// The rows holding `key`, in row order.
-    fn rows(&self, key: &Key) -> impl Iterator<Item = u32> + '_ {
-        let first = self.ends.get(key).map_or(END, |&(first, _)| first);
+    /// The rows holding `key` in `column` (the column these key rows were built from), in
+    /// row order.
+    fn rows<'a>(&'a self, column: &StoredColumn, key: Key<'_>) -> impl Iterator<Item = u32> + 'a {
+        let hash = self.hasher.hash_one(key);
+        let first = self
+            .ends
+            .find(hash, |e| e.holds(column, key, hash))
+            .map_or(END, |e| e.first);
         std::iter::successors((first != END).then_some(first), |&r| {
             let n = self.next[r as usize];
             (n != END).then_some(n)
@@ -127,16 +182,7 @@ impl KeyRows {
 
     /// About how much memory it holds, bytes (for the cache's budget).
     pub fn heap_bytes(&self) -> usize {
-        let text: usize = self
-            .ends
-            .keys()
-            .map(|k| match k {
-                Key::Text(t) => t.len(),
-                _ => 0,
-            })
-            .sum();
-        let entry = std::mem::size_of::<(Key, (u32, u32))>() + 1;
-        self.next.len() * 4 + self.ends.capacity() * entry + text
+        self.next.len() * 4 + self.ends.capacity() * (std::mem::size_of::<Ends>() + 1)
     }
 }
 
@@ -146,6 +192,8 @@ impl KeyRows {
 pub struct Part {
     /// The requested columns, in order.
     pub columns: Vec<Arc<StoredColumn>>,
+    /// The key column, which `keys` was built from.
+    pub key_column: Arc<StoredColumn>,
     /// The key column's rows by key.
     pub keys: Arc<KeyRows>,
     /// The region column, to leave out rows outside the run's region; `None` when all are in.
@@ -181,7 +229,7 @@ impl PartsIndex {
     /// Per part, its matching rows in row order, each with the position of its key; `None`
     /// when more than `max_rows` match.
     #[allow(clippy::type_complexity)]
-    fn matches(&self, keys: &[Key], max_rows: usize) -> Option<Vec<(Vec<u32>, Vec<u32>)>> {
+    fn matches(&self, keys: &[Key<'_>], max_rows: usize) -> Option<Vec<(Vec<u32>, Vec<u32>)>> {
         let mut found = Vec::with_capacity(self.parts.len());
         let mut total = 0;
         for part in &self.parts {
@@ -193,7 +241,11 @@ impl PartsIndex {
             };
             let mut hits: Vec<(u32, u32)> = Vec::new();
             for (at, key) in keys.iter().enumerate() {
-                for row in part.keys.rows(key).filter(|&r| admits(r)) {
+                for row in part
+                    .keys
+                    .rows(&part.key_column, *key)
+                    .filter(|&r| admits(r))
+                {
                     hits.push((row, at as u32));
                 }
                 if total + hits.len() > max_rows {
@@ -322,6 +374,7 @@ mod tests {
         Part {
             columns: vec![col(ColumnType::Text, &ids)],
             keys: Arc::new(KeyRows::build(&key)),
+            key_column: key,
             region: regions.map(|r| {
                 let r: Vec<Option<&str>> = r.iter().map(|c| Some(*c)).collect();
                 col(ColumnType::Text, &r)
@@ -341,12 +394,21 @@ mod tests {
     fn rows_group_by_key_in_row_order_and_null_keys_match_nothing() {
         let keys = col(
             ColumnType::Text,
-            &[Some("a"), Some("b"), Some("a"), None, Some("a"), Some("")],
+            &[
+                Some("a"),
+                Some("b"),
+                Some("a"),
+                None,
+                Some("a"),
+                Some(""),
+                Some("ab"),
+            ],
         );
         let rows = KeyRows::build(&keys);
-        let of = |k: &str| -> Vec<u32> { rows.rows(&Key::Text(k.as_bytes().into())).collect() };
+        let of = |k: &str| -> Vec<u32> { rows.rows(&keys, Key::Text(k.as_bytes())).collect() };
         assert_eq!(of("a"), [0, 2, 4]);
         assert_eq!(of("b"), [1]);
+        assert_eq!(of("ab"), [6], "a key is confirmed whole, not by its prefix");
         // The null row holds an empty value; only the real empty key matches it.
         assert_eq!(of(""), [5]);
         assert!(of("c").is_empty());
