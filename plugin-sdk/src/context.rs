@@ -7,7 +7,8 @@ use crate::{Batch, Clue, Date, Decimal, Error, Level, Result, Value};
 /// Rows per batch that scans ask for unless told otherwise.
 pub const DEFAULT_BATCH_ROWS: u32 = 16_384;
 
-/// Keys per look-up in [`Index::for_each_pseudonym_match`] before any split.
+/// Keys per look-up in [`Index::for_each_pseudonym_match`] and
+/// [`Index::for_each_text_match`] before any split.
 const LOOKUP_KEYS: usize = 1024;
 
 /// How many clues are buffered before they are sent to the host in one call.
@@ -308,15 +309,57 @@ impl Index {
     pub fn for_each_pseudonym_match(
         &mut self,
         keys: &[crate::Pseudonym],
+        f: impl FnMut(&Batch, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_match(
+            keys.len(),
+            |index, group| index.get_pseudonyms(&keys[group]),
+            f,
+        )
+    }
+
+    /// Looks up every text key of `keys`, however many, as
+    /// [`for_each_pseudonym_match`](Self::for_each_pseudonym_match) does pseudonyms: the host
+    /// compares the keys natively, so a model joining on a code (a company's credit code, say)
+    /// hashes and compares no text itself.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &mut supervise_sdk::RunContext, codes: &[&str]) -> supervise_sdk::Result<()> {
+    /// let mut tax = ctx.index("tax_declarations", "credit_code", &["tax_amount"])?;
+    /// tax.for_each_text_match(codes, |batch, at| {
+    ///     let amounts = batch.decimal("tax_amount")?;
+    ///     for row in 0..batch.rows() {
+    ///         let _company = codes[at[row] as usize];
+    ///         let _paid = amounts.get(row);
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn for_each_text_match(
+        &mut self,
+        keys: &[&str],
+        f: impl FnMut(&Batch, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_match(keys.len(), |index, group| index.get_text(&keys[group]), f)
+    }
+
+    /// Looks up `count` keys in groups of at most [`LOOKUP_KEYS`], `get` looking up one group
+    /// (a range of the keys), halving a group that matches more rows than the host's cap, and
+    /// calls `f` with each group's rows and, per row, its key's index among all the keys.
+    fn for_each_match(
+        &mut self,
+        count: usize,
+        mut get: impl FnMut(&mut Self, std::ops::Range<usize>) -> Result<(Batch, Vec<u32>)>,
         mut f: impl FnMut(&Batch, &[u32]) -> Result<()>,
     ) -> Result<()> {
-        let mut todo: Vec<std::ops::Range<usize>> = (0..keys.len())
+        let mut todo: Vec<std::ops::Range<usize>> = (0..count)
             .step_by(LOOKUP_KEYS)
             .rev()
-            .map(|start| start..(start + LOOKUP_KEYS).min(keys.len()))
+            .map(|start| start..(start + LOOKUP_KEYS).min(count))
             .collect();
         while let Some(group) = todo.pop() {
-            match self.get_pseudonyms(&keys[group.clone()]) {
+            match get(self, group.clone()) {
                 Ok((batch, positions)) => {
                     let at: Vec<u32> = positions.iter().map(|p| p + group.start as u32).collect();
                     f(&batch, &at)?;

@@ -92,12 +92,7 @@ impl Model for ShellCompany {
         let as_of = ctx.as_of();
         let start = as_of.add_days(-i32::try_from(window).unwrap_or(i32::MAX));
         let mut companies = load_companies(ctx, start)?;
-        let index: TextMap<&str, usize> = companies
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.code.as_str(), i))
-            .collect();
-        let active = active_in_window(ctx, &index, companies.len(), start, as_of)?;
+        let active = active_in_window(ctx, &companies, start, as_of)?;
         for (company, active) in companies.iter_mut().zip(active) {
             company.active = active;
         }
@@ -165,50 +160,38 @@ fn load_companies(ctx: &mut RunContext, start: Date) -> Result<Vec<Company>> {
     Ok(out)
 }
 
-/// Per company (`index` maps credit codes to positions below `companies`), whether it
-/// declared tax or insured staff in the window.
+/// Per company, whether it declared tax or insured staff in the window. The filings and
+/// enrolments of the companies' credit codes are looked up in the host's index, which
+/// compares the codes natively; the rows of companies not in `companies` are never read.
 fn active_in_window(
     ctx: &mut RunContext,
-    index: &TextMap<&str, usize>,
-    companies: usize,
+    companies: &[Company],
     start: Date,
     as_of: Date,
 ) -> Result<Vec<bool>> {
-    let mut active = vec![false; companies];
-    for batch in ctx.scan(TAX, &["credit_code", "period_start", "tax_amount"])? {
-        let batch = batch?;
-        let (codes, dates, amounts) = (
-            batch.text("credit_code")?,
-            batch.date("period_start")?,
-            batch.decimal("tax_amount")?,
-        );
+    let codes: Vec<&str> = companies.iter().map(|c| c.code.as_str()).collect();
+    let mut active = vec![false; companies.len()];
+    let in_window = |d: Option<Date>| d.is_some_and(|d| d >= start && d <= as_of);
+    let mut tax = ctx.index(TAX, "credit_code", &["period_start", "tax_amount"])?;
+    tax.for_each_text_match(&codes, |batch, at| {
+        let (dates, amounts) = (batch.date("period_start")?, batch.decimal("tax_amount")?);
         for row in 0..batch.rows() {
-            let in_window = dates.get(row).is_some_and(|d| d >= start && d <= as_of);
-            if in_window
-                && amounts.get(row).is_some_and(|a| a.0 > 0)
-                && let Some(&i) = codes.get(row).and_then(|c| index.get(c))
-            {
-                active[i] = true;
+            if in_window(dates.get(row)) && amounts.get(row).is_some_and(|a| a.0 > 0) {
+                active[at[row] as usize] = true;
             }
         }
-    }
-    for batch in ctx.scan(INSURANCE, &["credit_code", "month", "insured_count"])? {
-        let batch = batch?;
-        let (codes, months, counts) = (
-            batch.text("credit_code")?,
-            batch.date("month")?,
-            batch.integer("insured_count")?,
-        );
+        Ok(())
+    })?;
+    let mut insurance = ctx.index(INSURANCE, "credit_code", &["month", "insured_count"])?;
+    insurance.for_each_text_match(&codes, |batch, at| {
+        let (months, counts) = (batch.date("month")?, batch.integer("insured_count")?);
         for row in 0..batch.rows() {
-            let in_window = months.get(row).is_some_and(|d| d >= start && d <= as_of);
-            if in_window
-                && counts.get(row).is_some_and(|n| n > 0)
-                && let Some(&i) = codes.get(row).and_then(|c| index.get(c))
-            {
-                active[i] = true;
+            if in_window(months.get(row)) && counts.get(row).is_some_and(|n| n > 0) {
+                active[at[row] as usize] = true;
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(active)
 }
 
@@ -339,7 +322,8 @@ mod tests {
     }
 
     /// Six companies: A, B, C dormant at one address (a cluster); D dormant with the same
-    /// representative as E, which is busy (not a cluster); F busy at A's address.
+    /// representative as E, which is busy (not a cluster); F busy at A's address. Z, which
+    /// filed tax, is not registered in the county.
     fn fixture() -> Fixture {
         let codes = ["A", "B", "C", "D", "E", "F"];
         Fixture::new("330102", "2024-12-31")
@@ -364,13 +348,19 @@ mod tests {
             )
             .table(
                 Table::new(TAX)
-                    .text("credit_code", &["A", "B", "E", "F"])
+                    .text("credit_code", &["A", "B", "E", "F", "Z"])
                     .date(
                         "period_start",
-                        &["2024-04-01", "2024-07-01", "2024-07-01", "2024-07-01"],
+                        &[
+                            "2024-04-01",
+                            "2024-07-01",
+                            "2024-07-01",
+                            "2024-07-01",
+                            "2024-07-01",
+                        ],
                     )
-                    .decimal("tax_amount", &["0", "0", "1200", "50"])
-                    .text("region_code", &["330102"; 4]),
+                    .decimal("tax_amount", &["0", "0", "1200", "50", "10"])
+                    .text("region_code", &["330102"; 5]),
             )
             .table(
                 Table::new(INSURANCE)
@@ -393,6 +383,9 @@ mod tests {
             "3 companies with no insured staff and no tax for 365 days share an address"
         );
         assert_eq!(c.evidence_rows().count(), 3);
+        // Only the registered companies' filings are read: not Z's.
+        assert_eq!(out.rows_read[TAX], 4);
+        assert_eq!(out.rows_read[INSURANCE], 2);
     }
 
     #[test]
