@@ -416,6 +416,34 @@ mod tests {
     }
 
     #[test]
+    fn word_and_pseudonym_keys_match_whole() {
+        let ints = col(
+            ColumnType::Integer,
+            &[Some("7"), Some("-7"), Some("7"), None, Some("0")],
+        );
+        let rows = KeyRows::build(&ints);
+        let of = |k: i64| -> Vec<u32> { rows.rows(&ints, Key::Word(k)).collect() };
+        assert_eq!(of(7), [0, 2]);
+        assert_eq!(of(-7), [1]);
+        assert_eq!(of(0), [4], "the null row's zero is not a key");
+        assert!(of(8).is_empty());
+
+        let people = col(
+            ColumnType::Pseudonym,
+            &[Some("A"), Some("B"), Some("A"), None],
+        );
+        let rows = KeyRows::build(&people);
+        let ColumnValues::Pseudonym(words) = &people.values else {
+            panic!("not pseudonyms")
+        };
+        let a = Key::Pair(words[0], words[1]);
+        assert_eq!(rows.rows(&people, a).collect::<Vec<_>>(), [0, 2]);
+        // Equal first word, different second: another person.
+        let other = Key::Pair(words[0], words[1] ^ 1);
+        assert_eq!(rows.rows(&people, other).count(), 0);
+    }
+
+    #[test]
     fn matches_come_in_scan_order_over_parts_with_their_key_positions() {
         let mut index = index(vec![
             part(
