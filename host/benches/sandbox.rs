@@ -2,8 +2,8 @@
 //! `MemorySource`: the same batches and the same key index), run through the wasmtime sandbox
 //! (fuel and epoch deadline on, as in production) and compiled natively into this binary
 //! (same code, same hasher), the two taking turns, the ratio the median of each turn's own.
-//! Also instantiation time with `InstancePre` and the pooling
-//! allocator, and cold compile versus cached load.
+//! Also instantiation time with `InstancePre` and the pooling allocator, and cold compile
+//! versus cached load.
 //!
 //! `cargo bench -p supervise --bench sandbox [-- --payments N --deaths N --runs N]`
 
