@@ -125,6 +125,16 @@ impl Ends {
     }
 }
 
+/// A key's hash. A pseudonym is itself a keyed hash (HMAC), its bits uniform, so its two
+/// words folded together serve as is; other keys go through `hasher`. (Pseudonyms that are
+/// not uniform would only make the table slower, never wrong: an entry is confirmed whole.)
+fn hash(hasher: &foldhash::fast::RandomState, key: Key<'_>) -> u64 {
+    match key {
+        Key::Pair(a, b) => a ^ b.rotate_left(32),
+        Key::Text(_) | Key::Word(_) => hasher.hash_one(key),
+    }
+}
+
 /// A word or pseudonym key's value as two words (text: zeroes; it is read from the column).
 fn words(key: Key<'_>) -> [u64; 2] {
     match key {
@@ -146,7 +156,7 @@ impl KeyRows {
                 continue;
             }
             let (row, key) = (i as u32, key_at(&column.values, i));
-            let hash = hasher.hash_one(key);
+            let hash = hash(&hasher, key);
             match ends.entry(hash, |e| e.holds(column, key, hash), |e| e.hash) {
                 hashbrown::hash_table::Entry::Occupied(mut o) => {
                     let e = o.get_mut();
@@ -169,7 +179,7 @@ impl KeyRows {
     /// The rows holding `key` in `column` (the column these key rows were built from), in
     /// row order.
     fn rows<'a>(&'a self, column: &StoredColumn, key: Key<'_>) -> impl Iterator<Item = u32> + 'a {
-        let hash = self.hasher.hash_one(key);
+        let hash = hash(&self.hasher, key);
         let first = self
             .ends
             .find(hash, |e| e.holds(column, key, hash))
