@@ -350,9 +350,18 @@ impl Store {
 
     /// Begins a transaction that writes, after [`Store::write_lock`]; the lock is released
     /// when the transaction is committed, rolled back or dropped.
+    ///
+    /// On SQLite it takes the file's write lock at once (`BEGIN IMMEDIATE`). A transaction
+    /// begun deferred reads from a snapshot and asks for the lock at its first write; if any
+    /// other connection committed in between (a heartbeat, another process) that write fails
+    /// at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`), which no busy handler can
+    /// wait out. Taken first, the lock is waited for in the busy handler instead.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         let guard = self.write_lock().await;
-        let tx = self.pool.begin().await?;
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx {
             tx,
             _guard: guard,

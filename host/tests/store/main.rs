@@ -1,6 +1,6 @@
 //! Store tests: regions, dataset definitions, imports, the scoped feed and snapshots, the
-//! audit chain. Every test runs on SQLite, and on PostgreSQL too when `DATABASE_URL` names
-//! one (CI does).
+//! audit chain, write transactions. Every test runs on SQLite, and on PostgreSQL too when
+//! `DATABASE_URL` names one (CI does).
 
 #[macro_use]
 mod support;
@@ -10,3 +10,4 @@ mod define;
 mod feed;
 mod import;
 mod regions;
+mod writes;
