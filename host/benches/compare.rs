@@ -250,13 +250,12 @@ async fn platform(
             signature: keys::sign(&signing, &bytes),
             public_key: public,
         };
-        publish::publish(&store, runtime, &author, &sub)
+        let v: VersionRef = publish::publish(&store, runtime, &author, &sub)
             .await
-            .expect("publish");
-        let v = VersionRef {
-            model: case.id.into(),
-            version: "1.0.0".into(),
-        };
+            .expect("publish")
+            .version()
+            .parse()
+            .expect("the published version");
         review::decide(&store, &admin(), &v, true, "bench")
             .await
             .expect("approve");

@@ -165,11 +165,7 @@ impl Setup<'_> {
             let published = publish::publish(store, &self.runtime, &author, &sub)
                 .await
                 .map_err(step(format!("publishing {model}")))?;
-            let version = match published {
-                publish::Published::Submitted { version, .. }
-                | publish::Published::Unchanged { version, .. } => version,
-            };
-            let v: VersionRef = version.parse().map_err(step(format!(
+            let v: VersionRef = published.version().parse().map_err(step(format!(
                 "reading the version {model} was published as"
             )))?;
             review::decide(

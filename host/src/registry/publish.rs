@@ -32,6 +32,15 @@ pub enum Published {
     },
 }
 
+impl Published {
+    /// `model@version`, new or published before.
+    pub fn version(&self) -> &str {
+        match self {
+            Published::Submitted { version, .. } | Published::Unchanged { version, .. } => version,
+        }
+    }
+}
+
 /// A signed component to publish.
 pub struct Submission<'a> {
     /// The component bytes.

@@ -30,13 +30,17 @@ use supervise_test_guests as guests;
 
 use support::*;
 
-/// (component, model id) of the five models.
-const MODELS: [(&str, &str); 5] = [
-    (guests::PENSION_AFTER_DEATH, "pension-after-death"),
-    (guests::SHELL_COMPANY, "shell-company"),
-    (guests::PROFESSIONAL_LENDER, "professional-lender"),
-    (guests::DRUNK_DRIVING_LICENCE, "drunk-driving-licence"),
-    (guests::CORRECTION_TRAVEL, "correction-travel"),
+/// (component, model id, version) of the five models.
+const MODELS: [(&str, &str, &str); 5] = [
+    (guests::PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+    (guests::SHELL_COMPANY, "shell-company", "1.0.1"),
+    (guests::PROFESSIONAL_LENDER, "professional-lender", "1.0.0"),
+    (
+        guests::DRUNK_DRIVING_LICENCE,
+        "drunk-driving-licence",
+        "1.0.0",
+    ),
+    (guests::CORRECTION_TRAVEL, "correction-travel", "1.0.0"),
 ];
 
 /// A finding as both sides can state it: (model, county, subject id, trip record or "").
@@ -94,7 +98,7 @@ async fn province(db: &TestDb, seed: u64) -> Vec<Truth> {
         progress: false,
     })
     .expect("generate");
-    for (_, model) in MODELS {
+    for (_, model, _) in MODELS {
         assert!(
             summary.planted.get(model).copied().unwrap_or(0) >= 2,
             "seed {seed}: too few planted cases for {model}: {:?}",
@@ -141,11 +145,11 @@ fn executor(db: &TestDb) -> Arc<Executor> {
     ))
 }
 
-async fn enable_for(db: &TestDb, model: &str, regions: &[&str]) -> i64 {
+async fn enable_for(db: &TestDb, (model, version): (&str, &str), regions: &[&str]) -> i64 {
     let req = EnableRequest {
         version: VersionRef {
             model: model.into(),
-            version: "1.0.0".into(),
+            version: version.into(),
         },
         regions: regions.iter().map(|r| r.to_string()).collect(),
         params: vec![],
@@ -170,15 +174,15 @@ async fn every_planted_case_and_nothing_else(db: &TestDb, seed: u64, county_firs
     let w = world::world(db).await;
     let truth = province(db, seed).await;
     let want = expected(&truth);
-    for (guest, model) in MODELS {
-        setup::enabled(db, &w, (guest, model, "1.0.0"), &[], &[], None).await;
+    for (guest, model, version) in MODELS {
+        setup::enabled(db, &w, (guest, model, version), &[], &[], None).await;
     }
     let ex = executor(db);
     if county_first {
         // Each model enabled for the one county with most of its planted cases.
         let mut county_enablements = Vec::new();
         let mut want_here = BTreeSet::new();
-        for (_, model) in MODELS {
+        for (_, model, version) in MODELS {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for f in want.iter().filter(|f| f.0 == model) {
                 *counts.entry(f.1.as_str()).or_default() += 1;
@@ -187,7 +191,7 @@ async fn every_planted_case_and_nothing_else(db: &TestDb, seed: u64, county_firs
                 .iter()
                 .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
                 .expect("a county with planted cases");
-            county_enablements.push(enable_for(db, model, &[county]).await);
+            county_enablements.push(enable_for(db, (model, version), &[county]).await);
             want_here.extend(
                 want.iter()
                     .filter(|f| f.0 == model && f.1 == *county)
@@ -209,8 +213,8 @@ async fn every_planted_case_and_nothing_else(db: &TestDb, seed: u64, county_firs
                 .expect("disable");
         }
     }
-    for (_, model) in MODELS {
-        enable_for(db, model, &["330000"]).await;
+    for (_, model, version) in MODELS {
+        enable_for(db, (model, version), &["330000"]).await;
         supervise::runs::queue::by_hand(&db.store, &world::admin(), model, "330000")
             .await
             .expect("queue");
