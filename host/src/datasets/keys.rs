@@ -8,7 +8,7 @@
 //! out rows outside the run's region, and returns the matches in the order a scan would.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use hashbrown::HashTable;
 
@@ -99,8 +99,6 @@ const END: u32 = u32::MAX;
 pub struct KeyRows {
     /// Per distinct key, its entry (see [`Ends`]).
     ends: HashTable<Ends>,
-    /// Hashes the keys, built and looked up alike.
-    hasher: foldhash::fast::RandomState,
     /// Per row, the next row with the same key, or [`END`].
     next: Vec<u32>,
 }
@@ -125,13 +123,17 @@ impl Ends {
     }
 }
 
+/// Hashes text and word keys: one seed per process, so that a key a model sends is hashed
+/// once for every part it is looked up in.
+static KEY_HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
 /// A key's hash. A pseudonym is itself a keyed hash (HMAC), its bits uniform, so its two
-/// words folded together serve as is; other keys go through `hasher`. (Pseudonyms that are
-/// not uniform would only make the table slower, never wrong: an entry is confirmed whole.)
-fn hash(hasher: &foldhash::fast::RandomState, key: Key<'_>) -> u64 {
+/// words folded together serve as is; other keys go through [`KEY_HASHER`]. (Pseudonyms that
+/// are not uniform would only make the table slower, never wrong: an entry is confirmed whole.)
+fn hash(key: Key<'_>) -> u64 {
     match key {
         Key::Pair(a, b) => a ^ b.rotate_left(32),
-        Key::Text(_) | Key::Word(_) => hasher.hash_one(key),
+        Key::Text(_) | Key::Word(_) => KEY_HASHER.hash_one(key),
     }
 }
 
@@ -148,7 +150,6 @@ impl KeyRows {
     /// Groups the rows of `column` by key, one pass over it.
     pub fn build(column: &StoredColumn) -> KeyRows {
         let rows = column.len();
-        let hasher = foldhash::fast::RandomState::default();
         let mut ends: HashTable<Ends> = HashTable::new();
         let mut next = vec![END; rows];
         for i in 0..rows {
@@ -156,7 +157,7 @@ impl KeyRows {
                 continue;
             }
             let (row, key) = (i as u32, key_at(&column.values, i));
-            let hash = hash(&hasher, key);
+            let hash = hash(key);
             match ends.entry(hash, |e| e.holds(column, key, hash), |e| e.hash) {
                 hashbrown::hash_table::Entry::Occupied(mut o) => {
                     let e = o.get_mut();
@@ -173,13 +174,17 @@ impl KeyRows {
                 }
             }
         }
-        KeyRows { ends, hasher, next }
+        KeyRows { ends, next }
     }
 
-    /// The rows holding `key` in `column` (the column these key rows were built from), in
-    /// row order.
-    fn rows<'a>(&'a self, column: &StoredColumn, key: Key<'_>) -> impl Iterator<Item = u32> + 'a {
-        let hash = hash(&self.hasher, key);
+    /// The rows holding `key` (of hash `hash`, see [`hash`]) in `column` (the column these key
+    /// rows were built from), in row order.
+    fn rows<'a>(
+        &'a self,
+        column: &StoredColumn,
+        key: Key<'_>,
+        hash: u64,
+    ) -> impl Iterator<Item = u32> + 'a {
         let first = self
             .ends
             .find(hash, |e| e.holds(column, key, hash))
@@ -240,6 +245,7 @@ impl PartsIndex {
     /// when more than `max_rows` match.
     #[allow(clippy::type_complexity)]
     fn matches(&self, keys: &[Key<'_>], max_rows: usize) -> Option<Vec<(Vec<u32>, Vec<u32>)>> {
+        let hashes: Vec<u64> = keys.iter().map(|&k| hash(k)).collect();
         let mut found = Vec::with_capacity(self.parts.len());
         let mut total = 0;
         for part in &self.parts {
@@ -250,10 +256,10 @@ impl PartsIndex {
                 })
             };
             let mut hits: Vec<(u32, u32)> = Vec::new();
-            for (at, key) in keys.iter().enumerate() {
+            for (at, (&key, &hash)) in keys.iter().zip(&hashes).enumerate() {
                 for row in part
                     .keys
-                    .rows(&part.key_column, *key)
+                    .rows(&part.key_column, key, hash)
                     .filter(|&r| admits(r))
                 {
                     hits.push((row, at as u32));
@@ -415,7 +421,12 @@ mod tests {
             ],
         );
         let rows = KeyRows::build(&keys);
-        let of = |k: &str| -> Vec<u32> { rows.rows(&keys, Key::Text(k.as_bytes())).collect() };
+        let of = |k: &str| -> Vec<u32> {
+            {
+                let key = Key::Text(k.as_bytes());
+                rows.rows(&keys, key, hash(key)).collect()
+            }
+        };
         assert_eq!(of("a"), [0, 2, 4]);
         assert_eq!(of("b"), [1]);
         assert_eq!(of("ab"), [6], "a key is confirmed whole, not by its prefix");
@@ -432,7 +443,8 @@ mod tests {
             &[Some("7"), Some("-7"), Some("7"), None, Some("0")],
         );
         let rows = KeyRows::build(&ints);
-        let of = |k: i64| -> Vec<u32> { rows.rows(&ints, Key::Word(k)).collect() };
+        let of =
+            |k: i64| -> Vec<u32> { rows.rows(&ints, Key::Word(k), hash(Key::Word(k))).collect() };
         assert_eq!(of(7), [0, 2]);
         assert_eq!(of(-7), [1]);
         assert_eq!(of(0), [4], "the null row's zero is not a key");
@@ -447,10 +459,10 @@ mod tests {
             panic!("not pseudonyms")
         };
         let a = Key::Pair(words[0], words[1]);
-        assert_eq!(rows.rows(&people, a).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(rows.rows(&people, a, hash(a)).collect::<Vec<_>>(), [0, 2]);
         // Equal first word, different second: another person.
         let other = Key::Pair(words[0], words[1] ^ 1);
-        assert_eq!(rows.rows(&people, other).count(), 0);
+        assert_eq!(rows.rows(&people, other, hash(other)).count(), 0);
     }
 
     #[test]
