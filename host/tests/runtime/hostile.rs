@@ -145,3 +145,35 @@ fn limits_outside_the_engine_ceiling_are_refused_before_running() {
     };
     assert!(rt.run(&model, request(zero)).is_err());
 }
+
+/// A run's linear memory is reused for the next run of the same model (the pooling
+/// allocator's slot, reset with `memset` up to `KEEP_RESIDENT_BYTES` and only where the kernel
+/// says pages were written, the rest given back): whatever one run leaves there (another
+/// region's rows, say) must read as zeroes in the next, below and beyond the kept-resident part.
+#[test]
+fn memory_left_by_a_run_reads_as_zeroes_in_the_next() {
+    let rt = runtime(None);
+    let model = load(&rt, guests::TEST_RESIDUE);
+    let limits = RunLimits {
+        memory_bytes: 256 << 20,
+        ..small()
+    };
+    let run = |mark: i64, mib: i64| {
+        let params = vec![
+            ("mark".to_string(), Value::Integer(mark)),
+            ("mib".to_string(), Value::Integer(mib)),
+        ];
+        let out = run_on_fixtures(&rt, &model, "330000", params, limits.clone());
+        assert!(out.outcome.failure().is_none(), "{:?}", out.outcome);
+        out.clues[0].reason.clone()
+    };
+    for round in 0..3 {
+        assert_eq!(run(1, 48), format!("marked {} bytes", 48 << 20));
+        // Grown a little further than the marking run, in case its allocator grew first.
+        assert_eq!(
+            run(0, 56),
+            format!("residue 0 of {} bytes", 56 << 20),
+            "round {round}"
+        );
+    }
+}
