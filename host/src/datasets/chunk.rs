@@ -122,7 +122,10 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn words<const N: usize, T>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+/// The little-endian words of `b`, each read with `f`. `f` is a type parameter, not a function
+/// pointer, so that it is inlined into the loop (as a pointer it was an indirect call per
+/// value).
+fn words<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
     let (chunks, _) = b.as_chunks::<N>();
     chunks.iter().map(|c| f(*c)).collect()
 }

@@ -149,6 +149,25 @@ fn words(key: Key<'_>) -> [u64; 2] {
 impl KeyRows {
     /// Groups the rows of `column` by key, one pass over it.
     pub fn build(column: &StoredColumn) -> KeyRows {
+        // One loop per kind of key, so that reading, hashing and comparing a key compile to
+        // that kind's code alone instead of matching on the column's type at every row.
+        match &column.values {
+            ColumnValues::Pseudonym(v) => {
+                Self::build_with(column, |i| Key::Pair(v[2 * i], v[2 * i + 1]))
+            }
+            ColumnValues::Integer(v) | ColumnValues::Timestamp(v) | ColumnValues::Decimal(v) => {
+                Self::build_with(column, |i| Key::Word(v[i]))
+            }
+            ColumnValues::Date(v) => Self::build_with(column, |i| Key::Word(i64::from(v[i]))),
+            ColumnValues::Text(_) | ColumnValues::Boolean(_) => {
+                Self::build_with(column, |i| key_at(&column.values, i))
+            }
+        }
+    }
+
+    /// [`KeyRows::build`] with `key_of(i)` the key of row `i` of `column`.
+    #[inline(always)]
+    fn build_with<'c>(column: &'c StoredColumn, key_of: impl Fn(usize) -> Key<'c>) -> KeyRows {
         let rows = column.len();
         let mut ends: HashTable<Ends> = HashTable::new();
         let mut next = vec![END; rows];
@@ -156,7 +175,7 @@ impl KeyRows {
             if !column.is_valid(i) {
                 continue;
             }
-            let (row, key) = (i as u32, key_at(&column.values, i));
+            let (row, key) = (i as u32, key_of(i));
             let hash = hash(key);
             match ends.entry(hash, |e| e.holds(column, key, hash), |e| e.hash) {
                 hashbrown::hash_table::Entry::Occupied(mut o) => {
