@@ -311,19 +311,40 @@ pub async fn enable(
 
 /// An enablement by id.
 pub async fn get(store: &Store, id: i64) -> Result<Enablement, RegistryError> {
-    let r = sqlx::query(
-        "SELECT e.id, e.model_id, v.version, e.version_id, e.regions_json, e.params_json, e.schedule, e.scope_json, e.status \
-         FROM enablements e JOIN model_versions v ON v.id = e.version_id WHERE e.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or_else(|| RegistryError::NotFound(format!("enablement {id}")))?;
+    let sql = format!("{SELECT_ENABLEMENT} WHERE e.id = $1");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("enablement {id}")))?;
+    enablement(&r)
+}
+
+/// Every enablement, of one model or all.
+pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<Enablement>, RegistryError> {
+    let sql = format!("{SELECT_ENABLEMENT} WHERE ($1 = '' OR e.model_id = $1) ORDER BY e.id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(model.unwrap_or(""))
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(enablement)
+        .collect()
+}
+
+/// The columns [`enablement`] reads, for one query whatever the filter.
+const SELECT_ENABLEMENT: &str = "SELECT e.id, e.model_id, v.version, e.version_id, e.regions_json, \
+     e.params_json, e.schedule, e.scope_json, e.status \
+     FROM enablements e JOIN model_versions v ON v.id = e.version_id";
+
+/// An enablement from a row of [`SELECT_ENABLEMENT`].
+fn enablement(r: &sqlx::any::AnyRow) -> Result<Enablement, RegistryError> {
+    let id: i64 = r.try_get(0)?;
     let json = |i: usize| -> Result<String, RegistryError> { Ok(r.try_get::<String, _>(i)?) };
     let bad =
         |e: serde_json::Error| RegistryError::Invalid(format!("enablement {id} is corrupt: {e}"));
     Ok(Enablement {
-        id: r.try_get(0)?,
+        id,
         model: r.try_get(1)?,
         version: r.try_get(2)?,
         version_id: r.try_get(3)?,
@@ -333,20 +354,6 @@ pub async fn get(store: &Store, id: i64) -> Result<Enablement, RegistryError> {
         scope: serde_json::from_str(&json(7)?).map_err(bad)?,
         status: r.try_get(8)?,
     })
-}
-
-/// Every enablement, of one model or all.
-pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<Enablement>, RegistryError> {
-    let ids =
-        sqlx::query("SELECT id FROM enablements WHERE ($1 = '' OR model_id = $1) ORDER BY id")
-            .bind(model.unwrap_or(""))
-            .fetch_all(store.pool())
-            .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for r in ids {
-        out.push(get(store, r.try_get(0)?).await?);
-    }
-    Ok(out)
 }
 
 async fn switch(
