@@ -291,6 +291,12 @@ pub async fn lease_batch(
     lease_ms: i64,
     (max, slots): (usize, usize),
 ) -> Result<Vec<Lease>, RunError> {
+    // With nothing due, say so without queueing for the writer, whom a batch's record may
+    // hold for a while: a worker asks after every batch and before it stops. (A run queued
+    // just after this is leased at the next ask, as one queued just after the lease would be.)
+    if !anything_due(store).await? {
+        return Ok(Vec::new());
+    }
     let token = token();
     let _write = store.write_lock().await;
     let Some(first) = lease_next(store, owner, &token, lease_ms, None).await? else {
@@ -302,6 +308,17 @@ pub async fn lease_batch(
         Vec::new()
     };
     Ok(std::iter::once(first).chain(siblings).collect())
+}
+
+/// Whether any queued run is due: the runs [`lease_next`] picks from, quarantined models'
+/// included (so never false when it would lease one). A read, on the `runs_queue` index.
+async fn anything_due(store: &Store) -> Result<bool, RunError> {
+    let row =
+        sqlx::query("SELECT id FROM runs WHERE status = 'queued' AND not_before_ms <= $1 LIMIT 1")
+            .bind(now_ms())
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(row.is_some())
 }
 
 fn row_lock(store: &Store) -> &'static str {
