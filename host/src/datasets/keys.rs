@@ -441,10 +441,8 @@ mod tests {
         );
         let rows = KeyRows::build(&keys);
         let of = |k: &str| -> Vec<u32> {
-            {
-                let key = Key::Text(k.as_bytes());
-                rows.rows(&keys, key, hash(key)).collect()
-            }
+            let key = Key::Text(k.as_bytes());
+            rows.rows(&keys, key, hash(key)).collect()
         };
         assert_eq!(of("a"), [0, 2, 4]);
         assert_eq!(of("b"), [1]);
