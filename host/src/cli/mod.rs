@@ -55,6 +55,17 @@ pub struct Cli {
     )]
     pub column_cache_mib: u64,
 
+    /// Directory for copies of imported columns as files on local disk, read by runs whose
+    /// columns are not in memory (the first after an import or a restart) instead of the
+    /// database, which stays the record; `--home`/columns by default. Holds about as much
+    /// as the imports' columns (never the raw identifiers).
+    #[arg(long, global = true, env = "SUPERVISE_COLUMN_FILES")]
+    pub column_files: Option<PathBuf>,
+
+    /// Keep no column files: runs read every column they lack in memory from the database.
+    #[arg(long, global = true, conflicts_with = "column_files")]
+    pub no_column_files: bool,
+
     /// The office you act for (registry commands check what it may do).
     #[arg(long, global = true, env = "SUPERVISE_OFFICE")]
     pub office: Option<String>,
@@ -150,12 +161,20 @@ impl Cli {
             .unwrap_or_else(|| crate::store::Store::default_url(&self.home))
     }
 
-    /// Opens (and migrates) the store, with the column cache sized by `--column-cache-mib`.
+    /// Opens (and migrates) the store, with the column cache sized by `--column-cache-mib`
+    /// and its column files under `--column-files` unless `--no-column-files`.
     pub async fn store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
-        let store = crate::store::Store::open(&self.database_url()).await?;
+        let mut store = crate::store::Store::open(&self.database_url()).await?;
         store
             .blocks()
             .set_budget(self.column_cache_mib.saturating_mul(1 << 20));
+        if !self.no_column_files {
+            let dir = self
+                .column_files
+                .clone()
+                .unwrap_or_else(|| self.home.join("columns"));
+            store = store.with_column_files(&dir).await?;
+        }
         Ok(store)
     }
 

@@ -243,11 +243,79 @@ struct StoreScan {
     ahead: Option<(usize, Fetch)>,
 }
 
-/// A chunk's columns being read from the store: the names asked for, and the read (a row of
-/// `chunk_columns` per column found: its name and its one-column chunk).
+/// A chunk's columns being read from the store: the names asked for, and the read (the bytes
+/// of each column found, one-column chunks, from its column file or the database).
 struct Fetch {
     names: Vec<String>,
-    read: tokio::task::JoinHandle<Result<Vec<AnyRow>, sqlx::Error>>,
+    read: tokio::task::JoinHandle<Result<Vec<Stored>, sqlx::Error>>,
+}
+
+/// A chunk column's stored bytes: a column file's, or a row of `chunk_columns` (its name and
+/// its bytes).
+enum Stored {
+    File(Vec<u8>),
+    Row(AnyRow),
+}
+
+impl Stored {
+    fn bytes(&self) -> Result<&[u8], String> {
+        match self {
+            Stored::File(b) => Ok(b),
+            Stored::Row(row) => row.try_get(1).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Columns `names` of chunk `chunk` (import, chunk number): from the store's column files
+/// where they hold them, else from the database (see [`keep_files`]).
+async fn fetch_columns(
+    store: &Store,
+    chunk: (i64, i64),
+    names: &[String],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let Some(files) = store.column_files() else {
+        let rows = read_columns(store, chunk, names).await?;
+        return Ok(rows.into_iter().map(Stored::Row).collect());
+    };
+    let (import, no) = chunk;
+    let mut got = Vec::with_capacity(names.len());
+    let mut rest = Vec::new();
+    for name in names {
+        match files.read(import, no, name) {
+            Some(bytes) => got.push(Stored::File(bytes)),
+            None => rest.push(name.clone()),
+        }
+    }
+    if rest.is_empty() {
+        return Ok(got);
+    }
+    let rows = read_columns(store, chunk, &rest).await?;
+    got.extend(rows.into_iter().map(Stored::Row));
+    Ok(got)
+}
+
+/// Keeps as column files the columns of chunk `chunk` read from the database, once they have
+/// decoded (never a damaged row's bytes). A file that cannot be written is only logged: the
+/// database still holds the column.
+fn keep_files(store: &Store, (import, no): (i64, i64), stored: &[Stored]) {
+    let Some(files) = store.column_files() else {
+        return;
+    };
+    for row in stored.iter().filter_map(|s| match s {
+        Stored::Row(row) => Some(row),
+        Stored::File(_) => None,
+    }) {
+        let (Ok(name), Ok(data)) = (row.try_get::<String, _>(0), row.try_get::<&[u8], _>(1)) else {
+            continue;
+        };
+        if name == WHOLE {
+            continue;
+        }
+        if let Err(e) = files.write(import, no, &name, data) {
+            tracing::warn!(dir = %files.dir().display(), "cannot keep a column file: {e}");
+            return;
+        }
+    }
 }
 
 impl StoreScan {
@@ -258,7 +326,7 @@ impl StoreScan {
         let asked = names.clone();
         let read = self
             .handle
-            .spawn(async move { read_columns(&store, (import, no), &asked).await });
+            .spawn(async move { fetch_columns(&store, (import, no), &asked).await });
         Fetch { names, read }
     }
 
@@ -313,15 +381,20 @@ impl StoreScan {
             }
             None => self.fetch(at, names.to_vec()),
         };
-        let rows = self
+        let stored = self
             .handle
             .block_on(fetch.read)
             .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
             .map_err(backend)?;
         let c = &self.chunks[at];
         let (import, no) = (c.import, c.no);
-        let got = decode_columns(&rows, names, c.rows)
+        let got = stored
+            .iter()
+            .map(Stored::bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|blobs| decode_blobs(&blobs, names, c.rows))
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        keep_files(&self.store, (import, no), &stored);
         names
             .iter()
             .zip(got)
@@ -467,10 +540,22 @@ pub(super) fn decode_columns(
     names: &[String],
     count: usize,
 ) -> Result<Vec<Option<StoredColumn>>, String> {
+    let blobs = rows
+        .iter()
+        .map(|row| row.try_get(1).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<&[u8]>, _>>()?;
+    decode_blobs(&blobs, names, count)
+}
+
+/// [`decode_columns`] from the one-column chunks' bytes.
+fn decode_blobs(
+    blobs: &[&[u8]],
+    names: &[String],
+    count: usize,
+) -> Result<Vec<Option<StoredColumn>>, String> {
     let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut got: Vec<Option<StoredColumn>> = vec![None; names.len()];
-    for row in rows {
-        let data: &[u8] = row.try_get(1).map_err(|e| e.to_string())?;
+    for data in blobs {
         let (n, decoded) = chunk::decode(data, &wanted)?;
         if n != count {
             return Err(format!("a column holds {n} rows, the chunk {count}"));

@@ -15,6 +15,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::store::files::Staged;
 use crate::store::{Store, StoreError, audit, now_ms};
 
 use super::catalog::{self, CatalogError};
@@ -616,6 +617,14 @@ async fn import_file(
     let mut spill = KeySpill::new(size).map_err(io_err)?;
     let mut problems = Problems::default();
 
+    // The import's column files, moved in place once it commits (see `store::files`).
+    let staged = store.column_files().and_then(|f| {
+        f.stage()
+            .inspect_err(
+                |e| tracing::warn!(dir = %f.dir().display(), "cannot stage column files: {e}"),
+            )
+            .ok()
+    });
     let mut tx = store.begin().await?;
     let id: i64 = sqlx::query(
         "INSERT INTO imports (dataset, schema_version, mode, file_name, file_sha256, format, row_count, chunk_count, imported_by, imported_at_ms) \
@@ -723,7 +732,7 @@ async fn import_file(
             )
             .map_err(io_err)?;
         if let Some(full) = pending.complete(region) {
-            write_chunk(&mut tx, id, chunks, full).await?;
+            write_chunk(&mut tx, staged.as_ref(), id, chunks, full).await?;
             chunks += 1;
             if let (Some(bar), Some(pos)) = (&progress, rows.position()) {
                 bar.set_position(pos);
@@ -758,7 +767,7 @@ async fn import_file(
         return Err(file_err("the file has a header but no rows".into()));
     }
     for rest in pending.finish() {
-        write_chunk(&mut tx, id, chunks, rest).await?;
+        write_chunk(&mut tx, staged.as_ref(), id, chunks, rest).await?;
         chunks += 1;
     }
     let read_sha = match &rows {
@@ -783,6 +792,9 @@ async fn import_file(
     });
     audit(&mut tx, &req.actor, "dataset.import", &req.dataset, &detail).await?;
     tx.commit().await?;
+    if let Some(Err(e)) = staged.map(|s| s.publish(id)) {
+        tracing::warn!("import {id}'s column files were not kept (runs read the database): {e}");
+    }
     Ok(ImportReport {
         id,
         dataset: req.dataset.clone(),
@@ -794,13 +806,23 @@ async fn import_file(
     })
 }
 
+/// Writes a chunk of import `import` in `tx`, and its column files into `staged`.
 async fn write_chunk(
     tx: &mut crate::store::WriteTx,
+    staged: Option<&Staged<'_>>,
     import: i64,
     no: u64,
     chunk: ChunkBuilder<'_>,
 ) -> Result<(), ImportError> {
     let (columns, rows, min, max) = chunk.encode();
+    if let Some(staged) = staged {
+        for (name, data) in &columns {
+            if let Err(e) = staged.write(no as i64, name, data) {
+                tracing::warn!("a column file was not kept (runs read the database): {e}");
+                break;
+            }
+        }
+    }
     sqlx::query("INSERT INTO import_chunks (import_id, chunk_no, row_count, region_min, region_max) VALUES ($1, $2, $3, $4, $5)")
         .bind(import)
         .bind(no as i64)

@@ -5,9 +5,11 @@
 pub mod audit;
 pub mod cache;
 pub mod checkpoint;
+pub mod files;
 
 pub use audit::{Entry, audit, audit_all};
 pub use cache::{BlockCache, BlockKey, BlockStats};
+pub use files::ColumnFiles;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -104,7 +106,8 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    /// Could not create the database file's directory.
+    /// Could not create a directory the store needs (the database file's, or its column
+    /// files').
     #[error("cannot create {path}: {source}")]
     Dir {
         /// Directory.
@@ -121,6 +124,7 @@ pub struct Store {
     dialect: Dialect,
     memo: Memo,
     blocks: BlockCache,
+    files: Option<Arc<ColumnFiles>>,
     writer: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -305,8 +309,29 @@ impl Store {
             dialect,
             memo: Memo::default(),
             blocks: BlockCache::default(),
+            files: None,
             writer: Arc::default(),
         })
+    }
+
+    /// This store, keeping copies of its imports' columns as files under `root` (see
+    /// [`files`]): made when an import commits or a run first reads a column, read by later
+    /// runs instead of the database.
+    pub async fn with_column_files(mut self, root: &Path) -> Result<Store, StoreError> {
+        let identity: String = sqlx::query_scalar("SELECT id FROM store_identity")
+            .fetch_one(&self.pool)
+            .await?;
+        let files = ColumnFiles::open(root, &identity).map_err(|source| StoreError::Dir {
+            path: root.display().to_string(),
+            source,
+        })?;
+        self.files = Some(Arc::new(files));
+        Ok(self)
+    }
+
+    /// The column files, when this store keeps them (see [`Store::with_column_files`]).
+    pub fn column_files(&self) -> Option<&Arc<ColumnFiles>> {
+        self.files.as_ref()
     }
 
     /// A fact remembered by [`Store::remember`] under (`kind`, `id`), if any. Only for facts

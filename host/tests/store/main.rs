@@ -8,6 +8,7 @@ mod support;
 mod audit;
 mod define;
 mod feed;
+mod files;
 mod import;
 mod regions;
 mod writes;

@@ -1,0 +1,304 @@
+//! Column files: the columns of committed imports copied to local disk as immutable files, one
+//! per chunk column, so that a run whose columns are not in memory (the first after an import
+//! or a restart) reads each with one system call instead of through the database's pages and
+//! driver. The database stays the record: a file is only ever a copy of a `chunk_columns` row,
+//! made when the import commits or when a run first reads the row, and a missing or damaged
+//! file is read from the database again (and made anew).
+//!
+//! Layout: `<root>/<store identity>/<import>/<chunk>.<column name in hex>`. The identity is a
+//! random value each database makes once (migration 0012), so files made for one database are
+//! never read as another's. A file holds the row's bytes followed by their CRC-32
+//! (little-endian), checked on every read: a file cut short by a crash, or damaged, fails it.
+//! Files are written under a temporary name and renamed into place, so a reader sees a whole
+//! file or none. An import's files are written into a staging directory of their own
+//! ([`Staged`]) and moved under the import's number only after it commits, so an import that
+//! rolls back, or a process that dies mid-import, leaves none under a number a later import
+//! may take. Raw identifiers (`raw:` columns, kept for re-identification) are never copied.
+//! Directories are the owner's alone (mode 0700 on Unix).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// The prefix of the columns holding raw identifiers, which stay in the database.
+const RAW_PREFIX: &str = "raw:";
+
+/// Staging directories older than this are left from a process that died mid-import and are
+/// removed when the files are opened.
+const STALE_STAGING: Duration = Duration::from_secs(24 * 3600);
+
+/// The column files of one database (see the module's docs).
+#[derive(Debug)]
+pub struct ColumnFiles {
+    dir: PathBuf,
+    seq: AtomicU64,
+}
+
+/// Makes `dir` and its parents, the owner's alone.
+fn make_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A chunk column's file name in its import's directory.
+fn file_name(chunk: i64, name: &str) -> String {
+    format!("{chunk}.{}", hex::encode(name))
+}
+
+impl ColumnFiles {
+    /// The column files under `root` of the database whose identity is `identity` (a
+    /// lower-case hex string); made if missing. Removes staging directories left by
+    /// imports that died long ago.
+    pub fn open(root: &Path, identity: &str) -> io::Result<ColumnFiles> {
+        if identity.is_empty() || !identity.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the store's identity `{identity}` is not a hex string"),
+            ));
+        }
+        let dir = root.join(identity);
+        make_dir(&dir)?;
+        let files = ColumnFiles {
+            dir,
+            seq: AtomicU64::new(0),
+        };
+        files.remove_stale_staging();
+        Ok(files)
+    }
+
+    /// The directory holding this database's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn remove_stale_staging(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > STALE_STAGING);
+            if stale && entry.file_name().to_string_lossy().starts_with("staging-") {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    fn import_dir(&self, import: i64) -> PathBuf {
+        self.dir.join(import.to_string())
+    }
+
+    /// A name for a temporary file or directory no other writer in any process uses.
+    fn unique(&self, what: &str) -> String {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{what}-{}-{nanos}-{n}", std::process::id())
+    }
+
+    /// The bytes of column `name` of chunk `chunk` of import `import`, as the database holds
+    /// them; `None` when no file holds them. A file that fails its checksum is removed (the
+    /// caller reads the database and writes it again).
+    pub fn read(&self, import: i64, chunk: i64, name: &str) -> Option<Vec<u8>> {
+        let path = self.import_dir(import).join(file_name(chunk, name));
+        let mut bytes = fs::read(&path).ok()?;
+        if let Some(len) = whole(&bytes) {
+            bytes.truncate(len);
+            return Some(bytes);
+        }
+        tracing::warn!(path = %path.display(), "a column file failed its checksum; reading the database instead");
+        let _ = fs::remove_file(&path);
+        None
+    }
+
+    /// Keeps a copy of column `name` of chunk `chunk` of committed import `import`. Raw
+    /// identifiers are not kept (nothing is written).
+    pub fn write(&self, import: i64, chunk: i64, name: &str, data: &[u8]) -> io::Result<()> {
+        if name.starts_with(RAW_PREFIX) {
+            return Ok(());
+        }
+        let dir = self.import_dir(import);
+        make_dir(&dir)?;
+        self.write_in(&dir, &file_name(chunk, name), data)
+    }
+
+    /// Writes `data` and its checksum to `dir/name` through a temporary file.
+    fn write_in(&self, dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+        let tmp = dir.join(self.unique(".tmp"));
+        let written = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(data)?;
+            f.write_all(&crc32fast::hash(data).to_le_bytes())?;
+            fs::rename(&tmp, dir.join(name))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// A staging directory for the files of an import being written (see [`Staged`]).
+    pub fn stage(&self) -> io::Result<Staged<'_>> {
+        let dir = self.dir.join(self.unique("staging"));
+        make_dir(&dir)?;
+        Ok(Staged {
+            files: self,
+            dir,
+            published: false,
+        })
+    }
+}
+
+/// The length of the data in a file's `bytes` when its checksum holds.
+fn whole(bytes: &[u8]) -> Option<usize> {
+    let len = bytes.len().checked_sub(4)?;
+    let (data, sum) = bytes.split_at(len);
+    (crc32fast::hash(data).to_le_bytes() == sum).then_some(len)
+}
+
+/// The files of an import not yet committed: written into a directory of their own, moved
+/// under the import's number by [`Staged::publish`] once it has committed, removed if it is
+/// dropped unpublished (the import failed).
+#[derive(Debug)]
+pub struct Staged<'a> {
+    files: &'a ColumnFiles,
+    dir: PathBuf,
+    published: bool,
+}
+
+impl Staged<'_> {
+    /// Keeps a copy of column `name` of chunk `chunk` (see [`ColumnFiles::write`]).
+    pub fn write(&self, chunk: i64, name: &str, data: &[u8]) -> io::Result<()> {
+        if name.starts_with(RAW_PREFIX) {
+            return Ok(());
+        }
+        self.files
+            .write_in(&self.dir, &file_name(chunk, name), data)
+    }
+
+    /// Moves the files under committed import `import`. When a run has already begun making
+    /// that import's files, the staged ones are moved in one by one (the same bytes).
+    pub fn publish(mut self, import: i64) -> io::Result<()> {
+        let target = self.files.import_dir(import);
+        if fs::rename(&self.dir, &target).is_err() {
+            make_dir(&target)?;
+            for entry in fs::read_dir(&self.dir)? {
+                let entry = entry?;
+                fs::rename(entry.path(), target.join(entry.file_name()))?;
+            }
+            fs::remove_dir(&self.dir)?;
+        }
+        self.published = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(root: &Path) -> ColumnFiles {
+        ColumnFiles::open(root, "00ff").unwrap()
+    }
+
+    #[test]
+    fn a_written_column_reads_back_and_a_damaged_one_reads_as_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let f = files(root.path());
+        assert_eq!(f.read(1, 0, "amount"), None);
+        f.write(1, 0, "amount", b"some bytes").unwrap();
+        assert_eq!(f.read(1, 0, "amount").as_deref(), Some(&b"some bytes"[..]));
+        assert_eq!(f.read(1, 1, "amount"), None, "another chunk");
+        assert_eq!(f.read(2, 0, "amount"), None, "another import");
+
+        let path = f.dir().join("1").join(file_name(0, "amount"));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[0] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            f.read(1, 0, "amount"),
+            None,
+            "a flipped bit fails the checksum"
+        );
+        assert!(!path.exists(), "and the damaged file is removed");
+
+        f.write(1, 0, "amount", b"some bytes").unwrap();
+        let len = fs::metadata(&path).unwrap().len();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 1)
+            .unwrap();
+        assert_eq!(f.read(1, 0, "amount"), None, "a file cut short");
+        fs::write(&path, b"").unwrap();
+        assert_eq!(f.read(1, 0, "amount"), None, "an empty file");
+    }
+
+    #[test]
+    fn raw_identifiers_are_never_written() {
+        let root = tempfile::tempdir().unwrap();
+        let f = files(root.path());
+        f.write(1, 0, "raw:id_number", b"110101199001011234")
+            .unwrap();
+        let staged = f.stage().unwrap();
+        staged
+            .write(0, "raw:id_number", b"110101199001011234")
+            .unwrap();
+        staged.publish(2).unwrap();
+        assert_eq!(f.read(1, 0, "raw:id_number"), None);
+        assert_eq!(f.read(2, 0, "raw:id_number"), None);
+    }
+
+    #[test]
+    fn staged_files_appear_only_once_published_and_vanish_when_dropped() {
+        let root = tempfile::tempdir().unwrap();
+        let f = files(root.path());
+        let staged = f.stage().unwrap();
+        staged.write(0, "amount", b"a").unwrap();
+        assert_eq!(f.read(7, 0, "amount"), None, "not before it is published");
+        staged.publish(7).unwrap();
+        assert_eq!(f.read(7, 0, "amount").as_deref(), Some(&b"a"[..]));
+
+        let dropped = f.stage().unwrap();
+        dropped.write(0, "amount", b"b").unwrap();
+        drop(dropped);
+        let left: Vec<_> = fs::read_dir(f.dir()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "only import 7's directory is left: {left:?}");
+
+        // A run made some of import 8's files before the import's own were moved in.
+        f.write(8, 1, "amount", b"c").unwrap();
+        let staged = f.stage().unwrap();
+        staged.write(0, "amount", b"d").unwrap();
+        staged.publish(8).unwrap();
+        assert_eq!(f.read(8, 0, "amount").as_deref(), Some(&b"d"[..]));
+        assert_eq!(f.read(8, 1, "amount").as_deref(), Some(&b"c"[..]));
+    }
+
+    #[test]
+    fn an_identity_that_is_not_hex_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        for bad in ["", "../etc", "ab/cd"] {
+            let e = ColumnFiles::open(root.path(), bad).unwrap_err();
+            assert!(e.to_string().contains("not a hex string"), "{e}");
+        }
+    }
+}

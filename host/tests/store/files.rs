@@ -1,0 +1,196 @@
+//! Column files: copies of imported columns on local disk, read by runs instead of the
+//! database when their columns are not in memory.
+
+use std::path::Path;
+
+use supervise::datasets::feed::StoreSource;
+use supervise::datasets::import::{self, ImportRequest};
+use supervise::datasets::snapshot::Snapshot;
+use supervise::runtime::bindings::{Batch, ColumnType, ColumnValues};
+use supervise::runtime::source::{ColumnRequest, DataSource, ScanRequest};
+use supervise::store::Store;
+
+use crate::support::*;
+
+/// Imports `rows` payments into `store` (two counties, more than one chunk each way).
+async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) -> i64 {
+    let mut csv = String::from("payment_id,id_number,pay_date,amount,region_code\n");
+    for i in 0..rows {
+        let county = if i % 3 == 0 { "330103" } else { "330102" };
+        csv.push_str(&format!(
+            "{name}{i:07},330102195001011234,2024-01-15,{i},{county}\n"
+        ));
+    }
+    let req = ImportRequest::new(
+        "pension_payments",
+        file(db, &format!("{name}.csv"), &csv),
+        "test",
+    );
+    import::import(store, &key(), &req)
+        .await
+        .expect("import")
+        .id
+}
+
+/// Every payment id and amount of the current snapshot under `region`, read through `store`
+/// with an empty column cache; the error's text when the read fails.
+async fn read(store: &Store, region: &str) -> Result<Vec<(String, i64)>, String> {
+    store.blocks().clear();
+    let snap = Snapshot::current(store, &["pension_payments"])
+        .await
+        .expect("snapshot");
+    let source = StoreSource::new(store, &snap).await.expect("source");
+    let request = ScanRequest {
+        dataset: "pension_payments".into(),
+        columns: vec![
+            ColumnRequest {
+                name: "payment_id".into(),
+                ty: ColumnType::Text,
+            },
+            ColumnRequest {
+                name: "amount".into(),
+                ty: ColumnType::Decimal,
+            },
+        ],
+        region: region.into(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut scan = source.scan(&request).map_err(|e| e.to_string())?;
+        let mut seen = Vec::new();
+        while let Some(batch) = scan.next_batch(5_000).map_err(|e| e.to_string())? {
+            seen.extend(rows_of(&batch));
+        }
+        Ok(seen)
+    })
+    .await
+    .expect("join")
+}
+
+fn rows_of(batch: &Batch) -> Vec<(String, i64)> {
+    let (ColumnValues::Text(ids), ColumnValues::Decimal(amounts)) =
+        (&batch.columns[0].values, &batch.columns[1].values)
+    else {
+        panic!("payment_id is text, amount decimal");
+    };
+    ids.offsets
+        .windows(2)
+        .map(|w| String::from_utf8(ids.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8"))
+        .zip(amounts.iter().copied())
+        .collect()
+}
+
+/// The names of the files of import `import` under `dir`, the column names decoded.
+fn files_of(dir: &Path, import: i64) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(import.to_string())) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (chunk, column) = name.split_once('.').expect("chunk.column");
+            let column = String::from_utf8(hex::decode(column).expect("hex")).expect("utf-8");
+            format!("{chunk}.{column}")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db: &TestDb) {
+    load_regions(db).await;
+    define(db, "pension_payments").await;
+    let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
+    // Imported by a store that keeps no column files: none are made.
+    let first = import_payments(db, &db.store, "A", rows).await;
+    let root = db.dir.path().join("columns");
+    let with_files = db
+        .store
+        .clone()
+        .with_column_files(&root)
+        .await
+        .expect("column files");
+    let dir = with_files
+        .column_files()
+        .expect("files")
+        .dir()
+        .to_path_buf();
+    assert!(files_of(&dir, first).is_empty());
+
+    // The first read through the files' store makes the files of the columns it read.
+    let expected = read(&db.store, "330000").await.expect("read");
+    assert_eq!(expected.len(), rows);
+    assert_eq!(read(&with_files, "330000").await.as_ref(), Ok(&expected));
+    let made = files_of(&dir, first);
+    assert!(
+        made.iter().any(|f| f.ends_with(".payment_id"))
+            && made.iter().any(|f| f.ends_with(".amount")),
+        "{made:?}"
+    );
+    assert!(
+        !made
+            .iter()
+            .any(|f| f.contains(".raw:") || f.ends_with(".id_number")),
+        "only the columns read, never the raw identifiers: {made:?}"
+    );
+
+    // An import through that store makes its files as it commits, every column but the raw.
+    let second = import_payments(db, &with_files, "B", 1_000).await;
+    let staged = files_of(&dir, second);
+    assert!(
+        staged.iter().any(|f| f.ends_with(".id_number")),
+        "{staged:?}"
+    );
+    assert!(!staged.iter().any(|f| f.contains("raw:")), "{staged:?}");
+
+    // With the database's copy of those columns made unreadable, the files still serve
+    // them: the reads above were kept, and later runs read them instead.
+    sqlx::query("UPDATE chunk_columns SET data = $1 WHERE name IN ('payment_id', 'amount')")
+        .bind(vec![0u8; 4])
+        .execute(db.store.pool())
+        .await
+        .expect("corrupt");
+    let county = read(&with_files, "330103")
+        .await
+        .expect("read from the files");
+    assert_eq!(county.len(), rows / 3 + 1 + 1_000 / 3 + 1);
+    let err = read(&db.store, "330103")
+        .await
+        .expect_err("the database's copy");
+    assert!(err.contains("not a column chunk"), "{err}");
+
+    // A damaged file is not read: the run goes to the database (here unreadable, so it
+    // fails and says so) and the damaged file is removed.
+    let victim = dir
+        .join(first.to_string())
+        .join(format!("0.{}", hex::encode("amount")));
+    let mut bytes = std::fs::read(&victim).expect("file");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&victim, &bytes).expect("damage");
+    let err = read(&with_files, "330000").await.expect_err("damaged");
+    assert!(err.contains("not a column chunk"), "{err}");
+    assert!(!victim.exists());
+}
+both!(columns_are_read_from_their_files_and_the_database_stays_the_record);
+
+async fn each_database_keeps_its_files_apart(db: &TestDb) {
+    let other = sqlite().await;
+    let root = db.dir.path().join("columns");
+    let a = db.store.clone().with_column_files(&root).await.expect("a");
+    let b = other
+        .store
+        .clone()
+        .with_column_files(&root)
+        .await
+        .expect("b");
+    let (a, b) = (a.column_files().expect("a"), b.column_files().expect("b"));
+    assert_ne!(
+        a.dir(),
+        b.dir(),
+        "import 1 of one is not import 1 of the other"
+    );
+    assert_eq!(a.dir().parent(), Some(root.as_path()));
+    other.cleanup().await;
+}
+both!(each_database_keeps_its_files_apart);
