@@ -23,10 +23,13 @@
 //! always runs, its clues being the reference). `--repeat N` measures each system N times and
 //! reports the median; `--batch N` has a worker slot lease N counties at once instead of the
 //! worker's default. The platform is also measured with the store's column cache emptied
-//! before each time ("platform, cold"): what the first run after an import or a restart pays.
-//! The rows "platform, cold" and "platform" start from an empty clue store, so every clue is
-//! new; "platform, again" runs once more over the clues already stored, as a nightly re-run
-//! over unchanged data does, and finds each of them again.
+//! before each time, its column files kept ("platform, files": what the first run after an
+//! import or a restart pays, the import having written the files) and removed ("platform,
+//! cold": what a store without column files pays, or a worker on another machine the first
+//! time it reads an import).
+//! The rows "platform, cold", "platform, files" and "platform" start from an empty clue
+//! store, so every clue is new; "platform, again" runs once more over the clues already
+//! stored, as a nightly re-run over unchanged data does, and finds each of them again.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -224,7 +227,10 @@ async fn platform(
 ) -> (Store, f64) {
     let store = Store::open(&Store::default_url(dir))
         .await
-        .expect("open store");
+        .expect("open store")
+        .with_column_files(&dir.join("columns"))
+        .await
+        .expect("column files");
     regions::load_csv(&store, &data.join("regions.csv"), "bench")
         .await
         .expect("regions");
@@ -569,9 +575,17 @@ async fn measure(
     };
     eprintln!("{payments} payments, {}, {scope}: platform, cold…", case.id);
     let cold = Arc::new(Metrics::default());
+    let without_files = store.without_column_files();
     let m = repeated(async || {
         store.blocks().clear();
-        run_platform(store, runtime, (case.id, region), &cold, Clues::Cleared).await
+        run_platform(
+            &without_files,
+            runtime,
+            (case.id, region),
+            &cold,
+            Clues::Cleared,
+        )
+        .await
     })
     .await;
     // The reference every other system's clues are checked against.
@@ -587,14 +601,19 @@ async fn measure(
             m.agreed,
         )
     }];
-    // A first run (every clue new), then a re-run that finds the first run's clues again.
-    for (label, clues) in [
-        ("platform", Clues::Cleared),
-        ("platform, again", Clues::Kept),
+    // The column cache emptied, the column files read; then a first run (every clue new)
+    // and a re-run that finds the first run's clues again, the columns in memory.
+    for (label, clues, empty_cache) in [
+        ("platform, files", Clues::Cleared, true),
+        ("platform", Clues::Cleared, false),
+        ("platform, again", Clues::Kept, false),
     ] {
         eprintln!("{payments} payments, {}, {scope}: {label}…", case.id);
         let metrics = Arc::new(Metrics::default());
         let m = repeated(async || {
+            if empty_cache {
+                store.blocks().clear();
+            }
             run_platform(store, runtime, (case.id, region), &metrics, clues).await
         })
         .await;

@@ -55,10 +55,10 @@ pub struct Cli {
     )]
     pub column_cache_mib: u64,
 
-    /// Directory for copies of imported columns as files on local disk, read by runs whose
-    /// columns are not in memory (the first after an import or a restart) instead of the
-    /// database, which stays the record; `--home`/columns by default. Holds about as much
-    /// as the imports' columns (never the raw identifiers).
+    /// Directory for copies of imported columns as files on local disk, made by imports and
+    /// read by runs whose columns are not in memory (the first after an import or a restart)
+    /// instead of the database, which stays the record; `--home`/columns by default. Holds
+    /// about as much as the imports' columns (never the raw identifiers).
     #[arg(long, global = true, env = "SUPERVISE_COLUMN_FILES")]
     pub column_files: Option<PathBuf>,
 

@@ -267,55 +267,27 @@ impl Stored {
 }
 
 /// Columns `names` of chunk `chunk` (import, chunk number): from the store's column files
-/// where they hold them, else from the database (see [`keep_files`]).
+/// where they hold them, else from the database. (Files are made by imports only: written
+/// while a run reads, on a disk slower than the read, they made that first run slower.)
 async fn fetch_columns(
     store: &Store,
     chunk: (i64, i64),
     names: &[String],
 ) -> Result<Vec<Stored>, sqlx::Error> {
-    let Some(files) = store.column_files() else {
-        let rows = read_columns(store, chunk, names).await?;
-        return Ok(rows.into_iter().map(Stored::Row).collect());
-    };
     let (import, no) = chunk;
     let mut got = Vec::with_capacity(names.len());
     let mut rest = Vec::new();
     for name in names {
-        match files.read(import, no, name) {
+        match store.column_files().and_then(|f| f.read(import, no, name)) {
             Some(bytes) => got.push(Stored::File(bytes)),
             None => rest.push(name.clone()),
         }
     }
-    if rest.is_empty() {
-        return Ok(got);
+    if !rest.is_empty() {
+        let rows = read_columns(store, chunk, &rest).await?;
+        got.extend(rows.into_iter().map(Stored::Row));
     }
-    let rows = read_columns(store, chunk, &rest).await?;
-    got.extend(rows.into_iter().map(Stored::Row));
     Ok(got)
-}
-
-/// Keeps as column files the columns of chunk `chunk` read from the database, once they have
-/// decoded (never a damaged row's bytes). A file that cannot be written is only logged: the
-/// database still holds the column.
-fn keep_files(store: &Store, (import, no): (i64, i64), stored: &[Stored]) {
-    let Some(files) = store.column_files() else {
-        return;
-    };
-    for row in stored.iter().filter_map(|s| match s {
-        Stored::Row(row) => Some(row),
-        Stored::File(_) => None,
-    }) {
-        let (Ok(name), Ok(data)) = (row.try_get::<String, _>(0), row.try_get::<&[u8], _>(1)) else {
-            continue;
-        };
-        if name == WHOLE {
-            continue;
-        }
-        if let Err(e) = files.write(import, no, &name, data) {
-            tracing::warn!(dir = %files.dir().display(), "cannot keep a column file: {e}");
-            return;
-        }
-    }
 }
 
 impl StoreScan {
@@ -394,7 +366,6 @@ impl StoreScan {
             .collect::<Result<Vec<_>, _>>()
             .and_then(|blobs| decode_blobs(&blobs, names, c.rows))
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
-        keep_files(&self.store, (import, no), &stored);
         names
             .iter()
             .zip(got)

@@ -2,8 +2,10 @@
 //! per chunk column, so that a run whose columns are not in memory (the first after an import
 //! or a restart) reads each with one system call instead of through the database's pages and
 //! driver. The database stays the record: a file is only ever a copy of a `chunk_columns` row,
-//! made when the import commits or when a run first reads the row, and a missing or damaged
-//! file is read from the database again (and made anew).
+//! made as the import writes it, and a run reads a column whose file is missing or damaged
+//! from the database. (Runs do not make files: on this project's machine, writing a first
+//! run's columns to disk while it read them made that run twice as slow, so imports made
+//! before column files, or read by a worker on another machine, are read from the database.)
 //!
 //! Layout: `<root>/<store identity>/<import>/<chunk>.<column name in hex>`. The identity is a
 //! random value each database makes once (migration 0012), so files made for one database are
@@ -93,6 +95,23 @@ impl ColumnFiles {
         }
     }
 
+    /// Removes the files of imports not in `committed` (the database's imports): left by
+    /// imports of a database since restored from an older backup, whose numbers new imports
+    /// will take again.
+    pub fn retain(&self, committed: &std::collections::HashSet<i64>) -> io::Result<()> {
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let number = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i64>().ok());
+            if number.is_some_and(|n| !committed.contains(&n)) {
+                fs::remove_dir_all(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     fn import_dir(&self, import: i64) -> PathBuf {
         self.dir.join(import.to_string())
     }
@@ -119,17 +138,6 @@ impl ColumnFiles {
         tracing::warn!(path = %path.display(), "a column file failed its checksum; reading the database instead");
         let _ = fs::remove_file(&path);
         None
-    }
-
-    /// Keeps a copy of column `name` of chunk `chunk` of committed import `import`. Raw
-    /// identifiers are not kept (nothing is written).
-    pub fn write(&self, import: i64, chunk: i64, name: &str, data: &[u8]) -> io::Result<()> {
-        if name.starts_with(RAW_PREFIX) {
-            return Ok(());
-        }
-        let dir = self.import_dir(import);
-        make_dir(&dir)?;
-        self.write_in(&dir, &file_name(chunk, name), data)
     }
 
     /// Writes `data` and its checksum to `dir/name` through a temporary file.
@@ -177,7 +185,8 @@ pub struct Staged<'a> {
 }
 
 impl Staged<'_> {
-    /// Keeps a copy of column `name` of chunk `chunk` (see [`ColumnFiles::write`]).
+    /// Keeps a copy of column `name` of chunk `chunk`. Raw identifiers are not kept
+    /// (nothing is written).
     pub fn write(&self, chunk: i64, name: &str, data: &[u8]) -> io::Result<()> {
         if name.starts_with(RAW_PREFIX) {
             return Ok(());
@@ -186,18 +195,15 @@ impl Staged<'_> {
             .write_in(&self.dir, &file_name(chunk, name), data)
     }
 
-    /// Moves the files under committed import `import`. When a run has already begun making
-    /// that import's files, the staged ones are moved in one by one (the same bytes).
+    /// Moves the files under committed import `import`, in place of any left there by an
+    /// import of the same number that the database no longer holds (restored from a backup).
     pub fn publish(mut self, import: i64) -> io::Result<()> {
         let target = self.files.import_dir(import);
-        if fs::rename(&self.dir, &target).is_err() {
-            make_dir(&target)?;
-            for entry in fs::read_dir(&self.dir)? {
-                let entry = entry?;
-                fs::rename(entry.path(), target.join(entry.file_name()))?;
-            }
-            fs::remove_dir(&self.dir)?;
+        match fs::remove_dir_all(&target) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
+        fs::rename(&self.dir, &target)?;
         self.published = true;
         Ok(())
     }
@@ -219,12 +225,19 @@ mod tests {
         ColumnFiles::open(root, "00ff").unwrap()
     }
 
+    /// Writes one column of one chunk of import `import` as an import does.
+    fn import(f: &ColumnFiles, import: i64, chunk: i64, name: &str, data: &[u8]) {
+        let staged = f.stage().unwrap();
+        staged.write(chunk, name, data).unwrap();
+        staged.publish(import).unwrap();
+    }
+
     #[test]
     fn a_written_column_reads_back_and_a_damaged_one_reads_as_missing() {
         let root = tempfile::tempdir().unwrap();
         let f = files(root.path());
         assert_eq!(f.read(1, 0, "amount"), None);
-        f.write(1, 0, "amount", b"some bytes").unwrap();
+        import(&f, 1, 0, "amount", b"some bytes");
         assert_eq!(f.read(1, 0, "amount").as_deref(), Some(&b"some bytes"[..]));
         assert_eq!(f.read(1, 1, "amount"), None, "another chunk");
         assert_eq!(f.read(2, 0, "amount"), None, "another import");
@@ -240,7 +253,7 @@ mod tests {
         );
         assert!(!path.exists(), "and the damaged file is removed");
 
-        f.write(1, 0, "amount", b"some bytes").unwrap();
+        import(&f, 1, 0, "amount", b"some bytes");
         let len = fs::metadata(&path).unwrap().len();
         fs::File::options()
             .write(true)
@@ -257,15 +270,9 @@ mod tests {
     fn raw_identifiers_are_never_written() {
         let root = tempfile::tempdir().unwrap();
         let f = files(root.path());
-        f.write(1, 0, "raw:id_number", b"110101199001011234")
-            .unwrap();
-        let staged = f.stage().unwrap();
-        staged
-            .write(0, "raw:id_number", b"110101199001011234")
-            .unwrap();
-        staged.publish(2).unwrap();
-        assert_eq!(f.read(1, 0, "raw:id_number"), None);
+        import(&f, 2, 0, "raw:id_number", b"110101199001011234");
         assert_eq!(f.read(2, 0, "raw:id_number"), None);
+        assert_eq!(fs::read_dir(f.dir().join("2")).unwrap().count(), 0);
     }
 
     #[test]
@@ -283,14 +290,30 @@ mod tests {
         drop(dropped);
         let left: Vec<_> = fs::read_dir(f.dir()).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "only import 7's directory is left: {left:?}");
+    }
 
-        // A run made some of import 8's files before the import's own were moved in.
-        f.write(8, 1, "amount", b"c").unwrap();
-        let staged = f.stage().unwrap();
-        staged.write(0, "amount", b"d").unwrap();
-        staged.publish(8).unwrap();
-        assert_eq!(f.read(8, 0, "amount").as_deref(), Some(&b"d"[..]));
-        assert_eq!(f.read(8, 1, "amount").as_deref(), Some(&b"c"[..]));
+    #[test]
+    fn files_of_imports_the_database_no_longer_holds_are_never_read() {
+        let root = tempfile::tempdir().unwrap();
+        let f = files(root.path());
+        // Imports 8 and 9 of a database later restored from a backup holding only 8.
+        import(&f, 8, 0, "amount", b"eight");
+        import(&f, 9, 0, "amount", b"old nine");
+        import(&f, 9, 1, "amount", b"old nine, chunk 1");
+        f.retain(&[8].into()).unwrap();
+        assert_eq!(f.read(8, 0, "amount").as_deref(), Some(&b"eight"[..]));
+        assert_eq!(f.read(9, 0, "amount"), None);
+        // A new import 9, and one that finds an old 10 in its place.
+        import(&f, 9, 0, "amount", b"new nine");
+        import(&f, 10, 1, "amount", b"old ten, chunk 1");
+        import(&f, 10, 0, "amount", b"new ten");
+        assert_eq!(f.read(9, 0, "amount").as_deref(), Some(&b"new nine"[..]));
+        assert_eq!(f.read(10, 0, "amount").as_deref(), Some(&b"new ten"[..]));
+        assert_eq!(
+            f.read(10, 1, "amount"),
+            None,
+            "nothing of the old 10 is left"
+        );
     }
 
     #[test]

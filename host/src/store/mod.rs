@@ -315,18 +315,35 @@ impl Store {
     }
 
     /// This store, keeping copies of its imports' columns as files under `root` (see
-    /// [`files`]): made when an import commits or a run first reads a column, read by later
-    /// runs instead of the database.
+    /// [`files`]): made as an import commits, read by runs instead of the database. Files of
+    /// imports the database does not hold (it was restored from an older backup) are removed.
     pub async fn with_column_files(mut self, root: &Path) -> Result<Store, StoreError> {
         let identity: String = sqlx::query_scalar("SELECT id FROM store_identity")
             .fetch_one(&self.pool)
             .await?;
-        let files = ColumnFiles::open(root, &identity).map_err(|source| StoreError::Dir {
+        let committed: std::collections::HashSet<i64> =
+            sqlx::query_scalar("SELECT id FROM imports")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        let dir_error = |source| StoreError::Dir {
             path: root.display().to_string(),
             source,
-        })?;
+        };
+        let files = ColumnFiles::open(root, &identity).map_err(dir_error)?;
+        files.retain(&committed).map_err(dir_error)?;
         self.files = Some(Arc::new(files));
         Ok(self)
+    }
+
+    /// This store without its column files: its runs read every column they lack in memory
+    /// from the database (what a store opened without them does).
+    pub fn without_column_files(&self) -> Store {
+        Store {
+            files: None,
+            ..self.clone()
+        }
     }
 
     /// The column files, when this store keeps them (see [`Store::with_column_files`]).

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use supervise::datasets::feed::StoreSource;
-use supervise::datasets::import::{self, ImportRequest};
+use supervise::datasets::import::{self, ImportRequest, Mode};
 use supervise::datasets::snapshot::Snapshot;
 use supervise::runtime::bindings::{Batch, ColumnType, ColumnValues};
 use supervise::runtime::source::{ColumnRequest, DataSource, ScanRequest};
@@ -13,6 +13,7 @@ use supervise::store::Store;
 use crate::support::*;
 
 /// Imports `rows` payments into `store` (two counties, more than one chunk each way).
+/// The import replaces the dataset's earlier ones.
 async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) -> i64 {
     let mut csv = String::from("payment_id,id_number,pay_date,amount,region_code\n");
     for i in 0..rows {
@@ -21,11 +22,12 @@ async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) ->
             "{name}{i:07},330102195001011234,2024-01-15,{i},{county}\n"
         ));
     }
-    let req = ImportRequest::new(
+    let mut req = ImportRequest::new(
         "pension_payments",
         file(db, &format!("{name}.csv"), &csv),
         "test",
     );
+    req.mode = Mode::Replace;
     import::import(store, &key(), &req)
         .await
         .expect("import")
@@ -101,7 +103,8 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     load_regions(db).await;
     define(db, "pension_payments").await;
     let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
-    // Imported by a store that keeps no column files: none are made.
+    // Imported by a store that keeps no column files: none are made, and runs read the
+    // database.
     let first = import_payments(db, &db.store, "A", rows).await;
     let root = db.dir.path().join("columns");
     let with_files = db
@@ -115,36 +118,21 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
         .expect("files")
         .dir()
         .to_path_buf();
-    assert!(files_of(&dir, first).is_empty());
-
-    // The first read through the files' store makes the files of the columns it read.
     let expected = read(&db.store, "330000").await.expect("read");
     assert_eq!(expected.len(), rows);
     assert_eq!(read(&with_files, "330000").await.as_ref(), Ok(&expected));
-    let made = files_of(&dir, first);
-    assert!(
-        made.iter().any(|f| f.ends_with(".payment_id"))
-            && made.iter().any(|f| f.ends_with(".amount")),
-        "{made:?}"
-    );
-    assert!(
-        !made
-            .iter()
-            .any(|f| f.contains(".raw:") || f.ends_with(".id_number")),
-        "only the columns read, never the raw identifiers: {made:?}"
-    );
+    assert!(files_of(&dir, first).is_empty(), "runs make no files");
 
-    // An import through that store makes its files as it commits, every column but the raw.
-    let second = import_payments(db, &with_files, "B", 1_000).await;
-    let staged = files_of(&dir, second);
-    assert!(
-        staged.iter().any(|f| f.ends_with(".id_number")),
-        "{staged:?}"
-    );
-    assert!(!staged.iter().any(|f| f.contains("raw:")), "{staged:?}");
+    // An import through the files' store makes its files as it commits: every column of
+    // every chunk (two counties, three chunks), never the raw identifiers.
+    let second = import_payments(db, &with_files, "B", rows).await;
+    let made = files_of(&dir, second);
+    assert_eq!(made.len(), 3 * 5, "{made:?}");
+    assert!(!made.iter().any(|f| f.contains("raw:")), "{made:?}");
 
-    // With the database's copy of those columns made unreadable, the files still serve
-    // them: the reads above were kept, and later runs read them instead.
+    // With the database's copy of two columns made unreadable, the files still serve them.
+    let want = read(&db.store, "330103").await.expect("read the database");
+    assert_eq!(want.len(), rows.div_ceil(3));
     sqlx::query("UPDATE chunk_columns SET data = $1 WHERE name IN ('payment_id', 'amount')")
         .bind(vec![0u8; 4])
         .execute(db.store.pool())
@@ -153,7 +141,7 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     let county = read(&with_files, "330103")
         .await
         .expect("read from the files");
-    assert_eq!(county.len(), rows / 3 + 1 + 1_000 / 3 + 1);
+    assert!(county == want, "the files give the rows the database gave");
     let err = read(&db.store, "330103")
         .await
         .expect_err("the database's copy");
@@ -162,7 +150,7 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     // A damaged file is not read: the run goes to the database (here unreadable, so it
     // fails and says so) and the damaged file is removed.
     let victim = dir
-        .join(first.to_string())
+        .join(second.to_string())
         .join(format!("0.{}", hex::encode("amount")));
     let mut bytes = std::fs::read(&victim).expect("file");
     let at = bytes.len() / 2;
@@ -171,6 +159,26 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     let err = read(&with_files, "330000").await.expect_err("damaged");
     assert!(err.contains("not a column chunk"), "{err}");
     assert!(!victim.exists());
+
+    // An import that fails leaves no files behind, staged or not.
+    let bad = file(
+        db,
+        "bad.csv",
+        "payment_id,id_number,pay_date,amount,region_code\nX,1,not a date,1,330102\n",
+    );
+    import::import(
+        &with_files,
+        &key(),
+        &ImportRequest::new("pension_payments", bad, "test"),
+    )
+    .await
+    .expect_err("a bad date");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [second.to_string()]);
 }
 both!(columns_are_read_from_their_files_and_the_database_stays_the_record);
 
