@@ -81,6 +81,15 @@ fn rows_of(batch: &Batch) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// `store` keeping its column files under `root`.
+async fn with_files(store: &Store, root: &Path) -> Store {
+    store
+        .clone()
+        .with_column_files(root)
+        .await
+        .expect("column files")
+}
+
 /// The names of the files of import `import` under `dir`, the column names decoded.
 fn files_of(dir: &Path, import: i64) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir.join(import.to_string())) else {
@@ -107,12 +116,7 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     // database.
     let first = import_payments(db, &db.store, "A", rows).await;
     let root = db.dir.path().join("columns");
-    let with_files = db
-        .store
-        .clone()
-        .with_column_files(&root)
-        .await
-        .expect("column files");
+    let with_files = with_files(&db.store, &root).await;
     let dir = with_files
         .column_files()
         .expect("files")
@@ -185,13 +189,10 @@ both!(columns_are_read_from_their_files_and_the_database_stays_the_record);
 async fn each_database_keeps_its_files_apart(db: &TestDb) {
     let other = sqlite().await;
     let root = db.dir.path().join("columns");
-    let a = db.store.clone().with_column_files(&root).await.expect("a");
-    let b = other
-        .store
-        .clone()
-        .with_column_files(&root)
-        .await
-        .expect("b");
+    let (a, b) = (
+        with_files(&db.store, &root).await,
+        with_files(&other.store, &root).await,
+    );
     let (a, b) = (a.column_files().expect("a"), b.column_files().expect("b"));
     assert_ne!(
         a.dir(),
