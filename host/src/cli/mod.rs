@@ -168,12 +168,24 @@ impl Cli {
         store
             .blocks()
             .set_budget(self.column_cache_mib.saturating_mul(1 << 20));
-        if !self.no_column_files {
-            let dir = self
-                .column_files
-                .clone()
-                .unwrap_or_else(|| self.home.join("columns"));
-            store = store.with_column_files(&dir).await?;
+        if self.no_column_files {
+            return Ok(store);
+        }
+        match &self.column_files {
+            Some(dir) => store = store.with_column_files(dir).await?,
+            // The default is a convenience: where it cannot be made (a read-only home beside
+            // a PostgreSQL database), runs read the database, as with `--no-column-files`.
+            None => {
+                let dir = self.home.join("columns");
+                match store.clone().with_column_files(&dir).await {
+                    Ok(with) => store = with,
+                    Err(crate::store::StoreError::Dir { path, source }) => tracing::warn!(
+                        "no column files ({path}: {source}); runs read the database. \
+                         Pass --column-files DIR, or --no-column-files to silence this"
+                    ),
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(store)
     }
