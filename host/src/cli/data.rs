@@ -28,6 +28,16 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the column files of imports that have none (imported before column files, or
+    /// through another machine), so runs read them instead of the database.
+    Files {
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `supervise data import`.
@@ -128,6 +138,34 @@ pub fn data(cli: &Cli, cmd: &DataCommand) -> Result<ExitCode, CliError> {
                         report.chunks,
                         report.rows as f64 / report.seconds.max(1e-9)
                     );
+                }
+            }
+            DataCommand::Files { quiet, json } => {
+                let Some(files) = store.column_files() else {
+                    return Err(CliError::Usage(
+                        "no column files are kept (--no-column-files, or the default \
+                         directory could not be made): pass --column-files DIR"
+                            .into(),
+                    ));
+                };
+                let dir = files.dir().display().to_string();
+                let written = crate::datasets::files::write_missing(&store, !quiet).await?;
+                if *json {
+                    print::json(&serde_json::to_value(&written).unwrap_or_default());
+                } else if written.is_empty() {
+                    println!("every import has its column files in {dir}");
+                } else {
+                    for w in &written {
+                        let whole = match w.whole_chunks {
+                            0 => String::new(),
+                            n => format!(
+                                " ({n} chunk(s) stored whole, before columns were stored apart, \
+                                 stay in the database)"
+                            ),
+                        };
+                        println!("import {}: {} column file(s){whole}", w.import, w.files);
+                    }
+                    println!("in {dir}");
                 }
             }
             DataCommand::List { json } => {

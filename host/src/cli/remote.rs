@@ -401,7 +401,7 @@ fn data(r: &Remote, c: &DataCommand) -> Result<ExitCode, CliError> {
                 );
             }
         }
-        DataCommand::Define { .. } => return Err(not_remote()),
+        DataCommand::Define { .. } | DataCommand::Files { .. } => return Err(not_remote()),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod columns;
 pub mod failures;
 pub mod feed;
+pub mod files;
 pub mod fixtures;
 pub mod identify;
 pub mod import;

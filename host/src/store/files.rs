@@ -2,10 +2,10 @@
 //! per chunk column, so that a run whose columns are not in memory (the first after an import
 //! or a restart) reads each with one system call instead of through the database's pages and
 //! driver. The database stays the record: a file is only ever a copy of a `chunk_columns` row,
-//! made as the import writes it, and a run reads a column whose file is missing or damaged
-//! from the database. (Runs do not make files: on this project's machine, writing a first
-//! run's columns to disk while it read them made that run twice as slow, so imports made
-//! before column files, or read by a worker on another machine, are read from the database.)
+//! made as the import writes it (or by `supervise data files` for an import made without
+//! them), and a run reads a column whose file is missing or damaged from the database. (Runs
+//! do not make files: on this project's machine, writing a first run's columns to disk while
+//! it read them made that run twice as slow.)
 //!
 //! Layout: `<root>/<store identity>/<import>/<chunk>.<column name in hex>`. The identity is a
 //! random value each database makes once (migration 0012), so files made for one database are
@@ -112,6 +112,11 @@ impl ColumnFiles {
         Ok(())
     }
 
+    /// Whether import `import` has its files (its directory exists).
+    pub fn has(&self, import: i64) -> bool {
+        self.import_dir(import).is_dir()
+    }
+
     fn import_dir(&self, import: i64) -> PathBuf {
         self.dir.join(import.to_string())
     }
@@ -185,14 +190,15 @@ pub struct Staged<'a> {
 }
 
 impl Staged<'_> {
-    /// Keeps a copy of column `name` of chunk `chunk`. Raw identifiers are not kept
-    /// (nothing is written).
-    pub fn write(&self, chunk: i64, name: &str, data: &[u8]) -> io::Result<()> {
+    /// Keeps a copy of column `name` of chunk `chunk`; `false` for raw identifiers, which
+    /// are not kept (nothing is written).
+    pub fn write(&self, chunk: i64, name: &str, data: &[u8]) -> io::Result<bool> {
         if name.starts_with(RAW_PREFIX) {
-            return Ok(());
+            return Ok(false);
         }
         self.files
-            .write_in(&self.dir, &file_name(chunk, name), data)
+            .write_in(&self.dir, &file_name(chunk, name), data)?;
+        Ok(true)
     }
 
     /// Moves the files under committed import `import`, in place of any left there by an

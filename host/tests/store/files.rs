@@ -203,3 +203,40 @@ async fn each_database_keeps_its_files_apart(db: &TestDb) {
     other.cleanup().await;
 }
 both!(each_database_keeps_its_files_apart);
+
+async fn imports_made_without_files_get_them_on_demand(db: &TestDb) {
+    load_regions(db).await;
+    define(db, "pension_payments").await;
+    let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
+    let import = import_payments(db, &db.store, "A", rows).await;
+    let store = with_files(&db.store, &db.dir.path().join("columns")).await;
+    let dir = store.column_files().expect("files").dir().to_path_buf();
+    assert!(files_of(&dir, import).is_empty());
+
+    let written = supervise::datasets::files::write_missing(&store, false)
+        .await
+        .expect("write");
+    assert_eq!(written.len(), 1);
+    assert_eq!(
+        (written[0].import, written[0].files, written[0].whole_chunks),
+        (import, 3 * 5, 0)
+    );
+    let made = files_of(&dir, import);
+    assert_eq!(made.len(), 15, "{made:?}");
+    assert!(!made.iter().any(|f| f.contains("raw:")), "{made:?}");
+    let again = supervise::datasets::files::write_missing(&store, false)
+        .await
+        .expect("again");
+    assert!(again.is_empty(), "nothing left to write: {again:?}");
+
+    // Runs now read them: the database's copy made unreadable, the files serve the rows.
+    let want = read(&db.store, "330000").await.expect("read the database");
+    sqlx::query("UPDATE chunk_columns SET data = $1 WHERE name IN ('payment_id', 'amount')")
+        .bind(vec![0u8; 4])
+        .execute(db.store.pool())
+        .await
+        .expect("corrupt");
+    let got = read(&store, "330000").await.expect("read the files");
+    assert!(got == want, "the files give the rows the database gave");
+}
+both!(imports_made_without_files_get_them_on_demand);
