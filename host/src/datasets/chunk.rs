@@ -156,6 +156,18 @@ fn decode_values(ty: ColumnType, rows: usize, p: &mut Cursor<'_>) -> Result<Colu
     })
 }
 
+/// The type of a one-column chunk's column ([`encode_apart`]), read from its header; `None`
+/// when the bytes are not such a chunk.
+pub fn type_of(bytes: &[u8]) -> Option<ColumnType> {
+    let mut c = Cursor { b: bytes };
+    if c.take(4).ok()? != MAGIC || c.u32().is_err() || c.u16().ok()? != 1 {
+        return None;
+    }
+    let name_len = c.u16().ok()?;
+    c.take(name_len).ok()?;
+    untag(c.take(1).ok()?[0])
+}
+
 /// Decodes the named columns of a chunk, in the order asked; a name not in the chunk is
 /// `None`. Fails on a corrupt chunk.
 pub fn decode(bytes: &[u8], wanted: &[&str]) -> Result<(usize, Vec<Option<StoredColumn>>), String> {

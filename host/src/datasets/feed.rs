@@ -19,7 +19,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use tokio::runtime::Handle;
 
-use crate::runtime::bindings::Batch;
+use crate::runtime::bindings::{Batch, ColumnType};
 use crate::runtime::source::{
     BatchReader, ColumnRequest, DataSource, KeyIndex, ScanRequest, SourceError,
 };
@@ -28,6 +28,7 @@ use crate::store::{BlockKey, Store};
 use super::catalog;
 use super::chunk;
 use super::columns::{Rows, StoredColumn};
+use super::files;
 use super::keys::{self, KeyRows, Part, PartsIndex};
 use super::region;
 use super::schema::DatasetSchema;
@@ -439,7 +440,8 @@ impl StoreScan {
     }
 
     /// Chunk `at`'s rows grouped by the keys of its column `name` (`column`): from the
-    /// cache, else built and kept there.
+    /// cache, else from the key rows its import kept beside the column files (pseudonym
+    /// columns), else built; kept in the cache.
     fn key_rows(&self, at: usize, name: &str, column: &StoredColumn) -> Arc<KeyRows> {
         let c = &self.chunks[at];
         let key = BlockKey {
@@ -452,7 +454,23 @@ impl StoreScan {
         if let Some(rows) = blocks.get::<KeyRows>(&key) {
             return rows;
         }
-        let rows = Arc::new(KeyRows::build(column));
+        let kept = self
+            .store
+            .column_files()
+            .filter(|_| column.ty == ColumnType::Pseudonym)
+            .and_then(|f| f.read(c.import, c.no, &files::keys_name(name)))
+            .and_then(|bytes| {
+                KeyRows::from_bytes(&bytes, column)
+                    .inspect_err(|e| {
+                        tracing::warn!(
+                            import = c.import,
+                            chunk = c.no,
+                            "kept key rows of `{name}` not used ({e}); building them"
+                        )
+                    })
+                    .ok()
+            });
+        let rows = Arc::new(kept.unwrap_or_else(|| KeyRows::build(column)));
         blocks.put(key, rows.clone(), rows.heap_bytes());
         rows
     }

@@ -5,7 +5,42 @@
 
 use sqlx::Row;
 
+use crate::runtime::bindings::ColumnType;
+use crate::store::files::Staged;
 use crate::store::{Store, StoreError};
+
+use super::chunk;
+use super::keys::KeyRows;
+
+/// The name under which a pseudonym column's key rows are kept beside it.
+pub fn keys_name(column: &str) -> String {
+    format!("keys:{column}")
+}
+
+/// Keeps column `name` of chunk `chunk` (a one-column chunk's bytes) in `staged`, and, for a
+/// pseudonym column, its key rows (built here, so that a run's first look-up reads them
+/// instead of building them). Returns how many files were written.
+pub fn stage_column(
+    staged: &Staged<'_>,
+    chunk: i64,
+    name: &str,
+    data: &[u8],
+) -> std::io::Result<usize> {
+    if !staged.write(chunk, name, data)? {
+        return Ok(0);
+    }
+    if chunk::type_of(data) != Some(ColumnType::Pseudonym) {
+        return Ok(1);
+    }
+    let bytes = chunk::decode(data, &[name])
+        .ok()
+        .and_then(|(_, mut cols)| cols.pop().flatten())
+        .and_then(|column| KeyRows::build(&column).to_bytes(&column));
+    match bytes {
+        Some(b) => Ok(1 + usize::from(staged.write(chunk, &keys_name(name), &b)?)),
+        None => Ok(1),
+    }
+}
 
 /// The name under which a chunk imported before its columns were stored apart keeps its
 /// whole blob (see the `chunk` module): such chunks get no files and are read from the
@@ -92,12 +127,8 @@ pub async fn write_missing(store: &Store, progress: bool) -> Result<Vec<Written>
                     continue;
                 }
                 let data: &[u8] = row.try_get(1)?;
-                if staged
-                    .write(no, &name, data)
-                    .map_err(|e| dir_error(store, e))?
-                {
-                    done.files += 1;
-                }
+                done.files +=
+                    stage_column(&staged, no, &name, data).map_err(|e| dir_error(store, e))?;
             }
             if let Some(bar) = &bar {
                 bar.inc(1);

@@ -817,7 +817,7 @@ async fn write_chunk(
     let (columns, rows, min, max) = chunk.encode();
     if let Some(staged) = staged {
         for (name, data) in &columns {
-            if let Err(e) = staged.write(no as i64, name, data) {
+            if let Err(e) = super::files::stage_column(staged, no as i64, name, data) {
                 tracing::warn!("a column file was not kept (runs read the database): {e}");
                 break;
             }

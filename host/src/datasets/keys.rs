@@ -88,6 +88,9 @@ fn type_of(values: &ColumnValues) -> ColumnType {
 /// No further row: the end of a key's chain.
 const END: u32 = u32::MAX;
 
+/// The first bytes of kept key rows ([`KeyRows::to_bytes`]).
+const KEYS_MAGIC: &[u8; 4] = b"SVK1";
+
 /// The rows of one key column grouped by key (see the module's docs). Null keys match nothing.
 ///
 /// Per distinct key it keeps the key's hash, first and last row, and the key itself when it
@@ -212,6 +215,108 @@ impl KeyRows {
             let n = self.next[r as usize];
             (n != END).then_some(n)
         })
+    }
+
+    /// The key rows of a pseudonym column as bytes, to be kept beside the column and read
+    /// back with [`KeyRows::from_bytes`]; `None` for other columns, whose keys are hashed with
+    /// a seed of this process's own (a pseudonym is its own hash, the same in every process).
+    ///
+    /// Layout (little-endian): `SVK1`, rows `u32`, entries `u32`, per entry its two words
+    /// `u64` and its first and last row `u32`, then per row the next row `u32`.
+    pub fn to_bytes(&self, column: &StoredColumn) -> Option<Vec<u8>> {
+        if !matches!(column.values, ColumnValues::Pseudonym(_)) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(12 + self.ends.len() * 24 + self.next.len() * 4);
+        out.extend_from_slice(KEYS_MAGIC);
+        out.extend_from_slice(&(self.next.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.ends.len() as u32).to_le_bytes());
+        for e in &self.ends {
+            out.extend_from_slice(&e.words[0].to_le_bytes());
+            out.extend_from_slice(&e.words[1].to_le_bytes());
+            out.extend_from_slice(&e.first.to_le_bytes());
+            out.extend_from_slice(&e.last.to_le_bytes());
+        }
+        for n in &self.next {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Some(out)
+    }
+
+    /// Key rows kept by [`KeyRows::to_bytes`] for pseudonym column `column`. Fails unless
+    /// they are the ones [`KeyRows::build`] makes of it: its row count, and every present row
+    /// once in the chain of its own key, in row order.
+    pub fn from_bytes(bytes: &[u8], column: &StoredColumn) -> Result<KeyRows, String> {
+        let ColumnValues::Pseudonym(v) = &column.values else {
+            return Err("key rows are kept for pseudonym columns only".into());
+        };
+        let word = |at: usize| -> u32 {
+            bytes
+                .get(at..at + 4)
+                .map_or(END, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        if bytes.get(..4) != Some(&KEYS_MAGIC[..]) || bytes.len() < 12 {
+            return Err("not kept key rows".into());
+        }
+        let (rows, entries) = (word(4) as usize, word(8) as usize);
+        if rows != column.len() {
+            return Err(format!(
+                "kept for {rows} rows, the column has {}",
+                column.len()
+            ));
+        }
+        let next_at = 12 + entries * 24;
+        if bytes.len() != next_at + rows * 4 {
+            return Err("the kept key rows are not their length".into());
+        }
+        let next: Vec<u32> = bytes[next_at..]
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|c| u32::from_le_bytes(*c))
+            .collect();
+        let mut seen = vec![false; rows];
+        let mut ends = HashTable::with_capacity(entries);
+        for (i, e) in bytes[12..next_at].as_chunks::<24>().0.iter().enumerate() {
+            let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+            let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
+            let (a, b) = (u64_of(&e[..8]), u64_of(&e[8..16]));
+            let (first, last) = (u32_of(&e[16..20]), u32_of(&e[20..24]));
+            // Walk the chain: each row present, of this key, after the one before, unseen.
+            let (mut row, mut before) = (first, None);
+            loop {
+                let r = row as usize;
+                let fits = r < rows
+                    && column.is_valid(r)
+                    && v[2 * r] == a
+                    && v[2 * r + 1] == b
+                    && before.is_none_or(|p| p < row)
+                    && !seen[r];
+                if !fits {
+                    return Err(format!("entry {i}'s rows do not match the column"));
+                }
+                seen[r] = true;
+                if row == last {
+                    break;
+                }
+                (before, row) = (Some(row), next[r]);
+            }
+            if next[last as usize] != END {
+                return Err(format!("entry {i}'s chain goes past its last row"));
+            }
+            let hash = hash(Key::Pair(a, b));
+            let entry = Ends {
+                hash,
+                words: [a, b],
+                first,
+                last,
+            };
+            ends.insert_unique(hash, entry, |e: &Ends| e.hash);
+        }
+        if (0..rows).any(|r| column.is_valid(r) != seen[r]) {
+            return Err("a row is in no key's chain".into());
+        }
+        Ok(KeyRows { ends, next })
     }
 
     /// About how much memory it holds, bytes (for the cache's budget).
@@ -480,6 +585,63 @@ mod tests {
         // Equal first word, different second: another person.
         let other = Key::Pair(words[0], words[1] ^ 1);
         assert_eq!(rows.rows(&people, other, hash(other)).count(), 0);
+    }
+
+    #[test]
+    fn kept_key_rows_read_back_only_for_the_column_they_were_built_from() {
+        let people = col(
+            ColumnType::Pseudonym,
+            &[Some("A"), Some("B"), Some("A"), None, Some("C"), Some("A")],
+        );
+        let built = KeyRows::build(&people);
+        let bytes = built.to_bytes(&people).expect("a pseudonym column");
+        let kept = KeyRows::from_bytes(&bytes, &people).expect("read back");
+        let ColumnValues::Pseudonym(w) = &people.values else {
+            panic!("not pseudonyms")
+        };
+        for row in [0, 1, 4] {
+            let k = Key::Pair(w[2 * row], w[2 * row + 1]);
+            let of = |r: &KeyRows| r.rows(&people, k, hash(k)).collect::<Vec<_>>();
+            assert_eq!(of(&kept), of(&built), "row {row}'s key");
+        }
+        assert_eq!(
+            kept.rows(&people, Key::Pair(1, 2), hash(Key::Pair(1, 2)))
+                .count(),
+            0
+        );
+
+        let ints = col(ColumnType::Integer, &[Some("1")]);
+        assert!(
+            KeyRows::build(&ints).to_bytes(&ints).is_none(),
+            "seeded hashes stay in memory"
+        );
+        let others = col(
+            ColumnType::Pseudonym,
+            &[Some("A"), Some("B"), Some("B"), None, Some("C"), Some("A")],
+        );
+        let e = KeyRows::from_bytes(&bytes, &others).unwrap_err();
+        assert!(e.contains("do not match"), "{e}");
+        let shorter = col(ColumnType::Pseudonym, &[Some("A")]);
+        assert!(
+            KeyRows::from_bytes(&bytes, &shorter)
+                .unwrap_err()
+                .contains("rows")
+        );
+        let mut cut = bytes.clone();
+        cut.pop();
+        assert!(
+            KeyRows::from_bytes(&cut, &people)
+                .unwrap_err()
+                .contains("length")
+        );
+        let mut past = bytes.clone();
+        let last = past.len() - 4;
+        past[last..].copy_from_slice(&77u32.to_le_bytes());
+        assert!(
+            KeyRows::from_bytes(&past, &people)
+                .unwrap_err()
+                .contains("past")
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) ->
     for i in 0..rows {
         let county = if i % 3 == 0 { "330103" } else { "330102" };
         csv.push_str(&format!(
-            "{name}{i:07},330102195001011234,2024-01-15,{i},{county}\n"
+            "{name}{i:07},{},2024-01-15,{i},{county}\n",
+            person(i % 5_000)
         ));
     }
     let mut req = ImportRequest::new(
@@ -32,6 +33,55 @@ async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) ->
         .await
         .expect("import")
         .id
+}
+
+/// The identity number of person `n`.
+fn person(n: usize) -> String {
+    format!("33010219500101{n:04}")
+}
+
+/// The payment ids of persons `people` under `region`, looked up by identity number through
+/// `store` with an empty column cache.
+async fn look_up(store: &Store, region: &str, people: &[usize]) -> Vec<String> {
+    store.blocks().clear();
+    let snap = Snapshot::current(store, &["pension_payments"])
+        .await
+        .expect("snapshot");
+    let source = StoreSource::new(store, &snap).await.expect("source");
+    let keys: Vec<u64> = people
+        .iter()
+        .flat_map(|&n| key().pseudonym(&person(n)))
+        .collect();
+    let request = ScanRequest {
+        dataset: "pension_payments".into(),
+        columns: vec![ColumnRequest {
+            name: "payment_id".into(),
+            ty: ColumnType::Text,
+        }],
+        region: region.into(),
+    };
+    let id_number = ColumnRequest {
+        name: "id_number".into(),
+        ty: ColumnType::Pseudonym,
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut index = source.index(&request, &id_number).expect("index");
+        let (batch, _) = index
+            .get_many(&ColumnValues::Pseudonym(keys), usize::MAX)
+            .expect("look-up")
+            .expect("under the cap");
+        let ColumnValues::Text(t) = &batch.columns[0].values else {
+            panic!("payment_id is text");
+        };
+        t.offsets
+            .windows(2)
+            .map(|w| {
+                String::from_utf8(t.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8")
+            })
+            .collect()
+    })
+    .await
+    .expect("join")
 }
 
 /// Every payment id and amount of the current snapshot under `region`, read through `store`
@@ -131,8 +181,36 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     // every chunk (two counties, three chunks), never the raw identifiers.
     let second = import_payments(db, &with_files, "B", rows).await;
     let made = files_of(&dir, second);
-    assert_eq!(made.len(), 3 * 5, "{made:?}");
+    assert_eq!(
+        made.len(),
+        3 * 6,
+        "five columns and the key rows of `id_number`, per chunk: {made:?}"
+    );
     assert!(!made.iter().any(|f| f.contains("raw:")), "{made:?}");
+
+    // A look-up reads the key rows the import kept (pseudonym columns): the same rows as
+    // the ones a store without files builds, and the same again with the kept ones damaged.
+    let people = [0, 7, 4_999, 5_000];
+    let want_looked_up = look_up(&db.store, "330000", &people).await;
+    let paid = (0..rows)
+        .filter(|i| [0, 7, 4_999].contains(&(i % 5_000)))
+        .count();
+    assert_eq!(want_looked_up.len(), paid, "person 5,000 has none");
+    assert_eq!(
+        look_up(&with_files, "330000", &people).await,
+        want_looked_up
+    );
+    let kept = dir
+        .join(second.to_string())
+        .join(format!("1.{}", hex::encode("keys:id_number")));
+    let mut bytes = std::fs::read(&kept).expect("kept key rows");
+    bytes[20] ^= 1;
+    std::fs::write(&kept, &bytes).expect("damage");
+    assert_eq!(
+        look_up(&with_files, "330000", &people).await,
+        want_looked_up
+    );
+    assert!(!kept.exists(), "the damaged key rows are removed");
 
     // With the database's copy of two columns made unreadable, the files still serve them.
     let want = read(&db.store, "330103").await.expect("read the database");
@@ -219,10 +297,10 @@ async fn imports_made_without_files_get_them_on_demand(db: &TestDb) {
     assert_eq!(written.len(), 1);
     assert_eq!(
         (written[0].import, written[0].files, written[0].whole_chunks),
-        (import, 3 * 5, 0)
+        (import, 3 * 6, 0)
     );
     let made = files_of(&dir, import);
-    assert_eq!(made.len(), 15, "{made:?}");
+    assert_eq!(made.len(), 18, "{made:?}");
     assert!(!made.iter().any(|f| f.contains("raw:")), "{made:?}");
     let again = supervise::datasets::files::write_missing(&store, false)
         .await
