@@ -2,6 +2,8 @@
 //! files, or imported through another machine (see [`crate::store::files`]). Each import's
 //! columns are read from the database chunk by chunk, written into a staging directory and
 //! moved under the import's number whole, as an import does; raw identifiers stay behind.
+//! Beside each pseudonym column go its key rows ([`stage_column`]), so that a run's first
+//! look-up reads them instead of building them.
 
 use sqlx::Row;
 

@@ -7,9 +7,10 @@
 //! do not make files: on this project's machine, writing a first run's columns to disk while
 //! it read them made that run twice as slow.)
 //!
-//! Layout: `<root>/<store identity>/<import>/<chunk>.<column name in hex>`. The identity is a
-//! random value each database makes once (migration 0012), so files made for one database are
-//! never read as another's. A file holds the row's bytes followed by their CRC-32
+//! Layout: `<root>/<store identity>/<import>/<chunk>.<name in hex>`, where the name is a
+//! column's, or `keys:<column>` for a pseudonym column's key rows (`datasets::files`). The
+//! identity is a random value each database makes once (migration 0012), so files made for
+//! one database are never read as another's. A file holds the bytes followed by their CRC-32
 //! (little-endian), checked on every read: a file cut short by a crash, or damaged, fails it.
 //! Files are written under a temporary name and renamed into place, so a reader sees a whole
 //! file or none. An import's files are written into a staging directory of their own
