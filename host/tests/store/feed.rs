@@ -332,17 +332,6 @@ async fn import_many_chunks(db: &TestDb) -> (Snapshot, usize) {
     (snap, rows)
 }
 
-/// The first column of `batch`, text.
-fn payment_ids(batch: &supervise::runtime::bindings::Batch) -> Vec<String> {
-    let supervise::runtime::bindings::ColumnValues::Text(t) = &batch.columns[0].values else {
-        panic!("payment_id is text");
-    };
-    t.offsets
-        .windows(2)
-        .map(|w| String::from_utf8(t.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8"))
-        .collect()
-}
-
 async fn a_scan_over_many_chunks_returns_each_row_in_scope_once(db: &TestDb) {
     let (snap, rows) = import_many_chunks(db).await;
     let source = StoreSource::new(&db.store, &snap).await.expect("source");
@@ -430,18 +419,8 @@ async fn a_look_up_returns_the_rows_a_scan_would_in_the_same_order(db: &TestDb) 
     let [a, b] = key().pseudonym("330102195001011234");
     let [x, y] = key().pseudonym("110101199001011234");
     let checks = tokio::task::spawn_blocking(move || {
-        let request = |region: &str| ScanRequest {
-            dataset: "pension_payments".into(),
-            columns: vec![ColumnRequest {
-                name: "payment_id".into(),
-                ty: ColumnType::Text,
-            }],
-            region: region.into(),
-        };
-        let id_number = ColumnRequest {
-            name: "id_number".into(),
-            ty: ColumnType::Pseudonym,
-        };
+        let request = payment_id_scan;
+        let id_number = id_number_key();
         let scanned = |region: &str| {
             let mut scan = source.scan(&request(region)).expect("scan");
             let mut seen = Vec::new();

@@ -52,33 +52,14 @@ async fn look_up(store: &Store, region: &str, people: &[usize]) -> Vec<String> {
         .iter()
         .flat_map(|&n| key().pseudonym(&person(n)))
         .collect();
-    let request = ScanRequest {
-        dataset: "pension_payments".into(),
-        columns: vec![ColumnRequest {
-            name: "payment_id".into(),
-            ty: ColumnType::Text,
-        }],
-        region: region.into(),
-    };
-    let id_number = ColumnRequest {
-        name: "id_number".into(),
-        ty: ColumnType::Pseudonym,
-    };
+    let request = payment_id_scan(region);
     tokio::task::spawn_blocking(move || {
-        let mut index = source.index(&request, &id_number).expect("index");
+        let mut index = source.index(&request, &id_number_key()).expect("index");
         let (batch, _) = index
             .get_many(&ColumnValues::Pseudonym(keys), usize::MAX)
             .expect("look-up")
             .expect("under the cap");
-        let ColumnValues::Text(t) = &batch.columns[0].values else {
-            panic!("payment_id is text");
-        };
-        t.offsets
-            .windows(2)
-            .map(|w| {
-                String::from_utf8(t.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8")
-            })
-            .collect()
+        payment_ids(&batch)
     })
     .await
     .expect("join")

@@ -167,3 +167,37 @@ pub async fn count(db: &TestDb, table: &str) -> i64 {
     .try_get(0)
     .expect("count")
 }
+
+/// A scan of `pension_payments`' payment ids under `region`.
+#[allow(dead_code)]
+pub fn payment_id_scan(region: &str) -> supervise::runtime::source::ScanRequest {
+    supervise::runtime::source::ScanRequest {
+        dataset: "pension_payments".into(),
+        columns: vec![supervise::runtime::source::ColumnRequest {
+            name: "payment_id".into(),
+            ty: supervise::runtime::bindings::ColumnType::Text,
+        }],
+        region: region.into(),
+    }
+}
+
+/// `pension_payments`' identity number, as a look-up's key.
+#[allow(dead_code)]
+pub fn id_number_key() -> supervise::runtime::source::ColumnRequest {
+    supervise::runtime::source::ColumnRequest {
+        name: "id_number".into(),
+        ty: supervise::runtime::bindings::ColumnType::Pseudonym,
+    }
+}
+
+/// The first column of `batch`, text.
+#[allow(dead_code)]
+pub fn payment_ids(batch: &supervise::runtime::bindings::Batch) -> Vec<String> {
+    let supervise::runtime::bindings::ColumnValues::Text(t) = &batch.columns[0].values else {
+        panic!("payment_id is text");
+    };
+    t.offsets
+        .windows(2)
+        .map(|w| String::from_utf8(t.data[w[0] as usize..w[1] as usize].to_vec()).expect("utf-8"))
+        .collect()
+}
