@@ -62,8 +62,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "SUPERVISE_COLUMN_FILES")]
     pub column_files: Option<PathBuf>,
 
-    /// Keep no column files: runs read every column they lack in memory from the database.
-    #[arg(long, global = true, conflicts_with = "column_files")]
+    /// Keep no column files: runs read every column they lack in memory from the database
+    /// (wins over `--column-files`, which may come from the environment).
+    #[arg(long, global = true)]
     pub no_column_files: bool,
 
     /// The office you act for (registry commands check what it may do).
