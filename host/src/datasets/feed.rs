@@ -347,18 +347,27 @@ impl StoreScan {
     /// started ahead when it is that chunk's and asked for all of them.
     fn read(&mut self, at: usize, names: &[String]) -> Result<Vec<StoredColumn>, SourceError> {
         let fetch = match self.ahead.take() {
-            Some((i, f)) if i == at && names.iter().all(|n| f.names.contains(n)) => f,
+            Some((i, f)) if i == at && names.iter().all(|n| f.names.contains(n)) => Some(f),
             Some((_, f)) => {
                 f.read.abort();
-                self.fetch(at, names.to_vec())
+                None
             }
-            None => self.fetch(at, names.to_vec()),
+            None => None,
         };
-        let stored = self
-            .handle
-            .block_on(fetch.read)
-            .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
-            .map_err(backend)?;
+        let stored = match fetch {
+            Some(f) => self.handle.block_on(f.read),
+            // Column files are read on this thread: a read this short costs less than
+            // handing it to the runtime and waiting.
+            None if self.has_files(at) => {
+                let c = &self.chunks[at];
+                Ok(self
+                    .handle
+                    .block_on(fetch_columns(&self.store, (c.import, c.no), names)))
+            }
+            None => self.handle.block_on(self.fetch(at, names.to_vec()).read),
+        }
+        .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
+        .map_err(backend)?;
         let c = &self.chunks[at];
         let (import, no) = (c.import, c.no);
         let got = stored
@@ -381,7 +390,8 @@ impl StoreScan {
     }
 
     /// Starts reading the first of the next few chunks that the cache cannot serve whole, so
-    /// that the store reads while the model computes. (Not further: a read far ahead holds a
+    /// that the store reads while the model computes (not when that chunk's import has column
+    /// files: [`StoreScan::read`] reads those itself). (Not further: a read far ahead holds a
     /// chunk's bytes for long, and a scan given up early never needs it.)
     fn read_ahead(&mut self, at: usize) {
         if self.ahead.is_some() {
@@ -391,9 +401,15 @@ impl StoreScan {
         let next = (at + 1..end)
             .map(|i| (i, self.missing(i)))
             .find(|(_, missing)| !missing.is_empty());
-        if let Some((i, missing)) = next {
+        if let Some((i, missing)) = next.filter(|&(i, _)| !self.has_files(i)) {
             self.ahead = Some((i, self.fetch(i, missing)));
         }
+    }
+
+    /// Whether chunk `at`'s import has column files (read on the scan's thread, not ahead).
+    fn has_files(&self, at: usize) -> bool {
+        let import = self.chunks[at].import;
+        self.store.column_files().is_some_and(|f| f.has(import))
     }
 
     /// Chunk `at`'s wanted columns: from the cache, else read from the store, decoded and
