@@ -16,6 +16,10 @@ use super::columns::StoredColumn;
 /// Rows per chunk.
 pub const CHUNK_ROWS: usize = 65_536;
 
+/// The prefix of the columns holding a personal-identifier column's raw values, kept beside
+/// its pseudonyms for re-identification only: no model can ask for them.
+pub const RAW_PREFIX: &str = "raw:";
+
 const MAGIC: &[u8; 4] = b"SVC1";
 
 fn tag(ty: ColumnType) -> u8 {

@@ -219,7 +219,7 @@ const READ_AHEAD_WINDOW: usize = 4;
 
 /// The name under which a chunk imported before its columns were stored apart keeps its
 /// whole blob in `chunk_columns` (see the `chunk` module).
-const WHOLE: &str = "*";
+pub(super) const WHOLE: &str = "*";
 
 /// A decoded chunk being served.
 struct Current {

@@ -12,6 +12,7 @@ use crate::store::files::Staged;
 use crate::store::{Store, StoreError};
 
 use super::chunk;
+use super::feed::WHOLE;
 use super::keys::KeyRows;
 
 /// The name under which a pseudonym column's key rows are kept beside it.
@@ -43,11 +44,6 @@ pub fn stage_column(
         None => Ok(1),
     }
 }
-
-/// The name under which a chunk imported before its columns were stored apart keeps its
-/// whole blob (see the `chunk` module): such chunks get no files and are read from the
-/// database.
-const WHOLE: &str = "*";
 
 /// What was written for one import.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

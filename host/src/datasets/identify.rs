@@ -12,6 +12,7 @@ use crate::runtime::bindings::ColumnValues;
 use crate::store::Store;
 
 use super::catalog::{self, CatalogError};
+use super::chunk;
 use super::columns::StoredColumn;
 use super::feed;
 use super::region;
@@ -84,7 +85,7 @@ async fn search(
         return Ok(None);
     }
     let mut wanted: Vec<String> = pii.iter().map(|c| c.to_string()).collect();
-    wanted.extend(pii.iter().map(|c| format!("raw:{c}")));
+    wanted.extend(pii.iter().map(|c| format!("{}{c}", chunk::RAW_PREFIX)));
     wanted.push(schema.region_column.clone());
     let prefix = region::prefix(region);
     let snapshot = Snapshot::current(store, &[name]).await?;

@@ -77,7 +77,7 @@ impl<'s> ChunkBuilder<'s> {
             .schema
             .columns
             .iter()
-            .map(|c| format!("raw:{}", c.name))
+            .map(|c| format!("{}{}", chunk::RAW_PREFIX, c.name))
             .collect();
         let mut named: Vec<(&str, &StoredColumn)> = self
             .schema

@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// The prefix of the columns holding raw identifiers, which stay in the database.
-const RAW_PREFIX: &str = "raw:";
+use crate::datasets::chunk::RAW_PREFIX;
 
 /// Staging directories older than this are left from a process that died mid-import and are
 /// removed when the files are opened.
