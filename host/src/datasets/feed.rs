@@ -416,6 +416,15 @@ impl StoreScan {
     /// kept in the cache.
     fn columns(&mut self, at: usize) -> Result<Vec<Arc<StoredColumn>>, SourceError> {
         let wanted: Vec<String> = self.wanted(at).into_iter().map(String::from).collect();
+        self.columns_named(at, &wanted)
+    }
+
+    /// Chunk `at`'s columns `wanted`, as [`StoreScan::columns`].
+    fn columns_named(
+        &mut self,
+        at: usize,
+        wanted: &[String],
+    ) -> Result<Vec<Arc<StoredColumn>>, SourceError> {
         let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let mut got = self.cached(at, &names);
         let missing = absent(&names, &got);
@@ -455,39 +464,54 @@ impl StoreScan {
         Ok((columns, Some(region)))
     }
 
-    /// Chunk `at`'s rows grouped by the keys of its column `name` (`column`): from the
-    /// cache, else from the key rows its import kept beside the column files (pseudonym
-    /// columns), else built; kept in the cache.
-    fn key_rows(&self, at: usize, name: &str, column: &StoredColumn) -> Arc<KeyRows> {
+    /// The cache's key of chunk `at`'s key rows by column `name`.
+    fn keys_key(&self, at: usize, name: &str) -> BlockKey {
         let c = &self.chunks[at];
-        let key = BlockKey {
+        BlockKey {
             kind: CHUNK_KEYS,
             id: c.import,
             part: c.no,
             name: name.into(),
-        };
-        let blocks = self.store.blocks();
-        if let Some(rows) = blocks.get::<KeyRows>(&key) {
-            return rows;
         }
-        let kept = self
+    }
+
+    /// Chunk `at`'s rows grouped by the keys of its column `key` without reading that
+    /// column: from the cache, else (a pseudonym column) from the key rows its import kept
+    /// beside the column files, then kept in the cache; `None` when neither has them.
+    fn kept_key_rows(&self, at: usize, key: &ColumnRequest) -> Option<Arc<KeyRows>> {
+        let blocks = self.store.blocks();
+        let cache_key = self.keys_key(at, &key.name);
+        if let Some(rows) = blocks.get::<KeyRows>(&cache_key) {
+            return Some(rows);
+        }
+        let c = &self.chunks[at];
+        let bytes = self
             .store
             .column_files()
-            .filter(|_| column.ty == ColumnType::Pseudonym)
-            .and_then(|f| f.read(c.import, c.no, &files::keys_name(name)))
-            .and_then(|bytes| {
-                KeyRows::from_bytes(&bytes, column)
-                    .inspect_err(|e| {
-                        tracing::warn!(
-                            import = c.import,
-                            chunk = c.no,
-                            "kept key rows of `{name}` not used ({e}); building them"
-                        )
-                    })
-                    .ok()
-            });
-        let rows = Arc::new(kept.unwrap_or_else(|| KeyRows::build(column)));
-        blocks.put(key, rows.clone(), rows.heap_bytes());
+            .filter(|_| key.ty == ColumnType::Pseudonym)?
+            .read(c.import, c.no, &files::keys_name(&key.name))?;
+        let rows = KeyRows::from_bytes(&bytes, c.rows)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    import = c.import,
+                    chunk = c.no,
+                    "kept key rows of `{}` not used ({e}); building them",
+                    key.name
+                )
+            })
+            .ok()?;
+        let rows = Arc::new(rows);
+        blocks.put(cache_key, rows.clone(), rows.heap_bytes());
+        Some(rows)
+    }
+
+    /// Chunk `at`'s key rows built from its key column `column` (named `name`), kept in the
+    /// cache.
+    fn build_key_rows(&self, at: usize, name: &str, column: &StoredColumn) -> Arc<KeyRows> {
+        let rows = Arc::new(KeyRows::build(column));
+        self.store
+            .blocks()
+            .put(self.keys_key(at, name), rows.clone(), rows.heap_bytes());
         rows
     }
 
@@ -633,8 +657,10 @@ impl DataSource for StoreSource {
         Ok(Box::new(self.reader(request)?))
     }
 
-    /// One part per chunk in scope; each chunk's key rows are built on its first look-up
-    /// and kept in the block cache beside its decoded columns, so later runs only look up.
+    /// One part per chunk in scope; each chunk's key rows are read back from its import's
+    /// kept key rows (pseudonym keys) or built on its first look-up, and kept in the block
+    /// cache beside its decoded columns, so later runs only look up. A chunk's key column is
+    /// read only when its key rows must be built or its keys are text.
     fn index(
         &self,
         request: &ScanRequest,
@@ -643,16 +669,27 @@ impl DataSource for StoreSource {
         if !keys::can_be_key(key.ty) {
             return Err(SourceError::BadKey(key.name.clone()));
         }
+        // The key column is checked against the schema like the others.
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
-        let mut scan = self.reader(&with_key)?;
+        self.feed(&with_key)?;
+        let mut scan = self.reader(request)?;
+        let key_name = [key.name.clone()];
         let mut parts = Vec::with_capacity(scan.chunks.len());
         for at in 0..scan.chunks.len() {
-            let (mut columns, region) = scan.chunk(at)?;
-            let key_column = columns
-                .pop()
-                .ok_or_else(|| backend("a decoded chunk lacks its key column"))?;
-            let keys = scan.key_rows(at, &key.name, &key_column);
+            let (columns, region) = scan.chunk(at)?;
+            let kept = scan.kept_key_rows(at, key);
+            // Text keys are confirmed against their column; word and pseudonym keys are
+            // whole in their key rows, so their column is read only to build them.
+            let key_column = match (&kept, key.ty) {
+                (Some(_), ty) if ty != ColumnType::Text => None,
+                _ => scan.columns_named(at, &key_name)?.pop(),
+            };
+            let keys = match (kept, &key_column) {
+                (Some(keys), _) => keys,
+                (None, Some(column)) => scan.build_key_rows(at, &key.name, column),
+                (None, None) => return Err(backend("a decoded chunk lacks its key column")),
+            };
             parts.push(Part {
                 columns,
                 keys,

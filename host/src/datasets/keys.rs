@@ -116,11 +116,14 @@ struct Ends {
 }
 
 impl Ends {
-    /// Whether this is the entry of `key` (of hash `hash`) in `column`.
-    fn holds(&self, column: &StoredColumn, key: Key<'_>, hash: u64) -> bool {
+    /// Whether this is the entry of `key` (of hash `hash`) in `column`. A text key is
+    /// confirmed against the column, so it never matches without one.
+    fn holds(&self, column: Option<&StoredColumn>, key: Key<'_>, hash: u64) -> bool {
         self.hash == hash
             && match key {
-                Key::Text(_) => key_at(&column.values, self.first as usize) == key,
+                Key::Text(_) => {
+                    column.is_some_and(|c| key_at(&c.values, self.first as usize) == key)
+                }
                 Key::Word(_) | Key::Pair(..) => self.words == words(key),
             }
     }
@@ -180,7 +183,7 @@ impl KeyRows {
             }
             let (row, key) = (i as u32, key_of(i));
             let hash = hash(key);
-            match ends.entry(hash, |e| e.holds(column, key, hash), |e| e.hash) {
+            match ends.entry(hash, |e| e.holds(Some(column), key, hash), |e| e.hash) {
                 hashbrown::hash_table::Entry::Occupied(mut o) => {
                     let e = o.get_mut();
                     next[e.last as usize] = row;
@@ -200,10 +203,10 @@ impl KeyRows {
     }
 
     /// The rows holding `key` (of hash `hash`, see [`hash`]) in `column` (the column these key
-    /// rows were built from), in row order.
+    /// rows were built from; needed for text keys only), in row order.
     fn rows<'a>(
         &'a self,
-        column: &StoredColumn,
+        column: Option<&StoredColumn>,
         key: Key<'_>,
         hash: u64,
     ) -> impl Iterator<Item = u32> + 'a {
@@ -211,9 +214,12 @@ impl KeyRows {
             .ends
             .find(hash, |e| e.holds(column, key, hash))
             .map_or(END, |e| e.first);
-        std::iter::successors((first != END).then_some(first), |&r| {
+        // A chain only rises within the chunk: key rows read back are used as read
+        // ([`KeyRows::from_bytes`]), so one that turns back or leaves the chunk ends there.
+        let len = self.next.len() as u32;
+        std::iter::successors((first < len).then_some(first), move |&r| {
             let n = self.next[r as usize];
-            (n != END).then_some(n)
+            (n > r && n < len).then_some(n)
         })
     }
 
@@ -243,13 +249,17 @@ impl KeyRows {
         Some(out)
     }
 
-    /// Key rows kept by [`KeyRows::to_bytes`] for pseudonym column `column`. Fails unless
-    /// they are the ones [`KeyRows::build`] makes of it: its row count, and every present row
-    /// once in the chain of its own key, in row order.
-    pub fn from_bytes(bytes: &[u8], column: &StoredColumn) -> Result<KeyRows, String> {
-        let ColumnValues::Pseudonym(v) = &column.values else {
-            return Err("key rows are kept for pseudonym columns only".into());
-        };
+    /// Key rows kept by [`KeyRows::to_bytes`] for a pseudonym column of `rows` rows, read
+    /// without the column: a look-up through pseudonym key rows never reads it, so a run
+    /// that has them need not read the key column at all.
+    ///
+    /// What the bytes say is trusted to be what [`KeyRows::build`] made of the column when
+    /// the import wrote both (the column file's checksum proves them unchanged since); what
+    /// is checked here is their form (magic, row count, length, each entry's ends within the
+    /// chunk, no key twice), and a look-up follows a chain only while it rises within the
+    /// chunk, so whatever the bytes say it returns rows of the chunk, in row order, and ends.
+    /// (Walking every chain here to prove more cost a tenth of a first run's reading.)
+    pub fn from_bytes(bytes: &[u8], rows: usize) -> Result<KeyRows, String> {
         let word = |at: usize| -> u32 {
             bytes
                 .get(at..at + 4)
@@ -258,63 +268,44 @@ impl KeyRows {
         if bytes.get(..4) != Some(&KEYS_MAGIC[..]) || bytes.len() < 12 {
             return Err("not kept key rows".into());
         }
-        let (rows, entries) = (word(4) as usize, word(8) as usize);
-        if rows != column.len() {
-            return Err(format!(
-                "kept for {rows} rows, the column has {}",
-                column.len()
-            ));
+        let (kept, entries) = (word(4) as usize, word(8) as usize);
+        if kept != rows {
+            return Err(format!("kept for {kept} rows, the chunk has {rows}"));
         }
-        let next_at = 12 + entries * 24;
-        if bytes.len() != next_at + rows * 4 {
-            return Err("the kept key rows are not their length".into());
-        }
+        let next_at = entries
+            .checked_mul(24)
+            .and_then(|n| n.checked_add(12))
+            .filter(|&at| bytes.len() == at + rows * 4)
+            .ok_or("the kept key rows are not their length")?;
         let next: Vec<u32> = bytes[next_at..]
             .as_chunks::<4>()
             .0
             .iter()
             .map(|c| u32::from_le_bytes(*c))
             .collect();
-        let mut seen = vec![false; rows];
         let mut ends = HashTable::with_capacity(entries);
         for (i, e) in bytes[12..next_at].as_chunks::<24>().0.iter().enumerate() {
             let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
             let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
             let (a, b) = (u64_of(&e[..8]), u64_of(&e[8..16]));
             let (first, last) = (u32_of(&e[16..20]), u32_of(&e[20..24]));
-            // Walk the chain: each row present, of this key, after the one before, unseen.
-            let (mut row, mut before) = (first, None);
-            loop {
-                let r = row as usize;
-                let fits = r < rows
-                    && column.is_valid(r)
-                    && v[2 * r] == a
-                    && v[2 * r + 1] == b
-                    && before.is_none_or(|p| p < row)
-                    && !seen[r];
-                if !fits {
-                    return Err(format!("entry {i}'s rows do not match the column"));
-                }
-                seen[r] = true;
-                if row == last {
-                    break;
-                }
-                (before, row) = (Some(row), next[r]);
-            }
-            if next[last as usize] != END {
-                return Err(format!("entry {i}'s chain goes past its last row"));
+            if first as usize >= rows || last < first || last as usize >= rows {
+                return Err(format!("entry {i}'s rows are not rows of the chunk"));
             }
             let hash = hash(Key::Pair(a, b));
-            let entry = Ends {
-                hash,
-                words: [a, b],
-                first,
-                last,
-            };
-            ends.insert_unique(hash, entry, |e: &Ends| e.hash);
-        }
-        if (0..rows).any(|r| column.is_valid(r) != seen[r]) {
-            return Err("a row is in no key's chain".into());
+            match ends.entry(hash, |x: &Ends| x.words == [a, b], |x: &Ends| x.hash) {
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    return Err(format!("entry {i} repeats a key"));
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(Ends {
+                        hash,
+                        words: [a, b],
+                        first,
+                        last,
+                    });
+                }
+            }
         }
         Ok(KeyRows { ends, next })
     }
@@ -331,8 +322,9 @@ impl KeyRows {
 pub struct Part {
     /// The requested columns, in order.
     pub columns: Vec<Arc<StoredColumn>>,
-    /// The key column, which `keys` was built from.
-    pub key_column: Arc<StoredColumn>,
+    /// The key column, which `keys` was built from: needed for text keys, whose entries
+    /// are confirmed against it; `None` when the keys were read back without it.
+    pub key_column: Option<Arc<StoredColumn>>,
     /// The key column's rows by key.
     pub keys: Arc<KeyRows>,
     /// The region column, to leave out rows outside the run's region; `None` when all are in.
@@ -383,7 +375,7 @@ impl PartsIndex {
             for (at, (&key, &hash)) in keys.iter().zip(&hashes).enumerate() {
                 for row in part
                     .keys
-                    .rows(&part.key_column, key, hash)
+                    .rows(part.key_column.as_deref(), key, hash)
                     .filter(|&r| admits(r))
                 {
                     hits.push((row, at as u32));
@@ -514,7 +506,7 @@ mod tests {
         Part {
             columns: vec![col(ColumnType::Text, &ids)],
             keys: Arc::new(KeyRows::build(&key)),
-            key_column: key,
+            key_column: Some(key),
             region: regions.map(|r| {
                 let r: Vec<Option<&str>> = r.iter().map(|c| Some(*c)).collect();
                 col(ColumnType::Text, &r)
@@ -547,7 +539,7 @@ mod tests {
         let rows = KeyRows::build(&keys);
         let of = |k: &str| -> Vec<u32> {
             let key = Key::Text(k.as_bytes());
-            rows.rows(&keys, key, hash(key)).collect()
+            rows.rows(Some(&keys), key, hash(key)).collect()
         };
         assert_eq!(of("a"), [0, 2, 4]);
         assert_eq!(of("b"), [1]);
@@ -565,8 +557,10 @@ mod tests {
             &[Some("7"), Some("-7"), Some("7"), None, Some("0")],
         );
         let rows = KeyRows::build(&ints);
-        let of =
-            |k: i64| -> Vec<u32> { rows.rows(&ints, Key::Word(k), hash(Key::Word(k))).collect() };
+        let of = |k: i64| -> Vec<u32> {
+            rows.rows(Some(&ints), Key::Word(k), hash(Key::Word(k)))
+                .collect()
+        };
         assert_eq!(of(7), [0, 2]);
         assert_eq!(of(-7), [1]);
         assert_eq!(of(0), [4], "the null row's zero is not a key");
@@ -581,31 +575,54 @@ mod tests {
             panic!("not pseudonyms")
         };
         let a = Key::Pair(words[0], words[1]);
-        assert_eq!(rows.rows(&people, a, hash(a)).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(
+            rows.rows(Some(&people), a, hash(a)).collect::<Vec<_>>(),
+            [0, 2]
+        );
         // Equal first word, different second: another person.
         let other = Key::Pair(words[0], words[1] ^ 1);
-        assert_eq!(rows.rows(&people, other, hash(other)).count(), 0);
+        assert_eq!(rows.rows(Some(&people), other, hash(other)).count(), 0);
+    }
+
+    /// Kept key rows as [`KeyRows::to_bytes`] lays them out, from their entries (two words,
+    /// first and last row) and each row's next row (one per row of the chunk).
+    fn kept_rows(entries: &[([u64; 2], u32, u32)], next: &[u32]) -> Vec<u8> {
+        let mut out = KEYS_MAGIC.to_vec();
+        out.extend_from_slice(&(next.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (w, first, last) in entries {
+            out.extend_from_slice(&w[0].to_le_bytes());
+            out.extend_from_slice(&w[1].to_le_bytes());
+            out.extend_from_slice(&first.to_le_bytes());
+            out.extend_from_slice(&last.to_le_bytes());
+        }
+        next.iter()
+            .for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
+        out
     }
 
     #[test]
-    fn kept_key_rows_read_back_only_for_the_column_they_were_built_from() {
+    fn kept_key_rows_read_back_without_the_column_and_only_when_well_formed() {
         let people = col(
             ColumnType::Pseudonym,
             &[Some("A"), Some("B"), Some("A"), None, Some("C"), Some("A")],
         );
         let built = KeyRows::build(&people);
         let bytes = built.to_bytes(&people).expect("a pseudonym column");
-        let kept = KeyRows::from_bytes(&bytes, &people).expect("read back");
+        let kept = KeyRows::from_bytes(&bytes, 6).expect("read back");
         let ColumnValues::Pseudonym(w) = &people.values else {
             panic!("not pseudonyms")
         };
         for row in [0, 1, 4] {
             let k = Key::Pair(w[2 * row], w[2 * row + 1]);
-            let of = |r: &KeyRows| r.rows(&people, k, hash(k)).collect::<Vec<_>>();
-            assert_eq!(of(&kept), of(&built), "row {row}'s key");
+            assert_eq!(
+                kept.rows(None, k, hash(k)).collect::<Vec<_>>(),
+                built.rows(Some(&people), k, hash(k)).collect::<Vec<_>>(),
+                "row {row}'s key"
+            );
         }
         assert_eq!(
-            kept.rows(&people, Key::Pair(1, 2), hash(Key::Pair(1, 2)))
+            kept.rows(None, Key::Pair(1, 2), hash(Key::Pair(1, 2)))
                 .count(),
             0
         );
@@ -615,33 +632,47 @@ mod tests {
             KeyRows::build(&ints).to_bytes(&ints).is_none(),
             "seeded hashes stay in memory"
         );
-        let others = col(
-            ColumnType::Pseudonym,
-            &[Some("A"), Some("B"), Some("B"), None, Some("C"), Some("A")],
-        );
-        let e = KeyRows::from_bytes(&bytes, &others).unwrap_err();
-        assert!(e.contains("do not match"), "{e}");
-        let shorter = col(ColumnType::Pseudonym, &[Some("A")]);
-        assert!(
-            KeyRows::from_bytes(&bytes, &shorter)
-                .unwrap_err()
-                .contains("rows")
-        );
-        let mut cut = bytes.clone();
-        cut.pop();
-        assert!(
-            KeyRows::from_bytes(&cut, &people)
-                .unwrap_err()
-                .contains("length")
-        );
-        let mut past = bytes.clone();
-        let last = past.len() - 4;
-        past[last..].copy_from_slice(&77u32.to_le_bytes());
-        assert!(
-            KeyRows::from_bytes(&past, &people)
-                .unwrap_err()
-                .contains("past")
-        );
+        let refused = |bytes: &[u8], rows: usize| KeyRows::from_bytes(bytes, rows).unwrap_err();
+        assert!(refused(&bytes, 5).contains("rows"));
+        assert!(refused(&bytes[..bytes.len() - 1], 6).contains("length"));
+        assert!(refused(b"SVK0", 6).contains("not kept"));
+
+        // Rows 0 and 2 of one key, row 1 of another; row 2 ends the chain.
+        let (x, y) = ([1, 2], [3, 4]);
+        let good = kept_rows(&[(x, 0, 2), (y, 1, 1)], &[2, END, END]);
+        assert!(KeyRows::from_bytes(&good, 3).is_ok());
+        let bad = [
+            (
+                kept_rows(&[(x, 0, 3), (y, 1, 1)], &[2, END, END]),
+                "not rows",
+            ),
+            (
+                kept_rows(&[(x, 3, 3), (y, 1, 1)], &[2, END, END]),
+                "not rows",
+            ),
+            (
+                kept_rows(&[(x, 2, 0), (y, 1, 1)], &[2, END, END]),
+                "not rows",
+            ),
+            (
+                kept_rows(&[(x, 0, 0), (x, 1, 1)], &[END, END, END]),
+                "repeats a key",
+            ),
+        ];
+        for (bytes, why) in bad {
+            let e = refused(&bytes, 3);
+            assert!(e.contains(why), "{e}");
+        }
+        // A chain that turns back, or leaves the chunk, ends there.
+        let of = |next: &[u32]| {
+            let rows = KeyRows::from_bytes(&kept_rows(&[(x, 1, 2)], next), 3).expect("well formed");
+            let k = Key::Pair(x[0], x[1]);
+            rows.rows(None, k, hash(k)).collect::<Vec<_>>()
+        };
+        assert_eq!(of(&[END, 2, END]), [1, 2]);
+        assert_eq!(of(&[END, 0, END]), [1]);
+        assert_eq!(of(&[END, 1, END]), [1]);
+        assert_eq!(of(&[END, 7, END]), [1]);
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl DataSource for MemorySource {
         let part = Part {
             columns,
             keys: table.key_rows(&key.name, &key_column),
-            key_column,
+            key_column: Some(key_column),
             region: table.columns.get(REGION_COLUMN).cloned(),
         };
         Ok(Box::new(PartsIndex::new(

@@ -181,6 +181,44 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
         look_up(&with_files, "330000", &people).await,
         want_looked_up
     );
+    // Kept key rows are enough: the key column itself is not read, neither its files (here
+    // removed) nor its database copy (here made unreadable, then put back).
+    let saved: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 AND name = 'id_number'",
+    )
+    .bind(second)
+    .fetch_all(db.store.pool())
+    .await
+    .expect("saved");
+    sqlx::query("UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND name = 'id_number'")
+        .bind(vec![0u8; 4])
+        .bind(second)
+        .execute(db.store.pool())
+        .await
+        .expect("unreadable");
+    for (no, _) in &saved {
+        let file = dir
+            .join(second.to_string())
+            .join(format!("{no}.{}", hex::encode("id_number")));
+        std::fs::remove_file(&file).expect("the key column's file");
+    }
+    assert_eq!(
+        look_up(&with_files, "330000", &people).await,
+        want_looked_up
+    );
+    for (no, data) in saved {
+        sqlx::query(
+            "UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND chunk_no = $3 \
+             AND name = 'id_number'",
+        )
+        .bind(data)
+        .bind(second)
+        .bind(no)
+        .execute(db.store.pool())
+        .await
+        .expect("put back");
+    }
+
     let kept = dir
         .join(second.to_string())
         .join(format!("1.{}", hex::encode("keys:id_number")));
