@@ -192,7 +192,11 @@ impl StoreSource {
                         && !c.region_min.starts_with(&prefix)))
             })
             .cloned()
-            .collect();
+            .collect::<Vec<ChunkRef>>();
+        // Whether an import has column files is asked once per scan, not at every chunk.
+        let mut with_files: Vec<i64> = chunks.iter().map(|c| c.import).collect();
+        with_files.dedup();
+        with_files.retain(|&import| self.store.column_files().is_some_and(|f| f.has(import)));
         Ok(StoreScan {
             store: self.store.clone(),
             handle: self.handle.clone(),
@@ -201,6 +205,7 @@ impl StoreSource {
             scope: request.region.clone(),
             prefix,
             chunks,
+            with_files,
             next_chunk: 0,
             current: None,
             ahead: None,
@@ -237,6 +242,8 @@ struct StoreScan {
     scope: String,
     prefix: String,
     chunks: Vec<ChunkRef>,
+    /// The imports among the chunks' that have column files.
+    with_files: Vec<i64>,
     next_chunk: usize,
     current: Option<Current>,
     /// The read of a chunk (its index) after the current one, under way while the model
@@ -408,8 +415,7 @@ impl StoreScan {
 
     /// Whether chunk `at`'s import has column files (read on the scan's thread, not ahead).
     fn has_files(&self, at: usize) -> bool {
-        let import = self.chunks[at].import;
-        self.store.column_files().is_some_and(|f| f.has(import))
+        self.with_files.contains(&self.chunks[at].import)
     }
 
     /// Chunk `at`'s wanted columns: from the cache, else read from the store, decoded and
