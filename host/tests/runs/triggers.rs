@@ -24,7 +24,10 @@ async fn schedules_and_imports_queue_runs(db: &TestDb) {
         Some("*/5 * * * *"),
     )
     .await;
-    let t0 = supervise::store::now_ms();
+    // A minute after a slot of the schedule (every five minutes): the tick a second later
+    // must cross no slot, whatever the clock says when the test runs (started a second
+    // before a slot, it found one and queued two runs).
+    let t0 = supervise::store::now_ms() / (5 * MINUTE) * (5 * MINUTE) + MINUTE;
     assert_eq!(
         scheduler::tick_at(&db.store, t0).await.expect("tick"),
         0,
