@@ -181,7 +181,11 @@ impl StoreSource {
     }
 
     fn reader(&self, request: &ScanRequest) -> Result<StoreScan, SourceError> {
-        let feed = self.feed(request)?;
+        Ok(self.reader_of(self.feed(request)?, request))
+    }
+
+    /// A scan of `feed` (already checked against `request`, see [`StoreSource::feed`]).
+    fn reader_of(&self, feed: &DatasetFeed, request: &ScanRequest) -> StoreScan {
         let prefix = region::prefix(&request.region).to_string();
         let chunks = feed
             .chunks
@@ -195,9 +199,10 @@ impl StoreSource {
             .collect::<Vec<ChunkRef>>();
         // Whether an import has column files is asked once per scan, not at every chunk.
         let mut with_files: Vec<i64> = chunks.iter().map(|c| c.import).collect();
+        with_files.sort_unstable();
         with_files.dedup();
         with_files.retain(|&import| self.store.column_files().is_some_and(|f| f.has(import)));
-        Ok(StoreScan {
+        StoreScan {
             store: self.store.clone(),
             handle: self.handle.clone(),
             columns: request.columns.iter().map(|c| c.name.clone()).collect(),
@@ -209,7 +214,7 @@ impl StoreSource {
             next_chunk: 0,
             current: None,
             ahead: None,
-        })
+        }
     }
 }
 
@@ -675,11 +680,10 @@ impl DataSource for StoreSource {
         if !keys::can_be_key(key.ty) {
             return Err(SourceError::BadKey(key.name.clone()));
         }
-        // The key column is checked against the schema like the others.
+        // The key column is checked against the schema with the others.
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
-        self.feed(&with_key)?;
-        let mut scan = self.reader(request)?;
+        let mut scan = self.reader_of(self.feed(&with_key)?, request);
         let key_name = [key.name.clone()];
         let mut parts = Vec::with_capacity(scan.chunks.len());
         for at in 0..scan.chunks.len() {
