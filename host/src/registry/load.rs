@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::runtime::{LoadedModel, Runtime};
+use crate::runtime::{LoadedModel, Manifest, Runtime};
 use crate::store::Store;
 
 use super::RegistryError;
@@ -22,6 +22,19 @@ pub async fn load_verified(
     version_id: i64,
 ) -> Result<(VersionRecord, Arc<LoadedModel>), RegistryError> {
     let v = review::get_by_id(store, version_id).await?;
+    let model = verify_and_load(store, runtime, &v).await?;
+    Ok((v, model))
+}
+
+/// Loads the component of version record `v` for running, after re-checking its hash and
+/// signature, and that it declares the datasets its record says (so that a caller may fix a
+/// run's snapshot from the record while this runs).
+pub async fn verify_and_load(
+    store: &Store,
+    runtime: &Runtime,
+    v: &VersionRecord,
+) -> Result<Arc<LoadedModel>, RegistryError> {
+    let version_id = v.id;
     let tampered = |reason: String| RegistryError::Tampered {
         model: v.model.clone(),
         version: v.version.clone(),
@@ -58,5 +71,16 @@ pub async fn load_verified(
     key.verify_strict(&digest, &Signature::from_bytes(&sig))
         .map_err(|_| tampered("the signature no longer verifies".into()))?;
     let model = runtime.load_shared(&bytes, &sha256)?;
-    Ok((v, model))
+    let names = |m: &Manifest| {
+        m.datasets
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+    };
+    if names(&model.manifest) != names(&v.manifest) {
+        return Err(tampered(
+            "its recorded manifest names other datasets than the component declares".into(),
+        ));
+    }
+    Ok(model)
 }

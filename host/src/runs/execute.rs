@@ -20,7 +20,8 @@ use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
 use crate::registry::enable::{self, Enablement, runtime_scope, typed_params};
-use crate::registry::load::load_verified;
+use crate::registry::load::verify_and_load;
+use crate::registry::review;
 use crate::runtime::state::RunInfo;
 use crate::runtime::{
     Cancel, LoadedModel, Outcome, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeError, Scope,
@@ -232,34 +233,30 @@ impl Executor {
     }
 
     async fn prepare(&self, job: &Job) -> Result<Prepared, PrepareError> {
-        let (version, model) = load_verified(&self.store, &self.runtime, job.version_id)
-            .await
-            .map_err(|e| match e {
-                RegistryError::Store(_) => PrepareError::Host(e.into()),
-                e => PrepareError::Run(e.to_string()),
-            })?;
-        let m = &model.manifest;
-        // A replay reads the snapshot it is given; any other run fixes the current one.
-        let (snapshot_id, snapshot) = match job.snapshot_id {
-            Some(id) => {
-                let snapshot = Snapshot::load(&self.store, id)
-                    .await
-                    .map_err(RunError::from)?
-                    .ok_or_else(|| PrepareError::Run(format!("snapshot {id} is missing")))?;
-                (id, snapshot)
-            }
-            None => {
-                let datasets: Vec<&str> = m.datasets.iter().map(|d| d.name.as_str()).collect();
-                let snapshot = Snapshot::current(&self.store, &datasets)
-                    .await
-                    .map_err(RunError::from)?;
-                let id = snapshot.save(&self.store).await.map_err(RunError::from)?;
-                (id, snapshot)
-            }
+        let registry = |e: RegistryError| match e {
+            RegistryError::Store(_) => PrepareError::Host(e.into()),
+            e => PrepareError::Run(e.to_string()),
         };
-        let source = StoreSource::new(&self.store, &snapshot)
+        let version = review::get_by_id(&self.store, job.version_id)
             .await
-            .map_err(RunError::from)?;
+            .map_err(registry)?;
+        // The snapshot is fixed (round trips to the store) on a task of its own while this one
+        // re-verifies the component (a round trip, then hashing): from the datasets the
+        // record names, which the verification checks are the component's.
+        let datasets = version
+            .manifest
+            .datasets
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        let fixing = tokio::spawn(fix_snapshot(self.store.clone(), job.snapshot_id, datasets));
+        let model = verify_and_load(&self.store, &self.runtime, &version).await;
+        let fixed = fixing
+            .await
+            .map_err(|e| PrepareError::Run(format!("fixing the run's snapshot failed: {e}")))?;
+        let model = model.map_err(registry)?;
+        let (snapshot_id, source) = fixed?;
+        let m = &model.manifest;
         let params = typed_params(m, &job.params).map_err(|e| PrepareError::Run(e.to_string()))?;
         Ok(Prepared {
             scope: runtime_scope(m, &job.scope),
@@ -719,6 +716,35 @@ impl Executor {
         tracing::info!(runs = executed.len(), "runs recorded");
         Ok(statuses)
     }
+}
+
+/// The snapshot a run reads (a replay's own, `replay`, else the current data of `datasets`,
+/// stored) and the source serving it.
+async fn fix_snapshot(
+    store: Store,
+    replay: Option<i64>,
+    datasets: Vec<String>,
+) -> Result<(i64, StoreSource), PrepareError> {
+    let (snapshot_id, snapshot) = match replay {
+        Some(id) => {
+            let snapshot = Snapshot::load(&store, id)
+                .await
+                .map_err(RunError::from)?
+                .ok_or_else(|| PrepareError::Run(format!("snapshot {id} is missing")))?;
+            (id, snapshot)
+        }
+        None => {
+            let snapshot = Snapshot::current(&store, &datasets)
+                .await
+                .map_err(RunError::from)?;
+            let id = snapshot.save(&store).await.map_err(RunError::from)?;
+            (id, snapshot)
+        }
+    };
+    let source = StoreSource::new(&store, &snapshot)
+        .await
+        .map_err(RunError::from)?;
+    Ok((snapshot_id, source))
 }
 
 /// Runs each request in turn in a fresh instance; stops after `stop_after` model failures in

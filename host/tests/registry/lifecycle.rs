@@ -325,6 +325,10 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
         .execute(db.store.pool())
         .await
         .expect("restore");
+    let signature: String = sqlx::query_scalar("SELECT signature FROM model_versions")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("signature");
     let forged = "00".repeat(64);
     sqlx::query("UPDATE model_versions SET signature = $1")
         .bind(forged)
@@ -336,6 +340,33 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
         .expect_err("refused");
     assert!(
         err.to_string().contains("the signature no longer verifies"),
+        "{err}"
+    );
+
+    // A run fixes its snapshot from the datasets the record names while the component is
+    // verified: a record naming others than the component is refused too.
+    sqlx::query("UPDATE model_versions SET signature = $1")
+        .bind(&signature)
+        .execute(db.store.pool())
+        .await
+        .expect("restore");
+    let json: String = sqlx::query_scalar("SELECT manifest_json FROM model_versions")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("manifest");
+    let renamed = json.replace("\"pension_payments\"", "\"other_payments\"");
+    assert_ne!(renamed, json, "the manifest names pension_payments");
+    sqlx::query("UPDATE model_versions SET manifest_json = $1")
+        .bind(renamed)
+        .execute(db.store.pool())
+        .await
+        .expect("rename");
+    let err = load::load_verified(&db.store, runtime(), id)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("its recorded manifest names other datasets than the component declares"),
         "{err}"
     );
 }
