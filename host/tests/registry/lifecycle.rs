@@ -289,6 +289,28 @@ async fn self_approval_is_refused(db: &TestDb) {
 }
 both!(self_approval_is_refused);
 
+/// Sets `column` of every stored version to `value`.
+async fn set_version(db: &TestDb, column: &str, value: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE model_versions SET {column} = $1"
+    )))
+    .bind(value)
+    .execute(db.store.pool())
+    .await
+    .expect("update the version");
+}
+
+/// Sets `column` of the stored version to `value`, then checks that loading version `id`
+/// is refused for `why`.
+async fn refused_with(db: &TestDb, id: i64, column: &str, value: &str, why: &str) {
+    set_version(db, column, value).await;
+    let err = load::load_verified(&db.store, runtime(), id)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, RegistryError::Tampered { .. }), "{err}");
+    assert!(err.to_string().contains(why), "{err}");
+}
+
 async fn a_tampered_stored_component_is_refused(db: &TestDb) {
     let w = world(db).await;
     let bytes = guests::bytes(guests::PENSION_AFTER_DEATH);
@@ -330,44 +352,25 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
         .await
         .expect("signature");
     let forged = "00".repeat(64);
-    sqlx::query("UPDATE model_versions SET signature = $1")
-        .bind(forged)
-        .execute(db.store.pool())
-        .await
-        .expect("forge");
-    let err = load::load_verified(&db.store, runtime(), id)
-        .await
-        .expect_err("refused");
-    assert!(
-        err.to_string().contains("the signature no longer verifies"),
-        "{err}"
-    );
+    refused_with(
+        db,
+        id,
+        "signature",
+        &forged,
+        "the signature no longer verifies",
+    )
+    .await;
 
     // A run fixes its snapshot from the datasets the record names while the component is
     // verified: a record naming others than the component is refused too.
-    sqlx::query("UPDATE model_versions SET signature = $1")
-        .bind(&signature)
-        .execute(db.store.pool())
-        .await
-        .expect("restore");
+    set_version(db, "signature", &signature).await;
     let json: String = sqlx::query_scalar("SELECT manifest_json FROM model_versions")
         .fetch_one(db.store.pool())
         .await
         .expect("manifest");
     let renamed = json.replace("\"pension_payments\"", "\"other_payments\"");
     assert_ne!(renamed, json, "the manifest names pension_payments");
-    sqlx::query("UPDATE model_versions SET manifest_json = $1")
-        .bind(renamed)
-        .execute(db.store.pool())
-        .await
-        .expect("rename");
-    let err = load::load_verified(&db.store, runtime(), id)
-        .await
-        .expect_err("refused");
-    assert!(
-        err.to_string()
-            .contains("its recorded manifest names other datasets than the component declares"),
-        "{err}"
-    );
+    let why = "its recorded manifest names other datasets than the component declares";
+    refused_with(db, id, "manifest_json", &renamed, why).await;
 }
 both!(a_tampered_stored_component_is_refused);
