@@ -1,7 +1,9 @@
 //! The fail-closed load: before a stored component runs, its bytes are re-hashed and its
 //! signature re-verified against the key that signed it at publish time (even if that key was
-//! revoked since: the recorded verification stands). Any mismatch refuses the run. Verified
-//! bytes already compiled and linked in this process are not loaded again.
+//! revoked since: the recorded verification stands), and the datasets its version record names
+//! are checked to be the ones the component declares (a run fixes its snapshot from the
+//! record while the component is verified). Any mismatch refuses the run. Verified bytes
+//! already compiled and linked in this process are not loaded again.
 
 use std::sync::Arc;
 
