@@ -11,7 +11,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::runtime::{LoadedModel, Manifest, Runtime};
+use crate::runtime::{LoadedModel, Runtime};
 use crate::store::Store;
 
 use super::RegistryError;
@@ -73,13 +73,8 @@ pub async fn verify_and_load(
     key.verify_strict(&digest, &Signature::from_bytes(&sig))
         .map_err(|_| tampered("the signature no longer verifies".into()))?;
     let model = runtime.load_shared(&bytes, &sha256)?;
-    let names = |m: &Manifest| {
-        m.datasets
-            .iter()
-            .map(|d| d.name.clone())
-            .collect::<Vec<_>>()
-    };
-    if names(&model.manifest) != names(&v.manifest) {
+    let declared = model.manifest.datasets.iter().map(|d| &d.name);
+    if !declared.eq(v.manifest.datasets.iter().map(|d| &d.name)) {
         return Err(tampered(
             "its recorded manifest names other datasets than the component declares".into(),
         ));
