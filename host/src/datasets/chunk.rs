@@ -9,6 +9,8 @@
 //! (validity bitmap if flagged, then the values: text as `rows + 1` offsets `u32`, data length
 //! `u32` and data; fixed-width values back to back).
 
+use std::io::Read;
+
 use crate::runtime::bindings::{ColumnType, ColumnValues, TextColumn};
 
 use super::columns::StoredColumn;
@@ -126,40 +128,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The little-endian words of `b`, each read with `f`. `f` is a type parameter, not a function
-/// pointer, so that it is inlined into the loop (as a pointer it was an indirect call per
-/// value).
-fn words<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    let (chunks, _) = b.as_chunks::<N>();
-    chunks.iter().map(|c| f(*c)).collect()
-}
-
-fn decode_values(ty: ColumnType, rows: usize, p: &mut Cursor<'_>) -> Result<ColumnValues, String> {
-    Ok(match ty {
-        ColumnType::Text => {
-            let offsets = words(p.take((rows + 1) * 4)?, u32::from_le_bytes);
-            let len = p.u32()?;
-            let data = p.take(len)?.to_vec();
-            if offsets.windows(2).any(|w| w[0] > w[1])
-                || offsets.last().is_some_and(|&o| o as usize != len)
-            {
-                return Err("text offsets are inconsistent".into());
-            }
-            ColumnValues::Text(TextColumn { data, offsets })
-        }
-        ColumnType::Integer => ColumnValues::Integer(words(p.take(rows * 8)?, i64::from_le_bytes)),
-        ColumnType::Decimal => ColumnValues::Decimal(words(p.take(rows * 8)?, i64::from_le_bytes)),
-        ColumnType::Timestamp => {
-            ColumnValues::Timestamp(words(p.take(rows * 8)?, i64::from_le_bytes))
-        }
-        ColumnType::Date => ColumnValues::Date(words(p.take(rows * 4)?, i32::from_le_bytes)),
-        ColumnType::Boolean => ColumnValues::Boolean(p.take(rows)?.to_vec()),
-        ColumnType::Pseudonym => {
-            ColumnValues::Pseudonym(words(p.take(rows * 16)?, u64::from_le_bytes))
-        }
-    })
-}
-
 /// The type of a one-column chunk's column ([`encode_apart`]), read from its header; `None`
 /// when the bytes are not such a chunk.
 pub fn type_of(bytes: &[u8]) -> Option<ColumnType> {
@@ -170,6 +138,157 @@ pub fn type_of(bytes: &[u8]) -> Option<ColumnType> {
     let name_len = c.u16().ok()?;
     c.take(name_len).ok()?;
     untag(c.take(1).ok()?[0])
+}
+
+/// Reads exactly `buf.len()` bytes of a chunk from `r`.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> Result<(), String> {
+    r.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => "chunk is truncated".to_string(),
+        _ => format!("chunk cannot be read: {e}"),
+    })
+}
+
+fn read_array<const N: usize>(r: &mut dyn Read) -> Result<[u8; N], String> {
+    let mut a = [0u8; N];
+    fill(r, &mut a)?;
+    Ok(a)
+}
+
+fn read_u16(r: &mut dyn Read) -> Result<usize, String> {
+    Ok(u16::from_le_bytes(read_array(r)?) as usize)
+}
+
+fn read_u32(r: &mut dyn Read) -> Result<usize, String> {
+    Ok(u32::from_le_bytes(read_array(r)?) as usize)
+}
+
+/// `n` bytes of a chunk, read into a buffer of their own.
+fn read_bytes(r: &mut dyn Read, n: usize) -> Result<Vec<u8>, String> {
+    let mut v = vec![0u8; n];
+    fill(r, &mut v)?;
+    Ok(v)
+}
+
+/// `n` little-endian values of a chunk, read straight into the buffer that keeps them: on a
+/// little-endian machine the values are used as they lie, with no second copy.
+fn read_words<T: bytemuck::Pod + Default>(
+    r: &mut dyn Read,
+    n: usize,
+    from_le: impl Fn(T) -> T,
+) -> Result<Vec<T>, String> {
+    let mut v = vec![T::default(); n];
+    fill(r, bytemuck::cast_slice_mut(&mut v))?;
+    if cfg!(target_endian = "big") {
+        v.iter_mut().for_each(|x| *x = from_le(*x));
+    }
+    Ok(v)
+}
+
+/// The values of a column of `rows` rows and type `ty` whose payload has `payload` bytes
+/// after its validity bitmap, read from `r`. Fails when the payload's length is not the one
+/// those rows take.
+fn read_values(
+    r: &mut dyn Read,
+    ty: ColumnType,
+    rows: usize,
+    payload: usize,
+) -> Result<ColumnValues, String> {
+    let fixed = |width: usize| -> Result<(), String> {
+        match rows.checked_mul(width) {
+            Some(n) if n == payload => Ok(()),
+            _ => Err(format!(
+                "{rows} values of {width} bytes do not fill {payload} bytes"
+            )),
+        }
+    };
+    Ok(match ty {
+        ColumnType::Text => {
+            let heads = (rows + 1) * 4 + 4;
+            if payload < heads {
+                return Err("text offsets are truncated".into());
+            }
+            let offsets = read_words(r, rows + 1, u32::from_le)?;
+            let len = read_u32(r)?;
+            if heads + len != payload
+                || offsets.windows(2).any(|w| w[0] > w[1])
+                || offsets.last().is_some_and(|&o| o as usize != len)
+            {
+                return Err("text offsets are inconsistent".into());
+            }
+            let data = read_bytes(r, len)?;
+            ColumnValues::Text(TextColumn { data, offsets })
+        }
+        ColumnType::Integer | ColumnType::Decimal | ColumnType::Timestamp => {
+            fixed(8)?;
+            let v = read_words(r, rows, i64::from_le)?;
+            match ty {
+                ColumnType::Integer => ColumnValues::Integer(v),
+                ColumnType::Decimal => ColumnValues::Decimal(v),
+                _ => ColumnValues::Timestamp(v),
+            }
+        }
+        ColumnType::Date => {
+            fixed(4)?;
+            ColumnValues::Date(read_words(r, rows, i32::from_le)?)
+        }
+        ColumnType::Boolean => {
+            fixed(1)?;
+            ColumnValues::Boolean(read_bytes(r, rows)?)
+        }
+        ColumnType::Pseudonym => {
+            fixed(16)?;
+            ColumnValues::Pseudonym(read_words(r, rows * 2, u64::from_le)?)
+        }
+    })
+}
+
+/// A column's payload of `len` bytes read from `r`: its validity bitmap when it has one,
+/// and its values.
+fn read_payload(
+    r: &mut dyn Read,
+    ty: ColumnType,
+    rows: usize,
+    has_validity: bool,
+    len: usize,
+) -> Result<(Option<Vec<u8>>, ColumnValues), String> {
+    let bitmap = if has_validity { rows.div_ceil(8) } else { 0 };
+    let values_len = len.checked_sub(bitmap).ok_or("validity is truncated")?;
+    let validity = has_validity.then(|| read_bytes(r, bitmap)).transpose()?;
+    Ok((validity, read_values(r, ty, rows, values_len)?))
+}
+
+/// Reads column `name` from `r`, which holds a one-column chunk ([`encode_apart`]) of `len`
+/// bytes, each part straight into the buffer the decoded column keeps (no copy of the whole
+/// chunk first, as [`decode`] needs). Returns the chunk's rows and the column. Fails on a
+/// chunk of another column or of several, on a corrupt one, and on one whose parts do not
+/// fit in `len` bytes; nothing is allocated beyond what `len` bytes can hold.
+pub fn decode_column(
+    r: &mut dyn Read,
+    len: usize,
+    name: &str,
+) -> Result<(usize, StoredColumn), String> {
+    if read_array::<4>(r)? != *MAGIC {
+        return Err("not a column chunk".into());
+    }
+    let rows = read_u32(r)?;
+    if read_u16(r)? != 1 {
+        return Err("not a chunk of one column".into());
+    }
+    let name_len = read_u16(r)?;
+    if name_len != name.len() || read_bytes(r, name_len)? != name.as_bytes() {
+        return Err(format!("not a chunk of column `{name}`"));
+    }
+    let ty = untag(read_array::<1>(r)?[0]).ok_or("unknown column type tag")?;
+    let has_validity = read_array::<1>(r)?[0] == 1;
+    let payload = read_u32(r)?;
+    let header = 4 + 4 + 2 + 2 + name_len + 1 + 1 + 4;
+    if header + payload != len {
+        return Err(format!(
+            "its column's {payload} bytes do not fill the chunk's {len}"
+        ));
+    }
+    let (validity, values) = read_payload(r, ty, rows, has_validity, payload)?;
+    Ok((rows, StoredColumn::from_values(ty, values, validity)?))
 }
 
 /// Decodes the named columns of a chunk, in the order asked; a name not in the chunk is
@@ -193,13 +312,7 @@ pub fn decode(bytes: &[u8], wanted: &[&str]) -> Result<(usize, Vec<Option<Stored
         let Some(slot) = wanted.iter().position(|w| *w == name) else {
             continue;
         };
-        let mut p = Cursor { b: payload };
-        let validity = if has_validity {
-            Some(p.take(rows.div_ceil(8))?.to_vec())
-        } else {
-            None
-        };
-        let values = decode_values(ty, rows, &mut p)?;
+        let (validity, values) = read_payload(&mut { payload }, ty, rows, has_validity, len)?;
         out[slot] = Some(StoredColumn::from_values(ty, values, validity)?);
     }
     Ok((rows, out))
@@ -237,5 +350,71 @@ mod tests {
         assert_eq!(t2.values, text.values);
         assert_eq!(t2.validity, text.validity);
         assert!(decode(&blob[..blob.len() - 3], &["p"]).is_err());
+    }
+
+    #[test]
+    fn a_column_read_straight_from_its_chunk_equals_the_decoded_one() {
+        let p = Pseudonymizer::new(b"k");
+        let build = |ty, vals: &[&str]| {
+            let mut b = ColumnBuilder::new(ty);
+            for v in vals {
+                if v.is_empty() {
+                    b.push_null()
+                } else {
+                    b.push_str(v, &p).unwrap()
+                }
+            }
+            b.finish()
+        };
+        let columns = [
+            ("t", build(ColumnType::Text, &["a", "", "ccc"])),
+            (
+                "d",
+                build(ColumnType::Date, &["2024-01-01", "2024-01-02", ""]),
+            ),
+            ("p", build(ColumnType::Pseudonym, &["X", "Y", "Z"])),
+            ("m", build(ColumnType::Decimal, &["1.5", "-2", "3"])),
+            ("i", build(ColumnType::Integer, &["1", "", "3"])),
+            ("b", build(ColumnType::Boolean, &["true", "false", ""])),
+        ];
+        for (name, col) in &columns {
+            let blob = encode(3, &[(name, col)]);
+            let (rows, read) =
+                decode_column(&mut std::io::Cursor::new(&blob), blob.len(), name).unwrap();
+            assert_eq!(rows, 3);
+            assert_eq!(read.values, col.values, "{name}");
+            assert_eq!(read.validity, col.validity, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_column_read_straight_refuses_what_is_not_its_chunk() {
+        let p = Pseudonymizer::new(b"k");
+        let mut b = ColumnBuilder::new(ColumnType::Date);
+        for v in ["2024-01-01", "2024-01-02"] {
+            b.push_str(v, &p).unwrap();
+        }
+        let date = b.finish();
+        let blob = encode(2, &[("d", &date)]);
+        let read = |bytes: &[u8], len: usize, name: &str| {
+            decode_column(&mut std::io::Cursor::new(bytes), len, name).map(|_| ())
+        };
+        assert_eq!(read(&blob, blob.len(), "d"), Ok(()));
+        let err = read(&blob, blob.len(), "e").unwrap_err();
+        assert!(err.contains("not a chunk of column `e`"), "{err}");
+        let err = read(&blob[..blob.len() - 1], blob.len(), "d").unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+        let err = read(&blob, blob.len() + 8, "d").unwrap_err();
+        assert!(err.contains("do not fill"), "{err}");
+        // A header claiming more rows than its payload holds allocates nothing for them.
+        let mut lying = blob.clone();
+        lying[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = read(&lying, lying.len(), "d").unwrap_err();
+        assert!(err.contains("do not fill"), "{err}");
+        let two = encode(2, &[("d", &date), ("e", &date)]);
+        let err = read(&two, two.len(), "d").unwrap_err();
+        assert!(err.contains("one column"), "{err}");
+        let err = read(b"SVC2", 4, "d").unwrap_err();
+        assert!(err.contains("not a column chunk"), "{err}");
     }
 }

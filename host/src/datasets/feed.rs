@@ -263,20 +263,39 @@ struct Fetch {
     read: tokio::task::JoinHandle<Result<Vec<Stored>, sqlx::Error>>,
 }
 
-/// A chunk column's stored bytes: a column file's, or a row of `chunk_columns` (its name and
-/// its bytes).
+/// A chunk column as read: decoded from its column file as it was read (its name, the
+/// chunk's rows the file holds, the column), or a row of `chunk_columns` (its name and its
+/// bytes), to decode.
 enum Stored {
-    File(Vec<u8>),
+    File(String, usize, StoredColumn),
     Row(AnyRow),
 }
 
-impl Stored {
-    fn bytes(&self) -> Result<&[u8], String> {
-        match self {
-            Stored::File(b) => Ok(b),
-            Stored::Row(row) => row.try_get(1).map_err(|e| e.to_string()),
+/// Columns `names` of a chunk of `count` rows from what [`fetch_columns`] read; `None` for
+/// a column it does not have. Fails on a column whose rows are not the chunk's `count`.
+fn assemble(
+    stored: Vec<Stored>,
+    names: &[String],
+    count: usize,
+) -> Result<Vec<Option<StoredColumn>>, String> {
+    let mut files = Vec::new();
+    let mut rows = Vec::new();
+    for s in stored {
+        match s {
+            Stored::File(name, n, col) => files.push((name, n, col)),
+            Stored::Row(row) => rows.push(row),
         }
     }
+    let mut got = decode_columns(&rows, names, count)?;
+    for (name, n, col) in files {
+        if n != count {
+            return Err(format!("a column holds {n} rows, the chunk {count}"));
+        }
+        if let Some(slot) = names.iter().position(|w| *w == name) {
+            got[slot] = Some(col);
+        }
+    }
+    Ok(got)
 }
 
 /// Columns `names` of chunk `chunk` (import, chunk number): from the store's column files
@@ -291,8 +310,13 @@ async fn fetch_columns(
     let mut got = Vec::with_capacity(names.len());
     let mut rest = Vec::new();
     for name in names {
-        match store.column_files().and_then(|f| f.read(import, no, name)) {
-            Some(bytes) => got.push(Stored::File(bytes)),
+        let file = store.column_files().and_then(|f| {
+            f.read_with(import, no, name, |r, len| {
+                chunk::decode_column(r, len, name)
+            })
+        });
+        match file {
+            Some((rows, col)) => got.push(Stored::File(name.clone(), rows, col)),
             None => rest.push(name.clone()),
         }
     }
@@ -382,11 +406,7 @@ impl StoreScan {
         .map_err(backend)?;
         let c = &self.chunks[at];
         let (import, no) = (c.import, c.no);
-        let got = stored
-            .iter()
-            .map(Stored::bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|blobs| decode_blobs(&blobs, names, c.rows))
+        let got = assemble(stored, names, c.rows)
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
         names
             .iter()
@@ -580,22 +600,10 @@ pub(super) fn decode_columns(
     names: &[String],
     count: usize,
 ) -> Result<Vec<Option<StoredColumn>>, String> {
-    let blobs = rows
-        .iter()
-        .map(|row| row.try_get(1).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<&[u8]>, _>>()?;
-    decode_blobs(&blobs, names, count)
-}
-
-/// [`decode_columns`] from the one-column chunks' bytes.
-fn decode_blobs(
-    blobs: &[&[u8]],
-    names: &[String],
-    count: usize,
-) -> Result<Vec<Option<StoredColumn>>, String> {
     let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut got: Vec<Option<StoredColumn>> = vec![None; names.len()];
-    for data in blobs {
+    for row in rows {
+        let data: &[u8] = row.try_get(1).map_err(|e| e.to_string())?;
         let (n, decoded) = chunk::decode(data, &wanted)?;
         if n != count {
             return Err(format!("a column holds {n} rows, the chunk {count}"));

@@ -20,7 +20,7 @@
 //! Directories are the owner's alone (mode 0700 on Unix).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -145,6 +145,32 @@ impl ColumnFiles {
         None
     }
 
+    /// Column `name` of chunk `chunk` of import `import`, decoded by `decode` as its file is
+    /// read, so that each part of it can go straight into the buffer that keeps it (see
+    /// [`crate::datasets::chunk::decode_column`]); `None` when no file holds it. `decode` gets
+    /// a reader of the file's data (the bytes [`ColumnFiles::read`] returns) and their length,
+    /// and must read all of them. The checksum is taken as the data is read and checked at the
+    /// end: a file that fails it, or that `decode` refuses or does not read to its end, is
+    /// removed and `None` returned (the caller reads the database instead, as for a damaged
+    /// file).
+    pub fn read_with<T>(
+        &self,
+        import: i64,
+        chunk: i64,
+        name: &str,
+        decode: impl FnOnce(&mut dyn io::Read, usize) -> Result<T, String>,
+    ) -> Option<T> {
+        let path = self.import_dir(import).join(file_name(chunk, name));
+        let file = fs::File::open(&path).ok()?;
+        let why = match checked_decode(file, decode) {
+            Ok(value) => return Some(value),
+            Err(why) => why,
+        };
+        tracing::warn!(path = %path.display(), "a column file {why}; reading the database instead");
+        let _ = fs::remove_file(&path);
+        None
+    }
+
     /// Writes `data` and its checksum to `dir/name` through a temporary file.
     fn write_in(&self, dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
         let tmp = dir.join(self.unique(".tmp"));
@@ -170,6 +196,64 @@ impl ColumnFiles {
             published: false,
         })
     }
+}
+
+/// Bytes of a column file read through it into a decoder's buffers: whole reads larger than
+/// this go to the file directly, the header's small reads come from this buffer.
+const HEADER_BUFFER: usize = 8 * 1024;
+
+/// The data of a column file, up to its checksum, hashed as it is read.
+struct Checked {
+    file: fs::File,
+    left: usize,
+    crc: crc32fast::Hasher,
+}
+
+impl io::Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.left);
+        let got = self.file.read(&mut buf[..n])?;
+        self.crc.update(&buf[..got]);
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+/// `decode` run over `file`'s data, then the file's checksum checked; why not, when it fails.
+fn checked_decode<T>(
+    file: fs::File,
+    decode: impl FnOnce(&mut dyn io::Read, usize) -> Result<T, String>,
+) -> Result<T, String> {
+    let len = file
+        .metadata()
+        .ok()
+        .and_then(|m| usize::try_from(m.len()).ok())
+        .and_then(|l| l.checked_sub(4))
+        .ok_or("is shorter than its checksum")?;
+    let data = Checked {
+        file,
+        left: len,
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut reader = io::BufReader::with_capacity(HEADER_BUFFER, data);
+    // Whether the data fails to decode or fails the checksum, the file is not used; the
+    // checksum is the likelier cause, so it is named first.
+    let decoded = decode(&mut reader, len);
+    if !reader.buffer().is_empty() || reader.get_ref().left != 0 {
+        return Err(match decoded {
+            Ok(_) => "holds more than its column".into(),
+            Err(e) => format!("does not decode ({e})"),
+        });
+    }
+    let mut data = reader.into_inner();
+    let mut sum = [0u8; 4];
+    data.file
+        .read_exact(&mut sum)
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    if data.crc.finalize().to_le_bytes() != sum {
+        return Err("failed its checksum".into());
+    }
+    decoded.map_err(|e| format!("does not decode ({e})"))
 }
 
 /// The length of the data in a file's `bytes` when its checksum holds.
@@ -329,5 +413,56 @@ mod tests {
             let e = ColumnFiles::open(root.path(), bad).unwrap_err();
             assert!(e.to_string().contains("not a hex string"), "{e}");
         }
+    }
+
+    /// Reads column `name` of chunk 0 of import 1 through [`ColumnFiles::read_with`], the
+    /// decoder reading `take` bytes (all of them when `None`) and failing when `fail`.
+    fn read_with(f: &ColumnFiles, take: Option<usize>, fail: bool) -> Option<Vec<u8>> {
+        f.read_with(1, 0, "amount", |r, len| {
+            let mut buf = vec![0u8; take.unwrap_or(len)];
+            r.read_exact(&mut buf).map_err(|e| e.to_string())?;
+            if fail {
+                return Err("refused".into());
+            }
+            Ok(buf)
+        })
+    }
+
+    #[test]
+    fn a_column_decoded_as_it_is_read_is_checked_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let f = files(root.path());
+        let path = f.dir().join("1").join(file_name(0, "amount"));
+        assert_eq!(read_with(&f, None, false), None, "no file");
+        import(&f, 1, 0, "amount", b"some bytes");
+        assert_eq!(
+            read_with(&f, None, false).as_deref(),
+            Some(&b"some bytes"[..])
+        );
+
+        assert_eq!(
+            read_with(&f, Some(4), false),
+            None,
+            "a decoder that stops short"
+        );
+        assert!(!path.exists(), "the file is not used again");
+        import(&f, 1, 0, "amount", b"some bytes");
+        assert_eq!(read_with(&f, None, true), None, "a decoder that refuses");
+        assert!(!path.exists());
+
+        import(&f, 1, 0, "amount", b"some bytes");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[3] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            read_with(&f, None, false),
+            None,
+            "a flipped bit fails the checksum"
+        );
+        assert!(!path.exists());
+
+        import(&f, 1, 0, "amount", b"some bytes");
+        fs::write(&path, b"abc").unwrap();
+        assert_eq!(read_with(&f, None, false), None, "shorter than a checksum");
     }
 }
