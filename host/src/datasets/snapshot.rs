@@ -22,21 +22,37 @@ impl Snapshot {
         store: &Store,
         datasets: &[S],
     ) -> Result<Snapshot, StoreError> {
-        let mut snap = Snapshot::default();
+        let mut snap = Snapshot {
+            datasets: datasets
+                .iter()
+                .map(|d| (d.as_ref().to_string(), Vec::new()))
+                .collect(),
+        };
+        if datasets.is_empty() {
+            return Ok(snap);
+        }
+        // One query for every dataset: a run's preparation waits for it.
+        let list: Vec<String> = (1..=datasets.len())
+            .map(|i| store.dialect().param(i))
+            .collect();
+        let sql = format!(
+            "SELECT dataset, id, mode FROM imports WHERE dataset IN ({}) ORDER BY id",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for d in datasets {
-            let rows = sqlx::query("SELECT id, mode FROM imports WHERE dataset = $1 ORDER BY id")
-                .bind(d.as_ref())
-                .fetch_all(store.pool())
-                .await?;
-            let mut ids = Vec::new();
-            for r in rows {
-                let (id, mode): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
-                if mode == "replace" {
-                    ids.clear();
-                }
-                ids.push(id);
+            q = q.bind(d.as_ref());
+        }
+        for r in q.fetch_all(store.pool()).await? {
+            let (dataset, id, mode): (String, i64, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let Some(ids) = snap.datasets.get_mut(&dataset) else {
+                continue;
+            };
+            if mode == "replace" {
+                ids.clear();
             }
-            snap.datasets.insert(d.as_ref().to_string(), ids);
+            ids.push(id);
         }
         Ok(snap)
     }

@@ -275,7 +275,9 @@ pub async fn lease(
 ) -> Result<Option<Lease>, RunError> {
     let token = token();
     let _write = store.write_lock().await;
-    lease_next(store, owner, &token, lease_ms, only).await
+    Ok(lease_next(store, owner, &token, lease_ms, only)
+        .await?
+        .map(|(lease, _)| lease))
 }
 
 /// Leases the next runnable run and, when it is a run of an enablement on the current data,
@@ -299,13 +301,14 @@ pub async fn lease_batch(
     }
     let token = token();
     let _write = store.write_lock().await;
-    let Some(first) = lease_next(store, owner, &token, lease_ms, None).await? else {
+    let Some((first, setup)) = lease_next(store, owner, &token, lease_ms, None).await? else {
         return Ok(Vec::new());
     };
-    let siblings = if max > 1 {
-        lease_siblings(store, &first, lease_ms, (max - 1, slots.max(1))).await?
-    } else {
-        Vec::new()
+    let siblings = match setup {
+        Some(setup) if max > 1 => {
+            lease_siblings(store, &first, &setup, lease_ms, (max - 1, slots.max(1))).await?
+        }
+        _ => Vec::new(),
     };
     Ok(std::iter::once(first).chain(siblings).collect())
 }
@@ -328,13 +331,30 @@ fn row_lock(store: &Store) -> &'static str {
     }
 }
 
+/// What a leased run of an enablement on the current data shares with the runs that would
+/// run exactly as it does (see [`same_setup`]), and how many such runs are queued or
+/// running, itself included.
+struct Setup {
+    enablement: i64,
+    version: i64,
+    params: String,
+    scope: String,
+    queued_or_running: i64,
+}
+
+/// Leases the next runnable run (or run `only`), with its [`Setup`] when it is a run of an
+/// enablement on the current data: one statement, which counts the run's siblings as it
+/// leases it.
 async fn lease_next(
     store: &Store,
     owner: &str,
     token: &str,
     lease_ms: i64,
     only: Option<i64>,
-) -> Result<Option<Lease>, RunError> {
+) -> Result<Option<(Lease, Option<Setup>)>, RunError> {
+    // The count's subquery reads runs as SQLite leaves them after the update and as
+    // PostgreSQL found them before it: either way the leased run is counted once, as queued
+    // or as running.
     let sql = format!(
         "UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
          attempts = attempts + 1, started_at_ms = $4 \
@@ -342,8 +362,12 @@ async fn lease_next(
            AND (($5 = 0 AND not_before_ms <= $4) OR id = $5) \
            AND (kind <> 'run' OR model_id NOT IN (SELECT model_id FROM quarantines WHERE released_at_ms IS NULL)) \
            ORDER BY priority DESC, id LIMIT 1 {}) \
-         RETURNING id, attempts",
-        row_lock(store)
+         RETURNING id, attempts, enablement_id, version_id, params_json, scope_json, \
+           CASE WHEN kind = 'run' AND enablement_id IS NOT NULL AND snapshot_id IS NULL \
+             AND as_of_days IS NULL \
+           THEN (SELECT COUNT(*) FROM runs s WHERE s.status IN ('queued', 'running') AND {}) END",
+        row_lock(store),
+        same_setup(SIBLING_OF_LEASED),
     );
     let now = now_ms();
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -354,28 +378,45 @@ async fn lease_next(
         .bind(only.unwrap_or(0))
         .fetch_optional(store.pool())
         .await?;
-    match row {
-        None => Ok(None),
-        Some(r) => Ok(Some(Lease {
-            run_id: r.try_get(0)?,
-            owner: owner.to_string(),
-            token: token.to_string(),
-            attempt: r.try_get(1)?,
-        })),
-    }
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let lease = Lease {
+        run_id: r.try_get(0)?,
+        owner: owner.to_string(),
+        token: token.to_string(),
+        attempt: r.try_get(1)?,
+    };
+    let setup = match r.try_get::<Option<i64>, _>(6)? {
+        Some(queued_or_running) => Some(Setup {
+            enablement: r.try_get(2)?,
+            version: r.try_get(3)?,
+            params: r.try_get(4)?,
+            scope: r.try_get(5)?,
+            queued_or_running,
+        }),
+        None => None,
+    };
+    Ok(Some((lease, setup)))
 }
 
+/// The setup's values of [`same_setup`] in [`lease_next`]'s count: the leased run's own.
+const SIBLING_OF_LEASED: [&str; 4] = [
+    "runs.enablement_id",
+    "runs.version_id",
+    "runs.params_json",
+    "runs.scope_json",
+];
+
 /// The runs that would run exactly as a batch's first does: runs of the same enablement,
-/// version, parameters and scope on the current data. Its bound values, numbered from `$n`:
-/// the enablement, the version, the parameters, the scope.
-fn same_setup(n: usize) -> String {
+/// version, parameters and scope on the current data. `values`: the enablement, the
+/// version, the parameters and the scope they must have (bound parameters or the first run's
+/// columns).
+fn same_setup([enablement, version, params, scope]: [&str; 4]) -> String {
     format!(
-        "kind = 'run' AND enablement_id = ${} AND version_id = ${} AND params_json = ${} \
-         AND scope_json = ${} AND snapshot_id IS NULL AND as_of_days IS NULL",
-        n,
-        n + 1,
-        n + 2,
-        n + 3
+        "kind = 'run' AND enablement_id = {enablement} AND version_id = {version} \
+         AND params_json = {params} AND scope_json = {scope} \
+         AND snapshot_id IS NULL AND as_of_days IS NULL"
     )
 }
 
@@ -385,43 +426,17 @@ fn same_setup(n: usize) -> String {
 async fn lease_siblings(
     store: &Store,
     first: &Lease,
+    setup: &Setup,
     lease_ms: i64,
     (max, slots): (usize, usize),
 ) -> Result<Vec<Lease>, RunError> {
-    let group = sqlx::query(
-        "SELECT enablement_id, version_id, params_json, scope_json FROM runs \
-         WHERE id = $1 AND kind = 'run' AND enablement_id IS NOT NULL \
-         AND snapshot_id IS NULL AND as_of_days IS NULL",
-    )
-    .bind(first.run_id)
-    .fetch_optional(store.pool())
-    .await?;
-    let Some(group) = group else {
-        return Ok(Vec::new());
-    };
-    let (enablement, version, params, scope): (i64, i64, String, String) = (
-        group.try_get(0)?,
-        group.try_get(1)?,
-        group.try_get(2)?,
-        group.try_get(3)?,
-    );
-    let now = now_ms();
-    let all: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND {}",
-        same_setup(1)
-    )))
-    .bind(enablement)
-    .bind(version)
-    .bind(&params)
-    .bind(&scope)
-    .fetch_one(store.pool())
-    .await?
-    .try_get(0)?;
-    let share = usize::try_from(all).unwrap_or(0).div_ceil(slots).max(1);
+    let all = usize::try_from(setup.queued_or_running).unwrap_or(0);
+    let share = all.div_ceil(slots).max(1);
     let max = max.min(share - 1);
     if max == 0 {
         return Ok(Vec::new());
     }
+    let now = now_ms();
     // The runs are picked once, in a materialised CTE: PostgreSQL may evaluate a LIMIT … FOR
     // UPDATE SKIP LOCKED subquery inside `id IN (…)` more than once and update more rows than
     // its LIMIT (seen: two siblings leased under a limit of one).
@@ -433,7 +448,7 @@ async fn lease_siblings(
          attempts = attempts + 1, started_at_ms = $4 \
          WHERE status = 'queued' AND id IN (SELECT id FROM picked) \
          RETURNING id, attempts",
-        same_setup(5),
+        same_setup(["$5", "$6", "$7", "$8"]),
         row_lock(store)
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -441,10 +456,10 @@ async fn lease_siblings(
         .bind(&first.token)
         .bind(now + lease_ms)
         .bind(now)
-        .bind(enablement)
-        .bind(version)
-        .bind(params)
-        .bind(scope)
+        .bind(setup.enablement)
+        .bind(setup.version)
+        .bind(&setup.params)
+        .bind(&setup.scope)
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
         .fetch_all(store.pool())
         .await?;
