@@ -276,6 +276,11 @@ impl Store {
             });
         }
         if dialect == Dialect::Sqlite {
+            // A SQLite connection is a file handle in this process, not a socket that a
+            // server restart can cut: pinging it before every use (the pool's default) only
+            // added a round trip to the connection's thread to each statement outside a
+            // transaction. PostgreSQL's connections keep the check.
+            options = options.test_before_acquire(false);
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
                     let pragmas = format!(
