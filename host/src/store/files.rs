@@ -1,9 +1,10 @@
 //! Column files: the columns of committed imports copied to local disk as immutable files, one
 //! per chunk column, so that a run whose columns are not in memory (the first after an import
-//! or a restart) reads each with one system call instead of through the database's pages and
-//! driver. The database stays the record: a file is only ever a copy of a `chunk_columns` row,
-//! made as the import writes it (or by `supervise data files` for an import made without
-//! them), and a run reads a column whose file is missing or damaged from the database. (Runs
+//! or a restart) reads each with a few system calls, straight into the decoded column's
+//! buffers ([`ColumnFiles::read_with`]), instead of through the database's pages and driver.
+//! The database stays the record: a file is only ever a copy of a `chunk_columns` row, made as
+//! the import writes it (or by `supervise data files` for an import made without them), and a
+//! run reads a column whose file is missing or damaged from the database. (Runs
 //! do not make files: on this project's machine, writing a first run's columns to disk while
 //! it read them made that run twice as slow.)
 //!
