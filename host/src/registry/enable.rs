@@ -311,7 +311,7 @@ pub async fn enable(
 
 /// An enablement by id.
 pub async fn get(store: &Store, id: i64) -> Result<Enablement, RegistryError> {
-    let sql = format!("{SELECT_ENABLEMENT} WHERE e.id = $1");
+    let sql = format!("{} WHERE e.id = $1", select_enablement());
     let r = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(store.pool())
@@ -322,7 +322,10 @@ pub async fn get(store: &Store, id: i64) -> Result<Enablement, RegistryError> {
 
 /// Every enablement, of one model or all.
 pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<Enablement>, RegistryError> {
-    let sql = format!("{SELECT_ENABLEMENT} WHERE ($1 = '' OR e.model_id = $1) ORDER BY e.id");
+    let sql = format!(
+        "{} WHERE ($1 = '' OR e.model_id = $1) ORDER BY e.id",
+        select_enablement()
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(model.unwrap_or(""))
         .fetch_all(store.pool())
@@ -332,27 +335,39 @@ pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<Enablement>,
         .collect()
 }
 
-/// The columns [`enablement`] reads, for one query whatever the filter.
-const SELECT_ENABLEMENT: &str = "SELECT e.id, e.model_id, v.version, e.version_id, e.regions_json, \
-     e.params_json, e.schedule, e.scope_json, e.status \
-     FROM enablements e JOIN model_versions v ON v.id = e.version_id";
+/// The columns [`enablement_at`] reads, of `enablements e` joined with `model_versions v` on
+/// the enablement's version: for queries that read enablements beside other rows.
+pub(crate) const ENABLEMENT_COLUMNS: &str = "e.id, e.model_id, v.version, e.version_id, \
+     e.regions_json, e.params_json, e.schedule, e.scope_json, e.status";
 
-/// An enablement from a row of [`SELECT_ENABLEMENT`].
+/// The query every enablement's row is read from, one whatever the filter appended.
+fn select_enablement() -> String {
+    format!(
+        "SELECT {ENABLEMENT_COLUMNS} FROM enablements e JOIN model_versions v ON v.id = e.version_id"
+    )
+}
+
+/// An enablement from a row of [`select_enablement`].
 fn enablement(r: &sqlx::any::AnyRow) -> Result<Enablement, RegistryError> {
-    let id: i64 = r.try_get(0)?;
-    let json = |i: usize| -> Result<String, RegistryError> { Ok(r.try_get::<String, _>(i)?) };
+    enablement_at(r, 0)
+}
+
+/// An enablement from the [`ENABLEMENT_COLUMNS`] of a row, starting at column `at`.
+pub(crate) fn enablement_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Enablement, RegistryError> {
+    let id: i64 = r.try_get(at)?;
+    let json = |i: usize| -> Result<String, RegistryError> { Ok(r.try_get::<String, _>(at + i)?) };
     let bad =
         |e: serde_json::Error| RegistryError::Invalid(format!("enablement {id} is corrupt: {e}"));
     Ok(Enablement {
         id,
-        model: r.try_get(1)?,
-        version: r.try_get(2)?,
-        version_id: r.try_get(3)?,
+        model: r.try_get(at + 1)?,
+        version: r.try_get(at + 2)?,
+        version_id: r.try_get(at + 3)?,
         regions: serde_json::from_str(&json(4)?).map_err(bad)?,
         params: serde_json::from_str(&json(5)?).map_err(bad)?,
-        schedule: r.try_get(6)?,
+        schedule: r.try_get(at + 6)?,
         scope: serde_json::from_str(&json(7)?).map_err(bad)?,
-        status: r.try_get(8)?,
+        status: r.try_get(at + 8)?,
     })
 }
 

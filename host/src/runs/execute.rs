@@ -19,7 +19,9 @@ use crate::clues::dedup::Keyed;
 use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
-use crate::registry::enable::{self, Enablement, runtime_scope, typed_params};
+use crate::registry::enable::{
+    self, ENABLEMENT_COLUMNS, Enablement, enablement_at, runtime_scope, typed_params,
+};
 use crate::registry::load::verify_and_load;
 use crate::registry::review;
 use crate::runtime::state::RunInfo;
@@ -80,6 +82,16 @@ pub(super) struct Job {
     snapshot_id: Option<i64>,
     as_of_days: Option<i64>,
     cancel_requested: bool,
+}
+
+/// Columns of a run's row that [`job`] reads; the enablement's follow them.
+const RUN_COLUMNS: usize = 11;
+
+/// Leased runs as queued, and the enablements they belong to (see [`Executor::jobs`]).
+#[derive(Default)]
+struct Jobs {
+    runs: BTreeMap<i64, Result<Job, RunError>>,
+    enablements: BTreeMap<i64, Enablement>,
 }
 
 /// A run's row as a job.
@@ -209,14 +221,18 @@ impl Executor {
         &self.metrics
     }
 
-    /// The runs `ids` as queued, read in one query; a run that is not in the store is
-    /// missing from the answer, and a corrupt one is an error in its place.
-    async fn jobs(&self, ids: &[i64]) -> Result<BTreeMap<i64, Result<Job, RunError>>, RunError> {
+    /// The runs `ids` as queued, with the enablements they belong to, read in one query; a
+    /// run that is not in the store is missing from the answer, and a corrupt one is an error
+    /// in its place. An enablement that cannot be read here is left out (its runs read it
+    /// again, and fail on it, in [`Executor::follow_enablement`]).
+    async fn jobs(&self, ids: &[i64]) -> Result<Jobs, RunError> {
         let d = self.store.dialect();
         let list: Vec<String> = (1..=ids.len()).map(|i| d.param(i)).collect();
         let sql = format!(
-            "SELECT id, kind, model_id, version_id, region, params_json, scope_json, snapshot_id, \
-             as_of_days, cancel_requested, enablement_id FROM runs WHERE id IN ({})",
+            "SELECT r.id, r.kind, r.model_id, r.version_id, r.region, r.params_json, r.scope_json, \
+             r.snapshot_id, r.as_of_days, r.cancel_requested, r.enablement_id, {ENABLEMENT_COLUMNS} \
+             FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
+             LEFT JOIN model_versions v ON v.id = e.version_id WHERE r.id IN ({})",
             list.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -224,12 +240,17 @@ impl Executor {
             q = q.bind(*id);
         }
         let rows = q.fetch_all(self.store.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get(0)?;
-                Ok((id, job(id, r)))
-            })
-            .collect()
+        let mut jobs = Jobs::default();
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            jobs.runs.insert(id, job(id, r));
+            if r.try_get::<Option<i64>, _>(RUN_COLUMNS)?.is_some()
+                && let Ok(e) = enablement_at(r, RUN_COLUMNS)
+            {
+                jobs.enablements.insert(e.id, e);
+            }
+        }
+        Ok(jobs)
     }
 
     async fn prepare(&self, job: &Job) -> Result<Prepared, PrepareError> {
@@ -350,7 +371,10 @@ impl Executor {
         let mut sandboxed = Some(sandboxed);
         let mut results: BTreeMap<i64, Result<Status, RunError>> = BTreeMap::new();
         let ids: Vec<i64> = leases.iter().map(|l| l.run_id).collect();
-        let mut jobs = match self.jobs(&ids).await {
+        let Jobs {
+            runs: mut jobs,
+            mut enablements,
+        } = match self.jobs(&ids).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 // The store is unreachable: every run goes back for a retry.
@@ -362,7 +386,6 @@ impl Executor {
                 return out;
             }
         };
-        let mut enablements = BTreeMap::new();
         let mut ready: Vec<Ready<'_>> = Vec::new();
         for lease in leases {
             let job = match jobs.remove(&lease.run_id) {
@@ -413,7 +436,8 @@ impl Executor {
     }
 
     /// Ends a run that must not start (its enablement was disabled, or it was cancelled),
-    /// or adds it to `ready`. `enablements` keeps the enablements read so far in the batch.
+    /// or adds it to `ready`. `enablements` keeps the enablements read with the batch's runs
+    /// and since.
     async fn before_start<'a>(
         &self,
         lease: &'a Lease,
