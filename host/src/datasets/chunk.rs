@@ -324,20 +324,22 @@ mod tests {
     use crate::datasets::columns::ColumnBuilder;
     use crate::datasets::pseudonym::Pseudonymizer;
 
+    /// A column of type `ty` holding `vals` as imported (an empty value is null).
+    fn build(ty: ColumnType, vals: &[&str]) -> StoredColumn {
+        let p = Pseudonymizer::new(b"k");
+        let mut b = ColumnBuilder::new(ty);
+        for v in vals {
+            if v.is_empty() {
+                b.push_null()
+            } else {
+                b.push_str(v, &p).unwrap()
+            }
+        }
+        b.finish()
+    }
+
     #[test]
     fn chunks_round_trip_only_the_columns_asked_for() {
-        let p = Pseudonymizer::new(b"k");
-        let build = |ty, vals: &[&str]| {
-            let mut b = ColumnBuilder::new(ty);
-            for v in vals {
-                if v.is_empty() {
-                    b.push_null()
-                } else {
-                    b.push_str(v, &p).unwrap()
-                }
-            }
-            b.finish()
-        };
         let text = build(ColumnType::Text, &["a", "", "ccc"]);
         let date = build(ColumnType::Date, &["2024-01-01", "2024-01-02", ""]);
         let ids = build(ColumnType::Pseudonym, &["X", "Y", "Z"]);
@@ -354,18 +356,6 @@ mod tests {
 
     #[test]
     fn a_column_read_straight_from_its_chunk_equals_the_decoded_one() {
-        let p = Pseudonymizer::new(b"k");
-        let build = |ty, vals: &[&str]| {
-            let mut b = ColumnBuilder::new(ty);
-            for v in vals {
-                if v.is_empty() {
-                    b.push_null()
-                } else {
-                    b.push_str(v, &p).unwrap()
-                }
-            }
-            b.finish()
-        };
         let columns = [
             ("t", build(ColumnType::Text, &["a", "", "ccc"])),
             (
@@ -389,12 +379,7 @@ mod tests {
 
     #[test]
     fn a_column_read_straight_refuses_what_is_not_its_chunk() {
-        let p = Pseudonymizer::new(b"k");
-        let mut b = ColumnBuilder::new(ColumnType::Date);
-        for v in ["2024-01-01", "2024-01-02"] {
-            b.push_str(v, &p).unwrap();
-        }
-        let date = b.finish();
+        let date = build(ColumnType::Date, &["2024-01-01", "2024-01-02"]);
         let blob = encode(2, &[("d", &date)]);
         let read = |bytes: &[u8], len: usize, name: &str| {
             decode_column(&mut std::io::Cursor::new(bytes), len, name).map(|_| ())
