@@ -98,46 +98,26 @@ pub fn encode_apart(rows: usize, columns: &[(&str, &StoredColumn)]) -> Vec<(Stri
         .collect()
 }
 
-/// Reads from a chunk, failing on truncation.
-struct Cursor<'a> {
-    b: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.b.len() < n {
-            return Err("chunk is truncated".into());
-        }
-        let (head, tail) = self.b.split_at(n);
-        self.b = tail;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-
-    fn u16(&mut self) -> Result<usize, String> {
-        Ok(u16::from_le_bytes(self.array()?) as usize)
-    }
-
-    fn u32(&mut self) -> Result<usize, String> {
-        Ok(u32::from_le_bytes(self.array()?) as usize)
-    }
+/// The next `n` bytes of chunk bytes `b`, which move past them; fails on truncation.
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+    let (head, tail) = b.split_at_checked(n).ok_or("chunk is truncated")?;
+    *b = tail;
+    Ok(head)
 }
 
 /// The type of a one-column chunk's column ([`encode_apart`]), read from its header; `None`
 /// when the bytes are not such a chunk.
 pub fn type_of(bytes: &[u8]) -> Option<ColumnType> {
-    let mut c = Cursor { b: bytes };
-    if c.take(4).ok()? != MAGIC || c.u32().is_err() || c.u16().ok()? != 1 {
+    let mut b = bytes;
+    if read_array::<4>(&mut b).ok()? != *MAGIC
+        || read_u32(&mut b).is_err()
+        || read_u16(&mut b).ok()? != 1
+    {
         return None;
     }
-    let name_len = c.u16().ok()?;
-    c.take(name_len).ok()?;
-    untag(c.take(1).ok()?[0])
+    let name_len = read_u16(&mut b).ok()?;
+    take(&mut b, name_len).ok()?;
+    untag(read_array::<1>(&mut b).ok()?[0])
 }
 
 /// Reads exactly `buf.len()` bytes of a chunk from `r`.
@@ -294,21 +274,21 @@ pub fn decode_column(
 /// Decodes the named columns of a chunk, in the order asked; a name not in the chunk is
 /// `None`. Fails on a corrupt chunk.
 pub fn decode(bytes: &[u8], wanted: &[&str]) -> Result<(usize, Vec<Option<StoredColumn>>), String> {
-    let mut c = Cursor { b: bytes };
-    if c.take(4)? != MAGIC {
+    let mut b = bytes;
+    if read_array::<4>(&mut b)? != *MAGIC {
         return Err("not a column chunk".into());
     }
-    let rows = c.u32()?;
-    let ncols = c.u16()?;
+    let rows = read_u32(&mut b)?;
+    let ncols = read_u16(&mut b)?;
     let mut out: Vec<Option<StoredColumn>> = vec![None; wanted.len()];
     for _ in 0..ncols {
-        let name_len = c.u16()?;
+        let name_len = read_u16(&mut b)?;
         let name =
-            std::str::from_utf8(c.take(name_len)?).map_err(|_| "column name is not UTF-8")?;
-        let ty = untag(c.take(1)?[0]).ok_or("unknown column type tag")?;
-        let has_validity = c.take(1)?[0] == 1;
-        let len = c.u32()?;
-        let payload = c.take(len)?;
+            std::str::from_utf8(take(&mut b, name_len)?).map_err(|_| "column name is not UTF-8")?;
+        let ty = untag(read_array::<1>(&mut b)?[0]).ok_or("unknown column type tag")?;
+        let has_validity = read_array::<1>(&mut b)?[0] == 1;
+        let len = read_u32(&mut b)?;
+        let payload = take(&mut b, len)?;
         let Some(slot) = wanted.iter().position(|w| *w == name) else {
             continue;
         };

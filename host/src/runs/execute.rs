@@ -244,9 +244,8 @@ impl Executor {
         for r in &rows {
             let id: i64 = r.try_get(0)?;
             jobs.runs.insert(id, job(id, r));
-            if r.try_get::<Option<i64>, _>(RUN_COLUMNS)?.is_some()
-                && let Ok(e) = enablement_at(r, RUN_COLUMNS)
-            {
+            // A run of no enablement reads its columns as NULL, which is no enablement.
+            if let Ok(e) = enablement_at(r, RUN_COLUMNS) {
                 jobs.enablements.insert(e.id, e);
             }
         }

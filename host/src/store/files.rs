@@ -133,17 +133,13 @@ impl ColumnFiles {
 
     /// The bytes of column `name` of chunk `chunk` of import `import`, as the database holds
     /// them; `None` when no file holds them. A file that fails its checksum is removed (the
-    /// caller reads the database and writes it again).
+    /// caller reads the database instead).
     pub fn read(&self, import: i64, chunk: i64, name: &str) -> Option<Vec<u8>> {
-        let path = self.import_dir(import).join(file_name(chunk, name));
-        let mut bytes = fs::read(&path).ok()?;
-        if let Some(len) = whole(&bytes) {
-            bytes.truncate(len);
-            return Some(bytes);
-        }
-        tracing::warn!(path = %path.display(), "a column file failed its checksum; reading the database instead");
-        let _ = fs::remove_file(&path);
-        None
+        self.read_with(import, chunk, name, |r, len| {
+            let mut bytes = vec![0u8; len];
+            r.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+            Ok(bytes)
+        })
     }
 
     /// Column `name` of chunk `chunk` of import `import`, decoded by `decode` as its file is
@@ -255,13 +251,6 @@ fn checked_decode<T>(
         return Err("failed its checksum".into());
     }
     decoded.map_err(|e| format!("does not decode ({e})"))
-}
-
-/// The length of the data in a file's `bytes` when its checksum holds.
-fn whole(bytes: &[u8]) -> Option<usize> {
-    let len = bytes.len().checked_sub(4)?;
-    let (data, sum) = bytes.split_at(len);
-    (crc32fast::hash(data).to_le_bytes() == sum).then_some(len)
 }
 
 /// The files of an import not yet committed: written into a directory of their own, moved
