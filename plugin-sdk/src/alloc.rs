@@ -5,7 +5,7 @@
 //! lived: the strings and vectors of the clues it builds (kind, subject, reason, evidence
 //! rows, field names) and of its own maps. wasi-libc's `dlmalloc`, behind Rust's system
 //! allocator on `wasm32-wasip2`, searches and coalesces on every call, and was the guest's
-//! largest cost after the model's own code (docs/benchmarks.md). Here a block of up to
+//! largest cost after the model's own code (docs/benchmarks-history.md). Here a block of up to
 //! [`SMALL_MAX`] bytes is popped from, and pushed back onto, the free list of its size class;
 //! a class with nothing free cuts a new block from a 64 KiB slab. A freed block is reused by
 //! its own class only and its memory is never handed back, which costs nothing for a run that
