@@ -315,11 +315,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<ExitCode, CliError> {
         let ex = executor(cli, &store, 1, 30)?;
         let worker = Worker::new(ex, WorkerConfig::new(1));
         let bar = progress(ids.len() as u64);
-        let mut statuses = Vec::new();
-        for id in &ids {
-            statuses.extend(worker.run_these(&[*id]).await?);
-            bar.inc(1);
-        }
+        let statuses = worker.run_these_with(&ids, |n| bar.inc(n)).await?;
         bar.finish_and_clear();
         for id in &ids {
             println!("{}", line(&record::get(&store, *id).await?));

@@ -306,11 +306,47 @@ pub async fn lease_batch(
     };
     let siblings = match setup {
         Some(setup) if max > 1 => {
-            lease_siblings(store, &first, &setup, lease_ms, (max - 1, slots.max(1))).await?
+            lease_siblings(
+                store,
+                &first,
+                &setup,
+                lease_ms,
+                (max - 1, slots.max(1)),
+                None,
+            )
+            .await?
         }
         _ => Vec::new(),
     };
     Ok(std::iter::once(first).chain(siblings).collect())
+}
+
+/// Leases run `first` (queued, due or not, as [`lease`] with `only` does) and, when it is a
+/// run of an enablement on the current data, up to `max - 1` more of the runs `among` that
+/// would run exactly as it does and are due, under one token: a batch of runs asked for by
+/// name (`supervise run --wait`), as [`lease_batch`] leases one of whatever is due. Empty
+/// when `first` is not queued (another worker took it, or it ended).
+pub async fn lease_batch_among(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    first: i64,
+    among: &[i64],
+    max: usize,
+) -> Result<Vec<Lease>, RunError> {
+    let token = token();
+    let _write = store.write_lock().await;
+    let Some((lease, setup)) = lease_next(store, owner, &token, lease_ms, Some(first)).await?
+    else {
+        return Ok(Vec::new());
+    };
+    let siblings = match setup {
+        Some(setup) if max > 1 => {
+            lease_siblings(store, &lease, &setup, lease_ms, (max - 1, 1), Some(among)).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(std::iter::once(lease).chain(siblings).collect())
 }
 
 /// Whether any queued run is due: the runs [`lease_next`] picks from, quarantined models'
@@ -423,17 +459,19 @@ fn same_setup([enablement, version, params, scope]: [&str; 4]) -> String {
 /// Leases, under `first`'s token, up to `max` runnable runs that would run exactly as it does
 /// (see [`same_setup`]), and no more than its fair share among `slots`: the runs of its setup
 /// queued or running (its own and other slots' included) divided by `slots`, rounded up.
+/// With `among`, only runs of those ids.
 async fn lease_siblings(
     store: &Store,
     first: &Lease,
     setup: &Setup,
     lease_ms: i64,
     (max, slots): (usize, usize),
+    among: Option<&[i64]>,
 ) -> Result<Vec<Lease>, RunError> {
     let all = usize::try_from(setup.queued_or_running).unwrap_or(0);
     let share = all.div_ceil(slots).max(1);
     let max = max.min(share - 1);
-    if max == 0 {
+    if max == 0 || among.is_some_and(<[i64]>::is_empty) {
         return Ok(Vec::new());
     }
     let now = now_ms();
@@ -442,13 +480,18 @@ async fn lease_siblings(
     // its LIMIT (seen: two siblings leased under a limit of one).
     let sql = format!(
         "WITH picked AS MATERIALIZED (SELECT id FROM runs \
-           WHERE status = 'queued' AND not_before_ms <= $4 AND {} \
+           WHERE status = 'queued' AND not_before_ms <= $4 AND {}{} \
            ORDER BY priority DESC, id LIMIT $9 {}) \
          UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2, lease_expires_ms = $3, \
          attempts = attempts + 1, started_at_ms = $4 \
          WHERE status = 'queued' AND id IN (SELECT id FROM picked) \
          RETURNING id, attempts",
         same_setup(["$5", "$6", "$7", "$8"]),
+        among.map_or(String::new(), |ids| {
+            // Numbers, so written into the statement rather than bound one by one.
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            format!(" AND id IN ({})", ids.join(", "))
+        }),
         row_lock(store)
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

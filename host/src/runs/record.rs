@@ -149,6 +149,34 @@ pub async fn get(store: &Store, id: i64) -> Result<RunRecord, RunError> {
     from_row(&row)
 }
 
+/// The status of each of runs `ids`, in their order; an id with no run is an error.
+pub async fn statuses(store: &Store, ids: &[i64]) -> Result<Vec<Status>, RunError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "SELECT id, status FROM runs WHERE id IN ({})",
+        list.join(", ")
+    );
+    let mut found = BTreeMap::new();
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.pool())
+        .await?
+    {
+        let status: String = row.try_get(1)?;
+        found.insert(row.try_get::<i64, _>(0)?, status.parse::<Status>()?);
+    }
+    ids.iter()
+        .map(|id| {
+            found
+                .get(id)
+                .copied()
+                .ok_or_else(|| RunError::NotFound(format!("run {id}")))
+        })
+        .collect()
+}
+
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {

@@ -180,32 +180,67 @@ impl Worker {
         executed
     }
 
-    /// Runs the given runs now, in this process, one after another; a run another worker
-    /// holds is waited for. Returns their statuses.
+    /// Runs the given runs now, in this process; a run another worker holds is waited for.
+    /// Returns their statuses, in the order of `ids`.
     pub async fn run_these(&self, ids: &[i64]) -> Result<Vec<Status>, RunError> {
+        self.run_these_with(ids, |_| {}).await
+    }
+
+    /// As [`Worker::run_these`], calling `ended` with how many of the runs have ended each
+    /// time some have. Runs that would run the same way (a province's counties) are leased
+    /// and recorded together, up to the worker's `batch` at a time, as a worker's slot does
+    /// ([`queue::lease_batch_among`]); only the runs asked for are leased.
+    pub async fn run_these_with(
+        &self,
+        ids: &[i64],
+        mut ended: impl FnMut(u64),
+    ) -> Result<Vec<Status>, RunError> {
         let store = self.executor.store();
         let lease_ms = self.executor.config().lease_ms;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            loop {
-                let status = record::get(store, id).await?.status;
-                if status.is_final() {
-                    out.push(status);
-                    break;
-                }
-                if status == Status::Queued
-                    && let Some(lease) =
-                        queue::lease(store, &self.config.owner, lease_ms, Some(id)).await?
-                {
-                    match self.executor.execute(&lease).await {
-                        Ok(s) if s.is_final() => {
-                            out.push(s);
-                            break;
+        let mut reported = 0u64;
+        loop {
+            let statuses = record::statuses(store, ids).await?;
+            let over = statuses.iter().filter(|s| s.is_final()).count() as u64;
+            if over > reported {
+                ended(over - reported);
+                reported = over;
+            }
+            if over == ids.len() as u64 {
+                return Ok(statuses);
+            }
+            let queued: Vec<i64> = ids
+                .iter()
+                .zip(&statuses)
+                .filter(|(_, s)| **s == Status::Queued)
+                .map(|(id, _)| *id)
+                .collect();
+            // Wait before looking again when nothing could be leased (another worker holds
+            // the rest) or a run went back to the queue (a host fault's retry).
+            let mut wait = true;
+            if let Some(&first) = queued.first() {
+                let leases = queue::lease_batch_among(
+                    store,
+                    &self.config.owner,
+                    lease_ms,
+                    first,
+                    &queued,
+                    self.config.batch,
+                )
+                .await?;
+                let results = self.executor.execute_batch(&leases).await;
+                wait = leases.is_empty();
+                for (lease, result) in leases.iter().zip(results) {
+                    match result {
+                        Ok(s) if s.is_final() => {}
+                        Ok(_) => wait = true,
+                        Err(e) => {
+                            tracing::warn!(run_id = lease.run_id, "{e}");
+                            wait = true;
                         }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(run_id = id, "{e}"),
                     }
                 }
+            }
+            if wait {
                 tokio::time::sleep(self.config.poll).await;
                 if let Ok(n) = queue::requeue_expired(store).await
                     && n > 0
@@ -214,6 +249,5 @@ impl Worker {
                 }
             }
         }
-        Ok(out)
     }
 }

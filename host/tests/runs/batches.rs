@@ -2,7 +2,7 @@
 //! records them in one transaction, yet each run keeps its own sandbox, record, audit event
 //! and outcome; a batch takes at most its fair share of the counties among the slots; a lease
 //! lost by one run of a batch keeps the whole batch unwritten; a model about to be
-//! quarantined stops its batch.
+//! quarantined stops its batch; runs asked for by name run as one batch and no others.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -341,3 +341,48 @@ async fn a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll
     }
 }
 both!(a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll);
+
+async fn runs_asked_for_by_name_run_as_one_batch_and_no_others(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ex = executor(db, 5_000);
+    let asked = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+        .await
+        .expect("queue");
+    assert_eq!(asked.len(), 3);
+    // Another run of the same enablement, queued but not asked for: left for a worker.
+    let other = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
+        .await
+        .expect("queue");
+    let mut ended = Vec::new();
+    let statuses = worker(&ex, 1)
+        .run_these_with(&asked, |n| ended.push(n))
+        .await
+        .expect("run");
+    assert_eq!(statuses, vec![Status::Succeeded; 3]);
+    assert_eq!(ended.iter().sum::<u64>(), 3, "{ended:?}");
+    let list = asked
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(DISTINCT lease_token) FROM runs WHERE id IN ({list})")
+        )
+        .await,
+        1,
+        "the three counties were leased together"
+    );
+    assert_eq!(
+        record::get(&db.store, other[0])
+            .await
+            .expect("record")
+            .status,
+        Status::Queued
+    );
+    // An id with no run is an error, not a wait.
+    let missing = worker(&ex, 1).run_these(&[i64::MAX]).await;
+    assert!(matches!(missing, Err(RunError::NotFound(_))), "{missing:?}");
+}
+both!(runs_asked_for_by_name_run_as_one_batch_and_no_others);
