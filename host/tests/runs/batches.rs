@@ -29,6 +29,19 @@ async fn run_batches(ex: &Arc<Executor>, batch: usize) -> u64 {
         .await
 }
 
+/// How many lease tokens runs `ids` were leased under: one per batch.
+async fn lease_tokens(db: &TestDb, ids: &[i64]) -> i64 {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    scalar(
+        db,
+        &format!(
+            "SELECT COUNT(DISTINCT lease_token) FROM runs WHERE id IN ({})",
+            list.join(", ")
+        ),
+    )
+    .await
+}
+
 /// The province's runs of pension-after-death queued by hand and leased in one batch.
 async fn province_batch(db: &TestDb) -> (Vec<i64>, Vec<queue::Lease>) {
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
@@ -53,20 +66,16 @@ async fn a_batch_runs_each_county_apart_and_records_them_together(db: &TestDb) {
             .expect("queue");
         assert_eq!(ids.len(), 3, "330102, 330103 and 330203");
         assert_eq!(run_batches(&ex, batch).await, 3);
+        assert_eq!(
+            lease_tokens(db, &ids).await,
+            tokens,
+            "batch {batch}: leases taken together share a token"
+        );
         let list = ids
             .iter()
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        assert_eq!(
-            scalar(
-                db,
-                &format!("SELECT COUNT(DISTINCT lease_token) FROM runs WHERE id IN ({list})")
-            )
-            .await,
-            tokens,
-            "batch {batch}: leases taken together share a token"
-        );
         assert_eq!(
             scalar(
                 db,
@@ -360,17 +369,8 @@ async fn runs_asked_for_by_name_run_as_one_batch_and_no_others(db: &TestDb) {
         .expect("run");
     assert_eq!(statuses, vec![Status::Succeeded; 3]);
     assert_eq!(ended.iter().sum::<u64>(), 3, "{ended:?}");
-    let list = asked
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
     assert_eq!(
-        scalar(
-            db,
-            &format!("SELECT COUNT(DISTINCT lease_token) FROM runs WHERE id IN ({list})")
-        )
-        .await,
+        lease_tokens(db, &asked).await,
         1,
         "the three counties were leased together"
     );
