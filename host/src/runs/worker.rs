@@ -13,7 +13,7 @@ use super::execute::Executor;
 use super::queue;
 use super::record;
 use super::scheduler;
-use super::{RunError, Status};
+use super::{Kind, RunError, Status, quarantine};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -186,6 +186,24 @@ impl Worker {
         self.run_these_with(ids, |_| {}).await
     }
 
+    /// A queued run of a quarantined model is not leased until an admin releases the model
+    /// (a batch that quarantines its model gives the rest of its runs back): an error saying
+    /// so, rather than waiting for it.
+    async fn refuse_if_quarantined(&self, run: i64) -> Result<(), RunError> {
+        let store = self.executor.store();
+        let r = record::get(store, run).await?;
+        if r.kind != Kind::Run.as_str() {
+            return Ok(());
+        }
+        match quarantine::active(store, &r.model).await? {
+            Some(q) => Err(RunError::Quarantined {
+                model: q.model,
+                reason: q.reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// As [`Worker::run_these`], calling `ended` with how many of the runs have ended each
     /// time some have. Runs that would run the same way (a province's counties) are leased
     /// and recorded together, up to the worker's `batch` at a time, as a worker's slot does
@@ -227,6 +245,9 @@ impl Worker {
                     self.config.batch,
                 )
                 .await?;
+                if leases.is_empty() {
+                    self.refuse_if_quarantined(first).await?;
+                }
                 let results = self.executor.execute_batch(&leases).await;
                 wait = leases.is_empty();
                 for (lease, result) in leases.iter().zip(results) {

@@ -1,6 +1,6 @@
 //! Model failures are not retried and quarantine a model after K in a row; host faults are
 //! retried with backoff; runs are cancelled queued or running; a dead worker's expired lease
-//! re-queues its run, which then finishes once.
+//! re-queues its run, which then finishes once; runs asked for by name stop at a quarantine.
 
 use std::time::{Duration, Instant};
 
@@ -246,3 +246,47 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
     assert_eq!(scalar(db, "SELECT occurrences FROM clues").await, 1);
 }
 both!(expired_lease_requeues_and_the_run_finishes_once);
+
+async fn runs_asked_for_stop_at_a_quarantine_instead_of_waiting(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (TEST_PANIC, "test-panic", "0.1.0"),
+        &["330000"],
+        &[],
+        None,
+    )
+    .await;
+    // Two rounds of the province's three counties: the third failure in a row quarantines
+    // the model, and its batch gives the rest back to the queue.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.extend(
+            queue::by_hand(&db.store, &admin(), "test-panic", "330000")
+                .await
+                .expect("queue"),
+        );
+    }
+    assert_eq!(ids.len(), 6);
+    let ex = executor(db, 5_000);
+    let w = worker(&ex, 1);
+    let err = tokio::time::timeout(Duration::from_secs(60), w.run_these(&ids))
+        .await
+        .expect("a quarantined model's runs are not waited for")
+        .expect_err("the model was quarantined");
+    assert!(matches!(err, RunError::Quarantined { .. }), "{err}");
+    assert!(err.to_string().contains("supervise runs release"), "{err}");
+    let statuses = record::statuses(&db.store, &ids).await.expect("statuses");
+    let failed = statuses.iter().filter(|s| **s == Status::Failed).count();
+    let queued = statuses.iter().filter(|s| **s == Status::Queued).count();
+    assert_eq!(
+        (failed, queued),
+        (
+            quarantine::DEFAULT_AFTER as usize,
+            6 - quarantine::DEFAULT_AFTER as usize
+        ),
+        "{statuses:?}"
+    );
+}
+both!(runs_asked_for_stop_at_a_quarantine_instead_of_waiting);
