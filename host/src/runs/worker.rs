@@ -180,28 +180,11 @@ impl Worker {
         executed
     }
 
-    /// Runs the given runs now, in this process; a run another worker holds is waited for.
-    /// Returns their statuses, in the order of `ids`.
+    /// Runs the given runs now, in this process; a run another worker holds is waited for, a
+    /// run of a quarantined model is an error ([`RunError::Quarantined`]). Returns their
+    /// statuses, in the order of `ids`.
     pub async fn run_these(&self, ids: &[i64]) -> Result<Vec<Status>, RunError> {
         self.run_these_with(ids, |_| {}).await
-    }
-
-    /// A queued run of a quarantined model is not leased until an admin releases the model
-    /// (a batch that quarantines its model gives the rest of its runs back): an error saying
-    /// so, rather than waiting for it.
-    async fn refuse_if_quarantined(&self, run: i64) -> Result<(), RunError> {
-        let store = self.executor.store();
-        let r = record::get(store, run).await?;
-        if r.kind != Kind::Run.as_str() {
-            return Ok(());
-        }
-        match quarantine::active(store, &r.model).await? {
-            Some(q) => Err(RunError::Quarantined {
-                model: q.model,
-                reason: q.reason,
-            }),
-            None => Ok(()),
-        }
     }
 
     /// As [`Worker::run_these`], calling `ended` with how many of the runs have ended each
@@ -269,6 +252,24 @@ impl Worker {
                     self.executor.metrics().leases_expired(n);
                 }
             }
+        }
+    }
+
+    /// A queued run of a quarantined model is not leased until an admin releases the model
+    /// (a batch that quarantines its model gives the rest of its runs back): an error saying
+    /// so, rather than waiting for it.
+    async fn refuse_if_quarantined(&self, run: i64) -> Result<(), RunError> {
+        let store = self.executor.store();
+        let r = record::get(store, run).await?;
+        if r.kind != Kind::Run.as_str() {
+            return Ok(());
+        }
+        match quarantine::active(store, &r.model).await? {
+            Some(q) => Err(RunError::Quarantined {
+                model: q.model,
+                reason: q.reason,
+            }),
+            None => Ok(()),
         }
     }
 }
