@@ -299,26 +299,7 @@ pub async fn lease_batch(
     if !anything_due(store).await? {
         return Ok(Vec::new());
     }
-    let token = token();
-    let _write = store.write_lock().await;
-    let Some((first, setup)) = lease_next(store, owner, &token, lease_ms, None).await? else {
-        return Ok(Vec::new());
-    };
-    let siblings = match setup {
-        Some(setup) if max > 1 => {
-            lease_siblings(
-                store,
-                &first,
-                &setup,
-                lease_ms,
-                (max - 1, slots.max(1)),
-                None,
-            )
-            .await?
-        }
-        _ => Vec::new(),
-    };
-    Ok(std::iter::once(first).chain(siblings).collect())
+    lease_group(store, owner, lease_ms, None, (max, slots), None).await
 }
 
 /// Leases run `first` (queued, due or not, as [`lease`] with `only` does) and, when it is a
@@ -334,19 +315,33 @@ pub async fn lease_batch_among(
     among: &[i64],
     max: usize,
 ) -> Result<Vec<Lease>, RunError> {
+    lease_group(store, owner, lease_ms, Some(first), (max, 1), Some(among)).await
+}
+
+/// Leases run `only` (else the next runnable one) and up to `max - 1` of its siblings (of
+/// `among` only, when given) under one token, in the writer's turn: the batch of
+/// [`lease_batch`] and [`lease_batch_among`].
+async fn lease_group(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    only: Option<i64>,
+    (max, slots): (usize, usize),
+    among: Option<&[i64]>,
+) -> Result<Vec<Lease>, RunError> {
     let token = token();
     let _write = store.write_lock().await;
-    let Some((lease, setup)) = lease_next(store, owner, &token, lease_ms, Some(first)).await?
-    else {
+    let Some((first, setup)) = lease_next(store, owner, &token, lease_ms, only).await? else {
         return Ok(Vec::new());
     };
     let siblings = match setup {
         Some(setup) if max > 1 => {
-            lease_siblings(store, &lease, &setup, lease_ms, (max - 1, 1), Some(among)).await?
+            let limits = (max - 1, slots.max(1));
+            lease_siblings(store, &first, &setup, lease_ms, limits, among).await?
         }
         _ => Vec::new(),
     };
-    Ok(std::iter::once(lease).chain(siblings).collect())
+    Ok(std::iter::once(first).chain(siblings).collect())
 }
 
 /// Whether any queued run is due: the runs [`lease_next`] picks from, quarantined models'

@@ -154,16 +154,16 @@ pub async fn statuses(store: &Store, ids: &[i64]) -> Result<Vec<Status>, RunErro
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     let sql = format!(
         "SELECT id, status FROM runs WHERE id IN ({})",
-        list.join(", ")
+        store.dialect().params(ids.len()).join(", ")
     );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(*id);
+    }
     let mut found = BTreeMap::new();
-    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(store.pool())
-        .await?
-    {
+    for row in q.fetch_all(store.pool()).await? {
         let status: String = row.try_get(1)?;
         found.insert(row.try_get::<i64, _>(0)?, status.parse::<Status>()?);
     }

@@ -225,16 +225,7 @@ async fn a_host_fault_in_one_county_is_retried_alone(db: &TestDb) {
 both!(a_host_fault_in_one_county_is_retried_alone);
 
 async fn a_batch_stops_when_its_model_is_about_to_be_quarantined(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (TEST_PANIC, "test-panic", "0.1.0"),
-        &["330000"],
-        &[],
-        None,
-    )
-    .await;
+    for_the_province(db, (TEST_PANIC, "test-panic", "0.1.0")).await;
     let ex = Arc::new(Executor::new(
         db.store.clone(),
         runtime(),

@@ -248,16 +248,7 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
 both!(expired_lease_requeues_and_the_run_finishes_once);
 
 async fn runs_asked_for_stop_at_a_quarantine_instead_of_waiting(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (TEST_PANIC, "test-panic", "0.1.0"),
-        &["330000"],
-        &[],
-        None,
-    )
-    .await;
+    for_the_province(db, (TEST_PANIC, "test-panic", "0.1.0")).await;
     // Two rounds of the province's three counties: the third failure in a row quarantines
     // the model, and its batch gives the rest back to the queue.
     let mut ids = Vec::new();

@@ -144,18 +144,20 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
 
 /// The test province with pension-after-death enabled for all of it; the enablement's id.
 pub async fn pension_for_the_province(db: &TestDb) -> i64 {
-    let w = province(db).await;
-    enabled(
+    for_the_province(
         db,
-        &w,
         (
             supervise_test_guests::PENSION_AFTER_DEATH,
             "pension-after-death",
             "1.0.0",
         ),
-        &["330000"],
-        &[],
-        None,
     )
     .await
+}
+
+/// The test province with model `guest` (component, name, version) enabled for all of it;
+/// the enablement's id.
+pub async fn for_the_province(db: &TestDb, guest: (&str, &str, &str)) -> i64 {
+    let w = province(db).await;
+    enabled(db, &w, guest, &["330000"], &[], None).await
 }
