@@ -74,6 +74,7 @@ impl<A: GlobalAlloc> SmallBlocks<A> {
     ///
     /// # Safety
     /// No other call into this allocator may be running (single thread, no reentrance).
+    #[inline(always)]
     unsafe fn small(&self, size: usize) -> *mut u8 {
         let (class, bytes) = class_of(size);
         // SAFETY: the caller guarantees exclusive access to the pools.
@@ -109,6 +110,7 @@ impl<A: GlobalAlloc> SmallBlocks<A> {
     /// # Safety
     /// `block` came from [`Self::small`] with the same class, and is not used again; no
     /// other call into this allocator may be running.
+    #[inline(always)]
     unsafe fn release(&self, block: *mut u8, size: usize) {
         let (class, _) = class_of(size);
         // SAFETY: the caller guarantees exclusive access to the pools.

@@ -41,6 +41,9 @@ fn main() {
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
+        // From plugins/, so that cargo finds plugins/.cargo/config.toml (the models' build
+        // settings), as it does for an author building there.
+        .current_dir(&plugins)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

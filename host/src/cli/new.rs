@@ -10,6 +10,19 @@ use super::CliError;
 const CARGO: &str = include_str!("../../../plugin-sdk/template/Cargo.toml.tmpl");
 const LIB: &str = include_str!("../../../plugin-sdk/template/src/lib.rs.tmpl");
 const README: &str = include_str!("../../../plugin-sdk/template/README.md.tmpl");
+/// Build settings for a model outside the `plugins/` workspace, which has its own.
+const CARGO_CONFIG: &str = include_str!("../../../plugin-sdk/template/cargo-config.toml.tmpl");
+/// A model of its own is its own workspace, built as the repository's models are.
+const STANDALONE: &str = "
+# A model of its own, outside any workspace, built as the supervise repository's models are.
+[workspace]
+
+[profile.release]
+opt-level = 3
+lto = true
+codegen-units = 1
+strip = true
+";
 
 /// Arguments of `supervise model new`.
 #[derive(Debug, Args)]
@@ -82,7 +95,7 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
                 "supervise-sdk = {{ path = {:?} }}",
                 sdk.display().to_string()
             ),
-            "\n# A model of its own, outside any workspace.\n[workspace]\n",
+            STANDALONE,
         )
     };
     let type_name: String = name
@@ -116,6 +129,9 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
     write("Cargo.toml", fill(CARGO))?;
     write("src/lib.rs", fill(LIB))?;
     write("README.md", fill(README))?;
+    if !in_workspace {
+        write(".cargo/config.toml", CARGO_CONFIG.to_string())?;
+    }
     println!(
         "created {} ({})",
         dir.display(),

@@ -260,6 +260,11 @@ fn model_new_creates_a_crate_that_tests_builds_and_runs() {
         cache.path(),
     );
     assert_eq!(again.status.code(), Some(2), "refuses to overwrite");
+    // Outside the plugins/ workspace the crate brings the models' build settings along.
+    let config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).expect("config");
+    assert!(config.contains("inline-threshold"), "{config}");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("manifest");
+    assert!(manifest.contains("lto = true"), "{manifest}");
 
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/template-test");
     let cargo = |args: &[&str]| {
