@@ -21,6 +21,7 @@ const STANDALONE: &str = "
 opt-level = 3
 lto = true
 codegen-units = 1
+debug = false
 strip = true
 ";
 
@@ -151,6 +152,28 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A standalone model is built as the repository's models are.
+    #[test]
+    fn standalone_build_settings_match_the_repository_models() {
+        let settings = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        let repository = include_str!("../../../plugins/.cargo/config.toml");
+        assert_eq!(settings(CARGO_CONFIG), settings(repository));
+        let profile = include_str!("../../../plugins/Cargo.toml");
+        let release = &profile[profile
+            .find("[profile.release]")
+            .expect("a release profile")..];
+        assert_eq!(
+            settings(&STANDALONE[STANDALONE.find("[profile.release]").expect("profile")..]),
+            settings(release)
+        );
+    }
 
     #[test]
     fn names_must_be_ids() {
