@@ -71,7 +71,27 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        // Years 0–9999 (every real one) are written digit by digit: in the sandbox the
+        // formatting machinery's calls cost more than the date's arithmetic (session 23).
+        match u32::try_from(y) {
+            Ok(year) if year <= 9999 => {
+                let mut out = *b"0000-00-00";
+                put_digits(&mut out[..4], year);
+                put_digits(&mut out[5..7], m);
+                put_digits(&mut out[8..], d);
+                // The buffer holds ASCII digits and dashes only.
+                f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+            }
+            _ => write!(f, "{y:04}-{m:02}-{d:02}"),
+        }
+    }
+}
+
+/// Writes `value`'s last `out.len()` decimal digits into `out`, zero-padded.
+fn put_digits(out: &mut [u8], mut value: u32) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -129,15 +149,33 @@ impl Decimal {
         } else {
             ("", cents)
         };
-        let units = (cents / 100).to_string();
-        let mut grouped = String::with_capacity(units.len() + units.len() / 3);
-        for (i, c) in units.chars().enumerate() {
-            if i > 0 && (units.len() - i) % 3 == 0 {
-                grouped.push(',');
+        // Built by hand rather than through `format!`, whose calls cost more in the
+        // sandbox than the digits do (session 23).
+        let mut digits = [0u8; 40];
+        let mut n = digits.len();
+        let mut units = cents / 100;
+        loop {
+            n -= 1;
+            digits[n] = b'0' + (units % 10) as u8;
+            units /= 10;
+            if units == 0 {
+                break;
             }
-            grouped.push(c);
         }
-        format!("{sign}{grouped}.{:02}", cents % 100)
+        let units = &digits[n..];
+        let mut out = String::with_capacity(sign.len() + units.len() * 4 / 3 + 3);
+        out.push_str(sign);
+        for (i, &c) in units.iter().enumerate() {
+            if i > 0 && (units.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(char::from(c));
+        }
+        let fraction = (cents % 100) as u8;
+        out.push('.');
+        out.push(char::from(b'0' + fraction / 10));
+        out.push(char::from(b'0' + fraction % 10));
+        out
     }
 }
 
@@ -201,13 +239,29 @@ pub struct Pseudonym(pub [u64; 2]);
 impl Pseudonym {
     /// The 32 hex digits, high word first: the form used in subject ids and dedup keys.
     pub fn to_hex(self) -> String {
-        format!("{:016x}{:016x}", self.0[0], self.0[1])
+        let hex = self.hex_digits();
+        // The digits are ASCII.
+        String::from_utf8_lossy(&hex).into_owned()
+    }
+
+    /// The 32 hex digits as bytes, written from a table: in the sandbox `format!`'s calls
+    /// cost several times the digits' work (session 23).
+    fn hex_digits(self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (word, half) in self.0.iter().zip(out.chunks_exact_mut(16)) {
+            for (i, slot) in half.iter_mut().enumerate() {
+                *slot = DIGITS[((word >> (60 - 4 * i)) & 0xf) as usize];
+            }
+        }
+        out
     }
 }
 
 impl fmt::Display for Pseudonym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        let hex = self.hex_digits();
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -368,6 +422,81 @@ pub type TextSet<K> = HashSet<K, BuildHasherDefault<TextHasher>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// splitmix64, for values spread over the whole range.
+    fn spread(n: u64) -> impl Iterator<Item = u64> {
+        (1..=n).map(|i| {
+            let mut z = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    }
+
+    #[test]
+    fn hand_written_text_equals_the_formatting_machinery() {
+        let edges = [0, 1, u64::MAX, 1 << 63, 0xf, 0xf << 60];
+        for (high, low) in spread(2_000)
+            .zip(spread(2_001).skip(1))
+            .chain(edges.map(|e| (e, !e)))
+        {
+            let p = Pseudonym([high, low]);
+            let expected = format!("{high:016x}{low:016x}");
+            assert_eq!(p.to_hex(), expected);
+            assert_eq!(p.to_string(), expected);
+        }
+        // Every day of years 0 to 9999 written by hand; beyond them, through `write!`.
+        let first = Date::from_ymd(0, 1, 1).unwrap().0;
+        let last = Date::from_ymd(9999, 12, 31).unwrap().0;
+        for days in (first - 800..=last + 800)
+            .step_by(7)
+            .chain([first, last, i32::MIN, i32::MAX])
+        {
+            let (y, m, d) = Date(days).ymd();
+            assert_eq!(
+                Date(days).to_string(),
+                format!("{y:04}-{m:02}-{d:02}"),
+                "{days}"
+            );
+        }
+        let money = |v: i64| {
+            let cents = (i128::from(v) + if v < 0 { -50 } else { 50 }) / 100;
+            let (sign, cents) = if cents < 0 {
+                ("-", -cents)
+            } else {
+                ("", cents)
+            };
+            let units = (cents / 100).to_string();
+            let mut grouped = String::new();
+            for (i, c) in units.chars().enumerate() {
+                if i > 0 && (units.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            format!("{sign}{grouped}.{:02}", cents % 100)
+        };
+        let edges = [
+            0,
+            49,
+            50,
+            -49,
+            -50,
+            9_999,
+            10_000,
+            999_999_950,
+            i64::MAX,
+            i64::MIN,
+            -1,
+        ];
+        for v in spread(5_000)
+            .flat_map(|x| [x as i64, (x >> 20) as i64, -((x >> 30) as i64)])
+            .chain(edges)
+        {
+            assert_eq!(Decimal(v).to_money(), money(v), "{v}");
+        }
+        assert_eq!(Decimal(-1_234_567_895_000).to_money(), "-123,456,789.50");
+    }
 
     #[test]
     fn a_pseudonym_filter_never_misses_and_rarely_lets_others_through() {
