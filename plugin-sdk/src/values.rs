@@ -445,7 +445,7 @@ mod tests {
             assert_eq!(p.to_hex(), expected);
             assert_eq!(p.to_string(), expected);
         }
-        // Every day of years 0 to 9999 written by hand; beyond them, through `write!`.
+        // Every seventh day of years 0 to 9999 is written by hand; beyond them, by `write!`.
         let first = Date::from_ymd(0, 1, 1).unwrap().0;
         let last = Date::from_ymd(9999, 12, 31).unwrap().0;
         for days in (first - 800..=last + 800)
