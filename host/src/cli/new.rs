@@ -12,18 +12,29 @@ const LIB: &str = include_str!("../../../plugin-sdk/template/src/lib.rs.tmpl");
 const README: &str = include_str!("../../../plugin-sdk/template/README.md.tmpl");
 /// Build settings for a model outside the `plugins/` workspace, which has its own.
 const CARGO_CONFIG: &str = include_str!("../../../plugin-sdk/template/cargo-config.toml.tmpl");
-/// A model of its own is its own workspace, built as the repository's models are.
-const STANDALONE: &str = "
-# A model of its own, outside any workspace, built as the supervise repository's models are.
-[workspace]
+/// The repository's `plugins/` workspace, whose release profile a model of its own copies.
+const PLUGINS_MANIFEST: &str = include_str!("../../../plugins/Cargo.toml");
 
-[profile.release]
-opt-level = 3
-lto = true
-codegen-units = 1
-debug = false
-strip = true
-";
+/// The release profile of `plugins/Cargo.toml`: its `[profile.release]` section, to the next
+/// section or the end.
+fn release_profile() -> &'static str {
+    let Some(start) = PLUGINS_MANIFEST.find("[profile.release]") else {
+        return "";
+    };
+    let section = &PLUGINS_MANIFEST[start..];
+    let end = section.find("\n[").map_or(section.len(), |i| i + 1);
+    &section[..end]
+}
+
+/// The end of a standalone model's manifest: its own workspace, built as the repository's
+/// models are.
+fn standalone_table() -> String {
+    format!(
+        "\n# A model of its own, outside any workspace, built as the supervise repository's \
+         models are.\n[workspace]\n\n{}",
+        release_profile()
+    )
+}
 
 /// Arguments of `supervise model new`.
 #[derive(Debug, Args)]
@@ -75,7 +86,7 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
     }
     let in_workspace = dir.parent().is_some_and(sdk_workspace);
     let (dependency, workspace_table) = if in_workspace {
-        ("supervise-sdk.workspace = true".to_string(), "")
+        ("supervise-sdk.workspace = true".to_string(), String::new())
     } else {
         let sdk = args
             .sdk
@@ -96,7 +107,7 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
                 "supervise-sdk = {{ path = {:?} }}",
                 sdk.display().to_string()
             ),
-            STANDALONE,
+            standalone_table(),
         )
     };
     let type_name: String = name
@@ -115,7 +126,7 @@ pub fn run(args: &NewArgs) -> Result<ExitCode, CliError> {
             .replace("{{struct}}", &type_name)
             .replace("{{name}}", &human)
             .replace("{{sdk_dependency}}", &dependency)
-            .replace("{{workspace_table}}", workspace_table)
+            .replace("{{workspace_table}}", &workspace_table)
     };
     let write = |rel: &str, text: String| {
         let path = dir.join(rel);
@@ -169,8 +180,9 @@ mod tests {
         let release = &profile[profile
             .find("[profile.release]")
             .expect("a release profile")..];
+        let standalone = standalone_table();
         assert_eq!(
-            settings(&STANDALONE[STANDALONE.find("[profile.release]").expect("profile")..]),
+            settings(&standalone[standalone.find("[profile.release]").expect("profile")..]),
             settings(release)
         );
     }
