@@ -22,7 +22,7 @@
 //! and `--scopes county,province` each keep only the ones named (all by default; the platform
 //! always runs, its clues being the reference). `--repeat N` measures each system N times and
 //! reports the median; `--batch N` has a worker slot lease N counties at once instead of the
-//! worker's default. The platform is also measured with the store's column cache emptied
+//! worker's default, `--slots N` runs N at a time instead of two (`serve --concurrency`). The platform is also measured with the store's column cache emptied
 //! before each time, its column files kept ("platform, files": what the first run after an
 //! import or a restart pays, the import having written the files) and removed ("platform,
 //! cold": what a store without column files pays, or a worker on another machine the first
@@ -67,8 +67,11 @@ use common::{add_offices, admin, office_key, peak_rss_mib, pg_database, pg_drop,
 
 /// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
 const PAYMENTS_PER_RESIDENT: f64 = 4.05;
-/// Runs at a time, on the platform and natively.
-const SLOTS: usize = 2;
+/// Runs at a time, on the platform and natively: `supervise serve`'s default `--concurrency`
+/// (2), or `--slots N`.
+fn slots() -> usize {
+    common::arg("--slots", 2).max(1)
+}
 
 /// Runs a slot leases at once: the worker's default, or `--batch N`.
 fn batch() -> usize {
@@ -349,7 +352,7 @@ enum Clues {
     Kept,
 }
 
-/// One platform measurement: runs queued for `region` and drained by a worker with [`SLOTS`]
+/// One platform measurement: runs queued for `region` and drained by a worker with [`slots`]
 /// slots. (seconds, rows read, peak MiB, clue subjects).
 async fn run_platform(
     store: &Store,
@@ -367,7 +370,7 @@ async fn run_platform(
         ExecutorConfig::default(),
         metrics.clone(),
     ));
-    let mut config = WorkerConfig::new(SLOTS);
+    let mut config = WorkerConfig::new(slots());
     config.batch = batch();
     config.scheduler = false;
     reset_peak_rss();
@@ -414,7 +417,7 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
                 version_id,
                 jobs,
                 as_of,
-                (SLOTS, batch()),
+                (slots(), batch()),
             )
             .await
         }
@@ -425,7 +428,7 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
                 version_id,
                 jobs,
                 as_of,
-                (SLOTS, batch()),
+                (slots(), batch()),
             )
             .await
         }
@@ -824,7 +827,10 @@ fn print_tables(
     costs: &[(&str, (f64, f64, f64))],
 ) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("Stored data to stored clues ({SLOTS} runs at a time; {cores} cores)");
+    println!(
+        "Stored data to stored clues ({} runs at a time; {cores} cores)",
+        slots()
+    );
     println!(
         "| model               | payments   | scope    | system         | rows       | read       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
     );
