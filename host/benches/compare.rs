@@ -3,9 +3,9 @@
 //! tax filings and insurance records come with it), for one county (330102) and for the whole
 //! province, from stored data to stored clues, in
 //! - the platform: store → scoped, pseudonymised scan → sandbox → clues (one run per county,
-//!   two at a time, as the worker runs them);
+//!   two at a time by default, as the worker runs them);
 //! - native: the model's own code compiled into this binary over the same store, feed and
-//!   clue store, the same runs two at a time, in the worker's batches (see `compare/native.rs`);
+//!   clue store, the same runs as many at a time, in the worker's batches (see `compare/native.rs`);
 //! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
 //!   loaded beforehand (identifiers normalised at load, as the platform does at import;
 //!   SQLite with indexes on the join keys), the clues stored in a table.
@@ -22,11 +22,12 @@
 //! and `--scopes county,province` each keep only the ones named (all by default; the platform
 //! always runs, its clues being the reference). `--repeat N` measures each system N times and
 //! reports the median; `--batch N` has a worker slot lease N counties at once instead of the
-//! worker's default, `--slots N` runs N at a time instead of two (`serve --concurrency`). The platform is also measured with the store's column cache emptied
-//! before each time, its column files kept ("platform, files": what the first run after an
-//! import or a restart pays, the import having written the files) and removed ("platform,
-//! cold": what a store without column files pays, or a worker on another machine the first
-//! time it reads an import).
+//! worker's default, and `--slots N` runs N at a time instead of two (`serve --concurrency`).
+//! The platform is also measured with the store's column cache emptied before each time, its
+//! column files kept ("platform, files": what the first run after an import or a restart
+//! pays, the import having written the files) and removed ("platform, cold": what a store
+//! without column files pays, or a worker on another machine the first time it reads an
+//! import).
 //! The rows "platform, cold", "platform, files" and "platform" start from an empty clue
 //! store, so every clue is new; "platform, again" runs once more over the clues already
 //! stored, as a nightly re-run over unchanged data does, and finds each of them again.
