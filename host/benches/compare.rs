@@ -5,7 +5,7 @@
 //! - the platform: store → scoped, pseudonymised scan → sandbox → clues (one run per county,
 //!   two at a time by default, as the worker runs them);
 //! - native: the model's own code compiled into this binary over the same store, feed and
-//!   clue store, the same runs as many at a time, in the worker's batches (see `compare/native.rs`);
+//!   clue store, as many runs at a time, in the worker's batches (see `compare/native.rs`);
 //! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
 //!   loaded beforehand (identifiers normalised at load, as the platform does at import;
 //!   SQLite with indexes on the join keys), the clues stored in a table.
