@@ -239,9 +239,7 @@ pub struct Pseudonym(pub [u64; 2]);
 impl Pseudonym {
     /// The 32 hex digits, high word first: the form used in subject ids and dedup keys.
     pub fn to_hex(self) -> String {
-        let hex = self.hex_digits();
-        // The digits are ASCII.
-        String::from_utf8_lossy(&hex).into_owned()
+        self.hex_digits().iter().map(|&b| char::from(b)).collect()
     }
 
     /// The 32 hex digits as bytes, written from a table: in the sandbox `format!`'s calls

@@ -176,10 +176,8 @@ mod tests {
         };
         let repository = include_str!("../../../plugins/.cargo/config.toml");
         assert_eq!(settings(CARGO_CONFIG), settings(repository));
-        let profile = include_str!("../../../plugins/Cargo.toml");
-        let release = &profile[profile
-            .find("[profile.release]")
-            .expect("a release profile")..];
+        let release = release_profile();
+        assert!(release.contains("lto = true"), "{release}");
         let standalone = standalone_table();
         assert_eq!(
             settings(&standalone[standalone.find("[profile.release]").expect("profile")..]),
