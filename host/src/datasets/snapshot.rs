@@ -65,7 +65,7 @@ impl Snapshot {
         if let Some(id) = Self::stored(store, &sha).await? {
             return Ok(id);
         }
-        let write = store.write_lock().await;
+        let mut write = store.write_lock().await?;
         sqlx::query(
             "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (content_sha256) DO NOTHING",
@@ -73,7 +73,7 @@ impl Snapshot {
         .bind(&sha)
         .bind(&json)
         .bind(now_ms())
-        .execute(store.pool())
+        .execute(&mut *write)
         .await?;
         drop(write);
         Self::stored(store, &sha)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, AnyConnection, Executor, Row};
 
 use crate::datasets::region;
 use crate::registry::Actor;
@@ -274,8 +274,8 @@ pub async fn lease(
     only: Option<i64>,
 ) -> Result<Option<Lease>, RunError> {
     let token = token();
-    let _write = store.write_lock().await;
-    Ok(lease_next(store, owner, &token, lease_ms, only)
+    let mut write = store.write_lock().await?;
+    Ok(lease_next(&mut write, owner, &token, lease_ms, only)
         .await?
         .map(|(lease, _)| lease))
 }
@@ -330,14 +330,14 @@ async fn lease_group(
     among: Option<&[i64]>,
 ) -> Result<Vec<Lease>, RunError> {
     let token = token();
-    let _write = store.write_lock().await;
-    let Some((first, setup)) = lease_next(store, owner, &token, lease_ms, only).await? else {
+    let mut write = store.write_lock().await?;
+    let Some((first, setup)) = lease_next(&mut write, owner, &token, lease_ms, only).await? else {
         return Ok(Vec::new());
     };
     let siblings = match setup {
         Some(setup) if max > 1 => {
             let limits = (max - 1, slots.max(1));
-            lease_siblings(store, &first, &setup, lease_ms, limits, among).await?
+            lease_siblings(&mut write, &first, &setup, lease_ms, limits, among).await?
         }
         _ => Vec::new(),
     };
@@ -355,8 +355,8 @@ async fn anything_due(store: &Store) -> Result<bool, RunError> {
     Ok(row.is_some())
 }
 
-fn row_lock(store: &Store) -> &'static str {
-    match store.dialect() {
+fn row_lock(dialect: Dialect) -> &'static str {
+    match dialect {
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     }
@@ -377,7 +377,7 @@ struct Setup {
 /// enablement on the current data: one statement, which counts the run's siblings as it
 /// leases it.
 async fn lease_next(
-    store: &Store,
+    conn: &mut AnyConnection,
     owner: &str,
     token: &str,
     lease_ms: i64,
@@ -397,7 +397,7 @@ async fn lease_next(
            CASE WHEN kind = 'run' AND enablement_id IS NOT NULL AND snapshot_id IS NULL \
              AND as_of_days IS NULL \
            THEN (SELECT COUNT(*) FROM runs s WHERE s.status IN ('queued', 'running') AND {}) END",
-        row_lock(store),
+        row_lock(Dialect::of(conn)),
         same_setup(SIBLING_OF_LEASED),
     );
     let now = now_ms();
@@ -407,7 +407,7 @@ async fn lease_next(
         .bind(now + lease_ms)
         .bind(now)
         .bind(only.unwrap_or(0))
-        .fetch_optional(store.pool())
+        .fetch_optional(conn)
         .await?;
     let Some(r) = row else {
         return Ok(None);
@@ -456,7 +456,7 @@ fn same_setup([enablement, version, params, scope]: [&str; 4]) -> String {
 /// queued or running (its own and other slots' included) divided by `slots`, rounded up.
 /// With `among`, only runs of those ids.
 async fn lease_siblings(
-    store: &Store,
+    conn: &mut AnyConnection,
     first: &Lease,
     setup: &Setup,
     lease_ms: i64,
@@ -487,7 +487,7 @@ async fn lease_siblings(
             let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
             format!(" AND id IN ({})", ids.join(", "))
         }),
-        row_lock(store)
+        row_lock(Dialect::of(conn))
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&first.owner)
@@ -499,7 +499,7 @@ async fn lease_siblings(
         .bind(&setup.params)
         .bind(&setup.scope)
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .fetch_all(store.pool())
+        .fetch_all(conn)
         .await?;
     let mut leases = rows
         .iter()

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any as AnyDb, AnyPool, Executor, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any as AnyDb, AnyConnection, AnyPool, Connection, Executor};
+use sqlx_core::transaction::TransactionManager;
 
 /// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's
 /// chunks (megabytes each) are then read straight from the page cache instead of one `pread`
@@ -125,23 +127,58 @@ pub struct Store {
     memo: Memo,
     blocks: BlockCache,
     files: Option<Arc<ColumnFiles>>,
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one connection this process writes through, taken in turns (see
+    /// [`Store::write_lock`]). `None` on PostgreSQL, whose writers take pooled connections.
+    writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
 }
 
-/// Held while this process writes to a SQLite file (see [`Store::write_lock`]); empty on
-/// PostgreSQL. Dropping it lets the next writer in.
-#[must_use = "the lock is released when the guard is dropped"]
-pub struct WriteGuard(Option<tokio::sync::OwnedMutexGuard<()>>);
+/// This process's turn to write (see [`Store::write_lock`]), with the connection to write
+/// through, which it derefs to: on SQLite the writer's own, on PostgreSQL a pooled one.
+/// Dropping it lets the next writer in.
+#[must_use = "the turn to write ends when the guard is dropped"]
+pub struct WriteGuard(Turn);
+
+/// What a [`WriteGuard`] holds.
+enum Turn {
+    /// The SQLite writer's connection, locked.
+    Writer(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    /// A PostgreSQL connection from the pool.
+    Pooled(PoolConnection<AnyDb>),
+}
+
+impl std::ops::Deref for WriteGuard {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            Turn::Writer(conn) => conn,
+            Turn::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            Turn::Writer(conn) => conn,
+            Turn::Pooled(conn) => conn,
+        }
+    }
+}
 
 /// A transaction that holds this process's turn to write (see [`Store::begin`]). It reads and
-/// writes as the connection it derefs to.
+/// writes as the connection it derefs to. Dropped before it is committed, it is rolled back
+/// (the rollback is sent to the connection at once and runs before its next statement).
 #[must_use = "a transaction is rolled back unless committed"]
 pub struct WriteTx {
-    // Declared first, dropped first: the transaction ends before the lock is let go.
-    tx: Transaction<'static, AnyDb>,
-    _guard: WriteGuard,
+    turn: WriteGuard,
+    /// Begun and neither committed nor rolled back yet.
+    open: bool,
     dialect: Dialect,
 }
+
+/// sqlx's transaction control for the `Any` driver, used on a [`WriteGuard`]'s connection
+/// directly: a `sqlx::Transaction` would borrow the connection from the guard it lives beside.
+type Control = <AnyDb as sqlx::Database>::TransactionManager;
 
 impl WriteTx {
     /// The database it writes to.
@@ -150,26 +187,39 @@ impl WriteTx {
     }
 
     /// Commits, then lets the next writer in.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        Control::commit(&mut self.turn).await?;
+        self.open = false;
+        Ok(())
     }
 
     /// Rolls back, then lets the next writer in.
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        Control::rollback(&mut self.turn).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued on the connection before the turn passes on with the guard.
+            Control::start_rollback(&mut self.turn);
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        &self.turn
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        &mut self.turn
     }
 }
 
@@ -181,10 +231,9 @@ impl std::fmt::Debug for WriteTx {
 
 impl std::fmt::Debug for WriteGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "WriteGuard(held)"
-        } else {
-            "WriteGuard(none)"
+        f.write_str(match self.0 {
+            Turn::Writer(_) => "WriteGuard(writer)",
+            Turn::Pooled(_) => "WriteGuard(pooled)",
         })
     }
 }
@@ -212,6 +261,21 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What every SQLite connection is set to when it opens: write-ahead log, foreign keys, a
+/// busy timeout, the file mapped (see [`SQLITE_MMAP_BYTES`]), checkpoints left to
+/// [`checkpoint`].
+async fn sqlite_settings(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+         PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
+         PRAGMA wal_autocheckpoint = {};",
+        checkpoint::AUTOCHECKPOINT_PAGES
+    );
+    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+    Ok(())
 }
 
 /// The URL without a password, for messages.
@@ -281,19 +345,7 @@ impl Store {
             // added a round trip to the connection's thread to each statement outside a
             // transaction. PostgreSQL's connections keep the check.
             options = options.test_before_acquire(false);
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    let pragmas = format!(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                         PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
-                         PRAGMA wal_autocheckpoint = {};",
-                        checkpoint::AUTOCHECKPOINT_PAGES
-                    );
-                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
-                    Ok(())
-                })
-            });
+            options = options.after_connect(|conn, _| Box::pin(sqlite_settings(conn)));
         }
         let pool = options
             .connect(url)
@@ -306,16 +358,26 @@ impl Store {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        if dialect == Dialect::Sqlite {
-            checkpoint::spawn(pool.clone());
-        }
+        let writer = match dialect {
+            Dialect::Sqlite => {
+                checkpoint::spawn(pool.clone());
+                let open = |source| StoreError::Open {
+                    url: redact(url),
+                    source,
+                };
+                let mut conn = AnyConnection::connect(url).await.map_err(open)?;
+                sqlite_settings(&mut conn).await.map_err(open)?;
+                Some(Arc::new(tokio::sync::Mutex::new(conn)))
+            }
+            Dialect::Postgres => None,
+        };
         Ok(Store {
             pool,
             dialect,
             memo: Memo::default(),
             blocks: BlockCache::default(),
             files: None,
-            writer: Arc::default(),
+            writer,
         })
     }
 
@@ -378,25 +440,29 @@ impl Store {
         &self.blocks
     }
 
-    /// Waits for this process's turn to write. A SQLite file has one writer at a time, and a
-    /// connection that finds the file locked sleeps in SQLite's busy handler (1, 2, 5, 10 ms…)
-    /// before trying again, so writers of one process that collide lose milliseconds each:
-    /// they queue here instead, in order, and wake as soon as the writer before them is done.
-    /// Other processes on the same file still meet the busy handler. PostgreSQL locks rows,
-    /// not the database: there it returns at once and holds nothing.
+    /// Waits for this process's turn to write, and returns it with the connection to write
+    /// through. A SQLite file has one writer at a time: this process writes through one
+    /// connection of its own, taken in turns, in order, each writer waking as soon as the one
+    /// before it is done (a pooled connection that found the file locked would sleep in
+    /// SQLite's busy handler, 1, 2, 5, 10 ms…, before trying again). Keeping to one connection
+    /// also keeps its prepared statements and its page cache, which another connection's
+    /// write would empty: a multi-row insert into the clue store is prepared once, not on
+    /// whichever of the pool's connections comes next. Other processes on the same file still
+    /// meet the busy handler. PostgreSQL locks rows, not the database: there it is a pooled
+    /// connection, taken at once.
     ///
     /// Never take it while holding it (it is not re-entrant): a function that writes within
     /// a transaction it was given must not call one that begins its own (or wait for a task
     /// that does) before that transaction ends.
-    pub async fn write_lock(&self) -> WriteGuard {
-        match self.dialect {
-            Dialect::Sqlite => WriteGuard(Some(self.writer.clone().lock_owned().await)),
-            Dialect::Postgres => WriteGuard(None),
-        }
+    pub async fn write_lock(&self) -> Result<WriteGuard, sqlx::Error> {
+        Ok(WriteGuard(match &self.writer {
+            Some(writer) => Turn::Writer(writer.clone().lock_owned().await),
+            None => Turn::Pooled(self.pool.acquire().await?),
+        }))
     }
 
-    /// Begins a transaction that writes, after [`Store::write_lock`]; the lock is released
-    /// when the transaction is committed, rolled back or dropped.
+    /// Begins a transaction that writes, in this process's turn (see [`Store::write_lock`]);
+    /// the turn passes on when the transaction is committed, rolled back or dropped.
     ///
     /// On SQLite it takes the file's write lock at once (`BEGIN IMMEDIATE`). A transaction
     /// begun deferred reads from a snapshot and asks for the lock at its first write; if any
@@ -404,14 +470,15 @@ impl Store {
     /// at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`), which no busy handler can
     /// wait out. Taken first, the lock is waited for in the busy handler instead.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        let guard = self.write_lock().await;
-        let tx = match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+        let mut turn = self.write_lock().await?;
+        let statement = match self.dialect {
+            Dialect::Sqlite => Some(sqlx::SqlStr::from_static("BEGIN IMMEDIATE")),
+            Dialect::Postgres => None,
         };
+        Control::begin(&mut turn, statement).await?;
         Ok(WriteTx {
-            tx,
-            _guard: guard,
+            turn,
+            open: true,
             dialect: self.dialect,
         })
     }
@@ -442,49 +509,88 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{SQLITE_MMAP_BYTES, Store, redact};
+    use super::{SQLITE_MMAP_BYTES, Store, WriteTx, redact};
     use sqlx::Row;
+
+    /// The settings of the connection `c`: journal mode, mapped bytes, foreign keys,
+    /// pages between automatic checkpoints.
+    async fn settings(c: &mut sqlx::AnyConnection) -> (String, i64, i64, i64) {
+        let mut one = async |sql: &'static str| sqlx::query(sql).fetch_one(&mut *c).await.unwrap();
+        let mode: String = one("PRAGMA journal_mode").await.get(0);
+        let mmap: i64 = one("PRAGMA mmap_size").await.get(0);
+        let fk: i64 = one("PRAGMA foreign_keys").await.get(0);
+        let autocheckpoint: i64 = one("PRAGMA wal_autocheckpoint").await.get(0);
+        (mode, mmap, fk, autocheckpoint)
+    }
 
     #[tokio::test]
     async fn every_sqlite_connection_gets_the_settings() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        let expected = (
+            "wal".to_string(),
+            SQLITE_MMAP_BYTES as i64,
+            1,
+            i64::from(super::checkpoint::AUTOCHECKPOINT_PAGES),
+        );
         let mut conns = Vec::new();
         for _ in 0..3 {
             conns.push(store.pool().acquire().await.unwrap());
         }
         for c in &mut conns {
-            let one = |sql: &'static str| sqlx::query(sql);
-            let mode: String = one("PRAGMA journal_mode")
-                .fetch_one(&mut **c)
-                .await
-                .unwrap()
-                .get(0);
-            let mmap: i64 = one("PRAGMA mmap_size")
-                .fetch_one(&mut **c)
-                .await
-                .unwrap()
-                .get(0);
-            let fk: i64 = one("PRAGMA foreign_keys")
-                .fetch_one(&mut **c)
-                .await
-                .unwrap()
-                .get(0);
-            let autocheckpoint: i64 = one("PRAGMA wal_autocheckpoint")
-                .fetch_one(&mut **c)
-                .await
-                .unwrap()
-                .get(0);
-            assert_eq!(
-                (mode.as_str(), mmap, fk, autocheckpoint),
-                (
-                    "wal",
-                    SQLITE_MMAP_BYTES as i64,
-                    1,
-                    i64::from(super::checkpoint::AUTOCHECKPOINT_PAGES)
-                )
-            );
+            assert_eq!(settings(c).await, expected);
         }
+        let mut writer = store.write_lock().await.unwrap();
+        assert_eq!(
+            settings(&mut writer).await,
+            expected,
+            "the writer's own connection"
+        );
+    }
+
+    /// What `snapshots` holds, read through the pool (not the writer's connection).
+    async fn snapshot_keys(store: &Store) -> Vec<String> {
+        sqlx::query_scalar("SELECT content_sha256 FROM snapshots ORDER BY content_sha256")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn add_snapshot(tx: &mut WriteTx, key: &str) {
+        sqlx::query(
+            "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, '[]', 1)",
+        )
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_or_rolled_back_leaves_nothing_and_the_next_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        {
+            let mut dropped = store.begin().await.unwrap();
+            add_snapshot(&mut dropped, "dropped").await;
+        }
+        let mut rolled_back = store.begin().await.unwrap();
+        add_snapshot(&mut rolled_back, "rolled back").await;
+        rolled_back.rollback().await.unwrap();
+        let mut committed = store.begin().await.unwrap();
+        add_snapshot(&mut committed, "committed").await;
+        committed.commit().await.unwrap();
+        assert_eq!(snapshot_keys(&store).await, ["committed"]);
+        // Dropped, it lets go of the file's write lock too: another connection's write goes
+        // through (rather than timing out in the busy handler).
+        let mut dropped = store.begin().await.unwrap();
+        add_snapshot(&mut dropped, "dropped").await;
+        drop(dropped);
+        sqlx::query("INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ('pool', '[]', 1)")
+            .execute(store.pool())
+            .await
+            .expect("the file is not left locked");
+        assert_eq!(snapshot_keys(&store).await, ["committed", "pool"]);
     }
 
     #[test]
