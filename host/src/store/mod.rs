@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any as AnyDb, AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{Any as AnyDb, AnyConnection, AnyPool, Executor};
 use sqlx_core::transaction::TransactionManager;
 
 /// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's
@@ -94,6 +94,12 @@ pub enum StoreError {
     /// The URL names neither SQLite nor PostgreSQL.
     #[error("database URL `{0}` is neither sqlite://… nor postgres://…")]
     Url(String),
+    /// The URL names an in-memory SQLite database: each of the store's connections would
+    /// open one of its own, empty.
+    #[error(
+        "database URL `{0}` names an in-memory SQLite database, which each of the store's connections would open empty of the others' data: give a file, such as sqlite://data/supervise.db?mode=rwc"
+    )]
+    InMemory(String),
     /// Could not connect.
     #[error("cannot open database {url}: {source}")]
     Open {
@@ -310,7 +316,10 @@ impl Store {
             let path = url
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or("");
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            if path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+                return Err(StoreError::InMemory(url.to_string()));
+            }
             if let Some(dir) = Path::new(path)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
@@ -361,13 +370,13 @@ impl Store {
         let writer = match dialect {
             Dialect::Sqlite => {
                 checkpoint::spawn(pool.clone());
-                let open = |source| StoreError::Open {
+                // Taken out of the pool (which opens another in its place), so that it is
+                // opened as the pool's are, on the same database (an in-memory one included).
+                let conn = pool.acquire().await.map_err(|source| StoreError::Open {
                     url: redact(url),
                     source,
-                };
-                let mut conn = AnyConnection::connect(url).await.map_err(open)?;
-                sqlite_settings(&mut conn).await.map_err(open)?;
-                Some(Arc::new(tokio::sync::Mutex::new(conn)))
+                })?;
+                Some(Arc::new(tokio::sync::Mutex::new(conn.detach())))
             }
             Dialect::Postgres => None,
         };
@@ -446,8 +455,8 @@ impl Store {
     /// before it is done (a pooled connection that found the file locked would sleep in
     /// SQLite's busy handler, 1, 2, 5, 10 ms…, before trying again). Keeping to one connection
     /// also keeps its prepared statements and its page cache, which another connection's
-    /// write would empty: a multi-row insert into the clue store is prepared once, not on
-    /// whichever of the pool's connections comes next. Other processes on the same file still
+    /// write would empty: a statement is prepared once, not again on whichever of the pool's
+    /// connections comes next. Other processes on the same file still
     /// meet the busy handler. PostgreSQL locks rows, not the database: there it is a pooled
     /// connection, taken at once.
     ///
@@ -591,6 +600,17 @@ mod tests {
             .await
             .expect("the file is not left locked");
         assert_eq!(snapshot_keys(&store).await, ["committed", "pool"]);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused_with_what_to_give_instead() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory&cache=shared"] {
+            let e = Store::open(url).await.unwrap_err().to_string();
+            assert!(
+                e.contains("in-memory SQLite database") && e.contains("give a file"),
+                "{url}: {e}"
+            );
+        }
     }
 
     #[test]
