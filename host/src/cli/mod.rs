@@ -32,7 +32,8 @@ pub struct Cli {
     )]
     pub home: PathBuf,
 
-    /// Database URL: `sqlite://FILE` or `postgres://…`; a SQLite file in --home by default.
+    /// Database URL: `sqlite://FILE` (a file: an in-memory database is refused) or
+    /// `postgres://…`; a SQLite file in --home by default.
     #[arg(long, global = true, env = "SUPERVISE_DATABASE_URL")]
     pub database_url: Option<String>,
 
