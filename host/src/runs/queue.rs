@@ -375,7 +375,8 @@ struct Setup {
 
 /// Leases the next runnable run (or run `only`), with its [`Setup`] when it is a run of an
 /// enablement on the current data: one statement, which counts the run's siblings as it
-/// leases it.
+/// leases it, written through `conn` (the connection of this process's turn to write, see
+/// [`Store::write_lock`]).
 async fn lease_next(
     conn: &mut AnyConnection,
     owner: &str,
@@ -454,7 +455,7 @@ fn same_setup([enablement, version, params, scope]: [&str; 4]) -> String {
 /// Leases, under `first`'s token, up to `max` runnable runs that would run exactly as it does
 /// (see [`same_setup`]), and no more than its fair share among `slots`: the runs of its setup
 /// queued or running (its own and other slots' included) divided by `slots`, rounded up.
-/// With `among`, only runs of those ids.
+/// With `among`, only runs of those ids. Written through `conn`, as [`lease_next`] is.
 async fn lease_siblings(
     conn: &mut AnyConnection,
     first: &Lease,
