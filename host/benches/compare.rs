@@ -31,6 +31,11 @@
 //! The rows "platform, cold", "platform, files" and "platform" start from an empty clue
 //! store, so every clue is new; "platform, again" runs once more over the clues already
 //! stored, as a nightly re-run over unchanged data does, and finds each of them again.
+//!
+//! `SUPERVISE_LOG` logs to stderr, as for the `supervise` binary: with
+//! `SUPERVISE_LOG=sqlx::query=debug` each statement the platform runs is printed with the time
+//! SQLite took for it, which is how a run is taken apart statement by statement
+//! (docs/benchmarks.md, "What bounds").
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -707,6 +712,12 @@ async fn measure(
 
 #[tokio::main]
 async fn main() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("SUPERVISE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let json = std::env::args().any(|a| a == "--json");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let engines: Vec<&str> = ["duckdb", "sqlite"]
