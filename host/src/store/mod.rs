@@ -456,9 +456,9 @@ impl Store {
     /// SQLite's busy handler, 1, 2, 5, 10 ms…, before trying again). Keeping to one connection
     /// also keeps its prepared statements and its page cache, which another connection's
     /// write would empty: a statement is prepared once, not again on whichever of the pool's
-    /// connections comes next. Other processes on the same file still
-    /// meet the busy handler. PostgreSQL locks rows, not the database: there it is a pooled
-    /// connection, taken at once.
+    /// connections comes next. Other processes on the same file still meet the busy handler.
+    /// PostgreSQL locks rows, not the database: there it is a pooled connection, taken at
+    /// once.
     ///
     /// Never take it while holding it (it is not re-entrant): a function that writes within
     /// a transaction it was given must not call one that begins its own (or wait for a task
@@ -600,6 +600,29 @@ mod tests {
             .await
             .expect("the file is not left locked");
         assert_eq!(snapshot_keys(&store).await, ["committed", "pool"]);
+    }
+
+    #[tokio::test]
+    async fn a_begin_given_up_while_it_waits_for_the_file_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        // Another connection holds the file's write lock, so the writer's BEGIN waits in the
+        // busy handler; its caller gives up (a request dropped), and the BEGIN goes through
+        // later, with no one to end it.
+        let other = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(100), store.begin());
+        assert!(
+            waited.await.is_err(),
+            "the writer waits for the file's lock"
+        );
+        other.commit().await.unwrap();
+        let mut tx = store
+            .begin()
+            .await
+            .expect("the writer is not left inside the abandoned transaction");
+        add_snapshot(&mut tx, "after").await;
+        tx.commit().await.unwrap();
+        assert_eq!(snapshot_keys(&store).await, ["after"]);
     }
 
     #[tokio::test]
