@@ -66,7 +66,7 @@ impl Snapshot {
             return Ok(id);
         }
         let mut write = store.write_lock().await?;
-        sqlx::query(
+        let saved = sqlx::query(
             "INSERT INTO snapshots (content_sha256, entries_json, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (content_sha256) DO NOTHING",
         )
@@ -74,7 +74,11 @@ impl Snapshot {
         .bind(&json)
         .bind(now_ms())
         .execute(&mut *write)
-        .await?;
+        .await;
+        if let Err(e) = &saved {
+            write.note_failure(e);
+        }
+        saved?;
         drop(write);
         Self::stored(store, &sha)
             .await?

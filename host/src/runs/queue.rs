@@ -9,7 +9,7 @@ use sqlx::{Any, AnyConnection, Executor, Row};
 use crate::datasets::region;
 use crate::registry::Actor;
 use crate::registry::enable::{self, Enablement};
-use crate::store::{AnyQuery, Dialect, Store, WriteTx, audit, now_ms};
+use crate::store::{AnyQuery, Dialect, Store, StoreError, WriteGuard, WriteTx, audit, now_ms};
 
 use super::{Kind, RunError, Status, quarantine};
 
@@ -275,9 +275,16 @@ pub async fn lease(
 ) -> Result<Option<Lease>, RunError> {
     let token = token();
     let mut write = store.write_lock().await?;
-    Ok(lease_next(&mut write, owner, &token, lease_ms, only)
-        .await?
-        .map(|(lease, _)| lease))
+    let leased = lease_next(&mut write, owner, &token, lease_ms, only).await;
+    note_failure(&mut write, &leased);
+    Ok(leased?.map(|(lease, _)| lease))
+}
+
+/// Notes `result`'s failure on the turn it was written in (see [`WriteGuard::note_failure`]).
+fn note_failure<T>(write: &mut WriteGuard, result: &Result<T, RunError>) {
+    if let Err(RunError::Store(StoreError::Db(e))) = result {
+        write.note_failure(e);
+    }
 }
 
 /// Leases the next runnable run and, when it is a run of an enablement on the current data,
@@ -331,17 +338,23 @@ async fn lease_group(
 ) -> Result<Vec<Lease>, RunError> {
     let token = token();
     let mut write = store.write_lock().await?;
-    let Some((first, setup)) = lease_next(&mut write, owner, &token, lease_ms, only).await? else {
-        return Ok(Vec::new());
-    };
-    let siblings = match setup {
-        Some(setup) if max > 1 => {
-            let limits = (max - 1, slots.max(1));
-            lease_siblings(&mut write, &first, &setup, lease_ms, limits, among).await?
-        }
-        _ => Vec::new(),
-    };
-    Ok(std::iter::once(first).chain(siblings).collect())
+    let leased = async {
+        let Some((first, setup)) = lease_next(&mut write, owner, &token, lease_ms, only).await?
+        else {
+            return Ok(Vec::new());
+        };
+        let siblings = match setup {
+            Some(setup) if max > 1 => {
+                let limits = (max - 1, slots.max(1));
+                lease_siblings(&mut write, &first, &setup, lease_ms, limits, among).await?
+            }
+            _ => Vec::new(),
+        };
+        Ok(std::iter::once(first).chain(siblings).collect())
+    }
+    .await;
+    note_failure(&mut write, &leased);
+    leased
 }
 
 /// Whether any queued run is due: the runs [`lease_next`] picks from, quarantined models'

@@ -135,7 +135,18 @@ pub struct Store {
     files: Option<Arc<ColumnFiles>>,
     /// SQLite: the one connection this process writes through, taken in turns (see
     /// [`Store::write_lock`]). `None` on PostgreSQL, whose writers take pooled connections.
-    writer: Option<Arc<tokio::sync::Mutex<AnyConnection>>>,
+    writer: Option<Arc<tokio::sync::Mutex<Slot>>>,
+}
+
+/// Where the SQLite writer's connection is kept between turns: empty once the connection was
+/// found lost (its thread gone), until the next turn opens another.
+type Slot = Option<AnyConnection>;
+
+/// Whether `e` means the connection itself is gone (its worker thread stopped, its socket or
+/// file handle failed) rather than that a statement failed: such a connection is not written
+/// through again.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::WorkerCrashed | sqlx::Error::Io(_))
 }
 
 /// This process's turn to write (see [`Store::write_lock`]), with the connection to write
@@ -146,17 +157,20 @@ pub struct WriteGuard(Turn);
 
 /// What a [`WriteGuard`] holds.
 enum Turn {
-    /// The SQLite writer's connection, locked.
-    Writer(tokio::sync::OwnedMutexGuard<AnyConnection>),
+    /// The SQLite writer's connection, locked; its slot is never empty while held.
+    Writer(tokio::sync::OwnedMutexGuard<Slot>),
     /// A PostgreSQL connection from the pool.
     Pooled(PoolConnection<AnyDb>),
 }
+
+/// The message of the invariant [`Store::write_lock`] keeps.
+const SLOT_FILLED: &str = "a turn to write always holds a connection";
 
 impl std::ops::Deref for WriteGuard {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match &self.0 {
-            Turn::Writer(conn) => conn,
+            Turn::Writer(slot) => slot.as_ref().expect(SLOT_FILLED),
             Turn::Pooled(conn) => conn,
         }
     }
@@ -165,9 +179,32 @@ impl std::ops::Deref for WriteGuard {
 impl std::ops::DerefMut for WriteGuard {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match &mut self.0 {
-            Turn::Writer(conn) => conn,
+            Turn::Writer(slot) => slot.as_mut().expect(SLOT_FILLED),
             Turn::Pooled(conn) => conn,
         }
+    }
+}
+
+impl WriteGuard {
+    /// Notes a failure of a statement sent through this turn: when `e` means the connection is
+    /// gone, the SQLite writer's connection is let go, so that the next turn writes through a
+    /// new one instead of failing the same way until the process restarts. (A pooled
+    /// connection that failed so is closed by the pool when it comes back.)
+    pub fn note_failure(&mut self, e: &sqlx::Error) {
+        if let Turn::Writer(slot) = &mut self.0
+            && connection_lost(e)
+        {
+            tracing::warn!(error = %e, "the SQLite writer's connection was lost; the next write opens another");
+            slot.take();
+        }
+    }
+
+    /// `result`, its failure noted first (see [`WriteGuard::note_failure`]).
+    fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let Err(e) = &result {
+            self.note_failure(e);
+        }
+        result
     }
 }
 
@@ -194,16 +231,25 @@ impl WriteTx {
 
     /// Commits, then lets the next writer in.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        Control::commit(&mut self.turn).await?;
-        self.open = false;
-        Ok(())
+        let result = Control::commit(&mut self.turn).await;
+        self.end(result)
     }
 
     /// Rolls back, then lets the next writer in.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        Control::rollback(&mut self.turn).await?;
-        self.open = false;
-        Ok(())
+        let result = Control::rollback(&mut self.turn).await;
+        self.end(result)
+    }
+
+    /// The transaction's end, as `result` (of its commit or rollback) tells it: ended when it
+    /// went through; when the connection was lost, the transaction with it, and the
+    /// connection is let go (see [`WriteGuard::note_failure`]).
+    fn end(&mut self, result: Result<(), sqlx::Error>) -> Result<(), sqlx::Error> {
+        let lost = result.as_ref().is_err_and(connection_lost);
+        if result.is_ok() || lost {
+            self.open = false;
+        }
+        self.turn.checked(result)
     }
 }
 
@@ -376,7 +422,7 @@ impl Store {
                     url: redact(url),
                     source,
                 })?;
-                Some(Arc::new(tokio::sync::Mutex::new(conn.detach())))
+                Some(Arc::new(tokio::sync::Mutex::new(Some(conn.detach()))))
             }
             Dialect::Postgres => None,
         };
@@ -463,11 +509,19 @@ impl Store {
     /// Never take it while holding it (it is not re-entrant): a function that writes within
     /// a transaction it was given must not call one that begins its own (or wait for a task
     /// that does) before that transaction ends.
+    ///
+    /// A writer's connection found lost (see [`WriteGuard::note_failure`]) is replaced by a new one
+    /// from the pool when the next turn begins.
     pub async fn write_lock(&self) -> Result<WriteGuard, sqlx::Error> {
-        Ok(WriteGuard(match &self.writer {
-            Some(writer) => Turn::Writer(writer.clone().lock_owned().await),
-            None => Turn::Pooled(self.pool.acquire().await?),
-        }))
+        let Some(writer) = &self.writer else {
+            return Ok(WriteGuard(Turn::Pooled(self.pool.acquire().await?)));
+        };
+        let mut slot = writer.clone().lock_owned().await;
+        if slot.is_none() {
+            *slot = Some(self.pool.acquire().await?.detach());
+            tracing::info!("the SQLite writer writes through a new connection");
+        }
+        Ok(WriteGuard(Turn::Writer(slot)))
     }
 
     /// Begins a transaction that writes, in this process's turn (see [`Store::write_lock`]);
@@ -479,12 +533,22 @@ impl Store {
     /// at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`), which no busy handler can
     /// wait out. Taken first, the lock is waited for in the busy handler instead.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        let mut turn = self.write_lock().await?;
-        let statement = match self.dialect {
+        let statement = || match self.dialect {
             Dialect::Sqlite => Some(sqlx::SqlStr::from_static("BEGIN IMMEDIATE")),
             Dialect::Postgres => None,
         };
-        Control::begin(&mut turn, statement).await?;
+        let mut turn = self.write_lock().await?;
+        let begun = Control::begin(&mut turn, statement()).await;
+        if let Err(e) = turn.checked(begun) {
+            if !connection_lost(&e) {
+                return Err(e);
+            }
+            // Nothing was written yet: begin again, once, on a new connection.
+            drop(turn);
+            turn = self.write_lock().await?;
+            let begun = Control::begin(&mut turn, statement()).await;
+            turn.checked(begun)?;
+        }
         Ok(WriteTx {
             turn,
             open: true,
@@ -623,6 +687,44 @@ mod tests {
         add_snapshot(&mut tx, "after").await;
         tx.commit().await.unwrap();
         assert_eq!(snapshot_keys(&store).await, ["after"]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_writer_connection_is_replaced_at_the_next_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        // A table only the writer's current connection sees.
+        let marker = "SELECT count(*) FROM temp.marker";
+        let mut turn = store.write_lock().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE marker (x)")
+            .execute(&mut *turn)
+            .await
+            .unwrap();
+        // A statement's own failure keeps the connection.
+        turn.note_failure(&sqlx::Error::RowNotFound);
+        drop(turn);
+        let mut turn = store.write_lock().await.unwrap();
+        sqlx::query(marker)
+            .fetch_one(&mut *turn)
+            .await
+            .expect("the same connection");
+        // A failure of the connection itself lets it go: the next turn opens another, set
+        // up as the pool's are, and writes through it.
+        turn.note_failure(&sqlx::Error::WorkerCrashed);
+        drop(turn);
+        let mut tx = store.begin().await.unwrap();
+        let err = sqlx::query(marker)
+            .fetch_one(&mut *tx)
+            .await
+            .err()
+            .expect("the table is not there");
+        assert!(err.to_string().contains("no such table"), "{err}");
+        add_snapshot(&mut tx, "after").await;
+        tx.commit().await.unwrap();
+        assert_eq!(snapshot_keys(&store).await, ["after"]);
+        let mut writer = store.write_lock().await.unwrap();
+        assert_eq!(settings(&mut writer).await.0, "wal");
+        assert_eq!(settings(&mut writer).await.2, 1, "foreign keys on");
     }
 
     #[tokio::test]
