@@ -30,6 +30,10 @@ use sqlx_core::transaction::TransactionManager;
 /// runs when it is restarted.
 const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
+/// The SQLite pool's connections, all kept open: they serve the reads (this process's writes
+/// go through one connection of their own, taken from the pool at open and replaced there).
+const SQLITE_READERS: u32 = 8;
+
 /// A statement with its bound values, on either database.
 pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
@@ -376,8 +380,10 @@ impl Store {
                 })?;
             }
         }
-        let mut options =
-            AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 8 } else { 16 });
+        let mut options = AnyPoolOptions::new().max_connections(match dialect {
+            Dialect::Sqlite => SQLITE_READERS,
+            Dialect::Postgres => 16,
+        });
         if dialect == Dialect::Postgres {
             // Plan every execution with its parameters: the same statement serves a county
             // (a thousandth of the clues) and the province (all of them), and a cached generic
@@ -400,6 +406,14 @@ impl Store {
             // added a round trip to the connection's thread to each statement outside a
             // transaction. PostgreSQL's connections keep the check.
             options = options.test_before_acquire(false);
+            // All opened at once and kept: a connection opened when a run's reads first need
+            // it (its settings applied, its schema read) cost that run half a millisecond or
+            // more on its path, and a file handle has nothing to gain from being closed when
+            // idle or recycled by age (PostgreSQL's connections keep the pool's defaults).
+            options = options
+                .min_connections(SQLITE_READERS)
+                .idle_timeout(None)
+                .max_lifetime(None);
             options = options.after_connect(|conn, _| Box::pin(sqlite_settings(conn)));
         }
         let pool = options
@@ -619,6 +633,24 @@ mod tests {
             expected,
             "the writer's own connection"
         );
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_pool_opens_its_connections_at_once_and_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path())).await.unwrap();
+        // Opened with the store; the one taken for the writer is replaced in the background.
+        let full = async {
+            while store.pool().size() < super::SQLITE_READERS {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), full)
+            .await
+            .expect("the pool opens all its connections");
+        let options = store.pool().options();
+        assert_eq!(options.get_idle_timeout(), None, "never closed when idle");
+        assert_eq!(options.get_max_lifetime(), None, "never recycled by age");
     }
 
     /// What `snapshots` holds, read through the pool (not the writer's connection).
