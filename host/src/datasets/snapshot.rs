@@ -75,10 +75,7 @@ impl Snapshot {
         .bind(now_ms())
         .execute(&mut *write)
         .await;
-        if let Err(e) = &saved {
-            write.note_failure(e);
-        }
-        saved?;
+        write.checked(saved)?;
         drop(write);
         Self::stored(store, &sha)
             .await?

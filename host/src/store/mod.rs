@@ -161,7 +161,9 @@ pub struct WriteGuard(Turn);
 
 /// What a [`WriteGuard`] holds.
 enum Turn {
-    /// The SQLite writer's connection, locked; its slot is never empty while held.
+    /// The SQLite writer's connection, locked: the slot is filled by [`Store::write_lock`]
+    /// and emptied only by [`WriteGuard::note_failure`], after which the turn writes nothing
+    /// more.
     Writer(tokio::sync::OwnedMutexGuard<Slot>),
     /// A PostgreSQL connection from the pool.
     Pooled(PoolConnection<AnyDb>),
@@ -192,8 +194,9 @@ impl std::ops::DerefMut for WriteGuard {
 impl WriteGuard {
     /// Notes a failure of a statement sent through this turn: when `e` means the connection is
     /// gone, the SQLite writer's connection is let go, so that the next turn writes through a
-    /// new one instead of failing the same way until the process restarts. (A pooled
-    /// connection that failed so is closed by the pool when it comes back.)
+    /// new one instead of failing the same way until the process restarts. Nothing more is
+    /// written through this turn once it has let its connection go. (PostgreSQL's pool pings
+    /// a connection before it hands it out again, and replaces one that fails.)
     pub fn note_failure(&mut self, e: &sqlx::Error) {
         if let Turn::Writer(slot) = &mut self.0
             && connection_lost(e)
@@ -203,8 +206,9 @@ impl WriteGuard {
         }
     }
 
-    /// `result`, its failure noted first (see [`WriteGuard::note_failure`]).
-    fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+    /// `result` of a statement sent through this turn, its failure noted first (see
+    /// [`WriteGuard::note_failure`]).
+    pub fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
         if let Err(e) = &result {
             self.note_failure(e);
         }
