@@ -2,7 +2,7 @@
 //! one transaction. Every row is checked (types, required values, known region, unique key);
 //! on any problem nothing is written and the report lists the first 100 problems with line,
 //! column, value and reason. Memory stays flat: rows are written a chunk at a time, each chunk
-//! of one region (see [`super::pending`]), and key uniqueness is checked through hash buckets
+//! of one region (see `super::pending`), and key uniqueness is checked through hash buckets
 //! spilled to temporary files.
 
 use std::collections::{HashMap, HashSet};

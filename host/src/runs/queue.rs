@@ -291,7 +291,7 @@ fn note_failure<T>(write: &mut WriteGuard, result: &Result<T, RunError>) {
 /// more queued runs of the same enablement, version, parameters and scope (its other
 /// counties), all under one token: a batch that shares one preparation, one heartbeat and one
 /// finishing transaction. A batch takes at most `max` runs, and at most its fair share among
-/// the `slots` that lease such batches (see [`lease_siblings`]), so that a province's
+/// the `slots` that lease such batches (see `lease_siblings`), so that a province's
 /// counties are split evenly between the slots instead of the first slot taking them all.
 /// Empty when nothing is runnable.
 pub async fn lease_batch(

@@ -281,7 +281,7 @@ impl Runtime {
 
     /// The pooled linear-memory slots no run is using that an earlier run used: how many, and
     /// the bytes they keep resident (reset for the next run rather than given back to the
-    /// kernel; see [`KEEP_RESIDENT_BYTES`]). For diagnostics, and for the test that a reused
+    /// kernel; see `KEEP_RESIDENT_BYTES`). For diagnostics, and for the test that a reused
     /// slot starts from zeroes.
     pub fn idle_memory_slots(&self) -> (u32, usize) {
         self.engine.pooling_allocator_metrics().map_or((0, 0), |m| {

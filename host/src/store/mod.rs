@@ -1,6 +1,6 @@
 //! The database: a SQLite file by default (created on first use) or PostgreSQL by URL,
 //! through sqlx's `Any` driver so every query is written once; migrations per dialect run on
-//! open. Also the audit log every state change writes to ([`audit`]).
+//! open. Also the audit log every state change writes to ([`audit`](mod@audit)).
 
 pub mod audit;
 pub mod cache;
