@@ -327,7 +327,7 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
 
     let altered = guests::variant(&bytes, "implant");
     sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(altered)
+        .bind(&altered)
         .execute(db.store.pool())
         .await
         .expect("tamper");
@@ -372,5 +372,27 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
     assert_ne!(renamed, json, "the manifest names pension_payments");
     let why = "its recorded manifest names other datasets than the component declares";
     refused_with(db, id, "manifest_json", &renamed, why).await;
+
+    // Restored, it loads again, as often as asked (the unchanged bytes, signature and key
+    // are not verified again); a change after that is found as before.
+    set_version(db, "manifest_json", &json).await;
+    for _ in 0..2 {
+        let (_, again) = load::load_verified(&db.store, runtime(), id)
+            .await
+            .expect("verified load");
+        assert_eq!(again.sha256, record.sha256);
+    }
+    sqlx::query("UPDATE blobs SET bytes = $1")
+        .bind(&altered)
+        .execute(db.store.pool())
+        .await
+        .expect("tamper");
+    let err = load::load_verified(&db.store, runtime(), id)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("the stored component's sha256 is"),
+        "{err}"
+    );
 }
 both!(a_tampered_stored_component_is_refused);
