@@ -311,6 +311,26 @@ async fn refused_with(db: &TestDb, id: i64, column: &str, value: &str, why: &str
     assert!(err.to_string().contains(why), "{err}");
 }
 
+/// Stores `bytes` as the (only) stored component.
+async fn set_bytes(db: &TestDb, bytes: &[u8]) {
+    sqlx::query("UPDATE blobs SET bytes = $1")
+        .bind(bytes)
+        .execute(db.store.pool())
+        .await
+        .expect("update the component");
+}
+
+/// Stores `bytes` as the component, then checks that loading version `id` is refused as
+/// tampered; the refusal's message.
+async fn refused_with_bytes(db: &TestDb, id: i64, bytes: &[u8]) -> String {
+    set_bytes(db, bytes).await;
+    let err = load::load_verified(&db.store, runtime(), id)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, RegistryError::Tampered { .. }), "{err}");
+    err.to_string()
+}
+
 async fn a_tampered_stored_component_is_refused(db: &TestDb) {
     let w = world(db).await;
     let bytes = guests::bytes(guests::PENSION_AFTER_DEATH);
@@ -326,27 +346,14 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
     assert_eq!(record.sha256, model.sha256);
 
     let altered = guests::variant(&bytes, "implant");
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(&altered)
-        .execute(db.store.pool())
-        .await
-        .expect("tamper");
-    let err = load::load_verified(&db.store, runtime(), id)
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, RegistryError::Tampered { .. }), "{err}");
+    let err = refused_with_bytes(db, id, &altered).await;
     assert!(
-        err.to_string().contains(
+        err.contains(
             "refusing to load pension-after-death@1.0.0: the stored component's sha256 is"
         ),
         "{err}"
     );
-
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(bytes)
-        .execute(db.store.pool())
-        .await
-        .expect("restore");
+    set_bytes(db, &bytes).await;
     let signature: String = sqlx::query_scalar("SELECT signature FROM model_versions")
         .fetch_one(db.store.pool())
         .await
@@ -382,17 +389,7 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
             .expect("verified load");
         assert_eq!(again.sha256, record.sha256);
     }
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(&altered)
-        .execute(db.store.pool())
-        .await
-        .expect("tamper");
-    let err = load::load_verified(&db.store, runtime(), id)
-        .await
-        .expect_err("refused");
-    assert!(
-        err.to_string().contains("the stored component's sha256 is"),
-        "{err}"
-    );
+    let err = refused_with_bytes(db, id, &altered).await;
+    assert!(err.contains("the stored component's sha256 is"), "{err}");
 }
 both!(a_tampered_stored_component_is_refused);
