@@ -3,10 +3,9 @@
 //! key was revoked since: the recorded verification stands); bytes, signature and key found
 //! identical to those this process last verified for the version are not hashed and verified
 //! again (the check is a function of them alone), any change is. The datasets its version
-//! record names
-//! are checked to be the ones the component declares (a run fixes its snapshot from the
-//! record while the component is verified). Any mismatch refuses the run. Verified bytes
-//! already compiled and linked in this process are not loaded again.
+//! record names are checked to be the ones the component declares (a run fixes its snapshot
+//! from the record while the component is verified). Any mismatch refuses the run. Verified
+//! bytes already compiled and linked in this process are not loaded again.
 
 use std::sync::Arc;
 
@@ -111,7 +110,6 @@ pub async fn verify_and_load(
         sha256: String::new(),
     };
     let verified = match store.recall::<Verified>(VERIFIED, version_id) {
-        // The same bytes, signature and key as verified before: the same verdict.
         // The same bytes, signature and key as verified before: the same verdict, but for
         // the published hash, which is the record's.
         Some(before) if before.same_inputs(&stored) => {
