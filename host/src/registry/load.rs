@@ -22,39 +22,35 @@ use super::review::{self, VersionRecord};
 /// The store's memo (see [`Store::recall`]) of the last inputs a version's check passed with.
 const VERIFIED: &str = "verified component";
 
-/// A stored component with the signature and key it is checked against; once checked, with
-/// its sha256 (hex).
-struct Verified {
+/// A stored component with the signature and key it is checked against.
+#[derive(PartialEq, Eq)]
+struct Inputs {
     bytes: Vec<u8>,
     signature: String,
     public_key: String,
+}
+
+/// Inputs that passed the check, with their sha256 (hex). The check is a function of the
+/// inputs alone: the same inputs would pass again. (Comparing 170 KB costs a tenth of
+/// hashing it, and the signature is not verified again.)
+struct Verified {
+    inputs: Inputs,
     sha256: String,
 }
 
-impl Verified {
-    /// Whether `other` holds the same bytes, signature and key: the check is a function of
-    /// these alone, so it would pass again. (Comparing 170 KB costs a tenth of hashing it,
-    /// and the signature is not verified again.)
-    fn same_inputs(&self, other: &Verified) -> bool {
-        self.bytes == other.bytes
-            && self.signature == other.signature
-            && self.public_key == other.public_key
+/// Hashes the component's bytes, checks the hash is the `published` one, and verifies the
+/// signature over it with the key: the inputs with their sha256, or what is wrong.
+fn verify(inputs: Inputs, published: &str) -> Result<Verified, String> {
+    let digest = Sha256::digest(&inputs.bytes);
+    let sha256 = hex::encode(digest);
+    if sha256 != published {
+        return Err(not_published(&sha256, published));
     }
-}
-
-/// Hashes `stored`'s bytes, checks the hash is the `published` one, and verifies the
-/// signature over it with the key: `stored` with its sha256, or what is wrong.
-fn verify(mut stored: Verified, published: &str) -> Result<Verified, String> {
-    let digest = Sha256::digest(&stored.bytes);
-    stored.sha256 = hex::encode(digest);
-    if stored.sha256 != published {
-        return Err(not_published(&stored.sha256, published));
-    }
-    let sig: [u8; 64] = hex::decode(&stored.signature)
+    let sig: [u8; 64] = hex::decode(&inputs.signature)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or("the recorded signature is malformed")?;
-    let key: [u8; 32] = hex::decode(&stored.public_key)
+    let key: [u8; 32] = hex::decode(&inputs.public_key)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or("the signer's key is malformed")?;
@@ -62,7 +58,7 @@ fn verify(mut stored: Verified, published: &str) -> Result<Verified, String> {
         VerifyingKey::from_bytes(&key).map_err(|_| "the signer's key is not an ed25519 key")?;
     key.verify_strict(&digest, &Signature::from_bytes(&sig))
         .map_err(|_| "the signature no longer verifies")?;
-    Ok(stored)
+    Ok(Verified { inputs, sha256 })
 }
 
 /// What is wrong with a component whose sha256 is not the `published` one.
@@ -103,16 +99,15 @@ pub async fn verify_and_load(
     .fetch_optional(store.pool())
     .await?
     .ok_or_else(|| tampered("its stored component is missing".into()))?;
-    let stored = Verified {
+    let stored = Inputs {
         bytes: row.try_get(0)?,
         signature: row.try_get(1)?,
         public_key: row.try_get(2)?,
-        sha256: String::new(),
     };
     let verified = match store.recall::<Verified>(VERIFIED, version_id) {
         // The same bytes, signature and key as verified before: the same verdict, but for
         // the published hash, which is the record's.
-        Some(before) if before.same_inputs(&stored) => {
+        Some(before) if before.inputs == stored => {
             if before.sha256 != v.sha256 {
                 return Err(tampered(not_published(&before.sha256, &v.sha256)));
             }
@@ -124,7 +119,7 @@ pub async fn verify_and_load(
             verified
         }
     };
-    let model = runtime.load_shared(&verified.bytes, &verified.sha256)?;
+    let model = runtime.load_shared(&verified.inputs.bytes, &verified.sha256)?;
     let declared = model.manifest.datasets.iter().map(|d| &d.name);
     if !declared.eq(v.manifest.datasets.iter().map(|d| &d.name)) {
         return Err(tampered(

@@ -435,7 +435,7 @@ impl Store {
             Dialect::Sqlite => {
                 checkpoint::spawn(pool.clone());
                 // Taken out of the pool (which opens another in its place), so that it is
-                // opened as the pool's are, on the same database (an in-memory one included).
+                // opened and set up as the pool's are.
                 let conn = pool.acquire().await.map_err(|source| StoreError::Open {
                     url: redact(url),
                     source,
@@ -759,8 +759,9 @@ mod tests {
         tx.commit().await.unwrap();
         assert_eq!(snapshot_keys(&store).await, ["after"]);
         let mut writer = store.write_lock().await.unwrap();
-        assert_eq!(settings(&mut writer).await.0, "wal");
-        assert_eq!(settings(&mut writer).await.2, 1, "foreign keys on");
+        let (mode, _, foreign_keys, _) = settings(&mut writer).await;
+        assert_eq!(mode, "wal");
+        assert_eq!(foreign_keys, 1, "foreign keys on");
     }
 
     #[tokio::test]
