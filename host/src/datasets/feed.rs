@@ -28,7 +28,6 @@ use crate::store::{BlockKey, Store};
 use super::catalog;
 use super::chunk;
 use super::columns::{Rows, StoredColumn};
-use super::files;
 use super::keys::{self, KeyRows, Part, PartsIndex};
 use super::region;
 use super::schema::DatasetSchema;
@@ -507,20 +506,38 @@ impl StoreScan {
     }
 
     /// Chunk `at`'s rows grouped by the keys of its column `key` without reading that
-    /// column: from the cache, else (a pseudonym column) from the key rows its import kept
-    /// beside the column files, then kept in the cache; `None` when neither has them.
-    fn kept_key_rows(&self, at: usize, key: &ColumnRequest) -> Option<Arc<KeyRows>> {
+    /// column: from the cache, else (a pseudonym column) from the key rows its import kept,
+    /// read from the column files or else the database, then kept in the cache; `None` when
+    /// none are kept (an import made before imports kept them) or they cannot be used.
+    fn kept_key_rows(
+        &self,
+        at: usize,
+        key: &ColumnRequest,
+    ) -> Result<Option<Arc<KeyRows>>, SourceError> {
         let blocks = self.store.blocks();
         let cache_key = self.keys_key(at, &key.name);
         if let Some(rows) = blocks.get::<KeyRows>(&cache_key) {
-            return Some(rows);
+            return Ok(Some(rows));
+        }
+        if key.ty != ColumnType::Pseudonym {
+            return Ok(None);
         }
         let c = &self.chunks[at];
-        let bytes = self
+        let name = keys::kept_name(&key.name);
+        let file = self
             .store
             .column_files()
-            .filter(|_| key.ty == ColumnType::Pseudonym)?
-            .read(c.import, c.no, &files::keys_name(&key.name))?;
+            .and_then(|f| f.read(c.import, c.no, &name));
+        let bytes = match file {
+            Some(bytes) => Some(bytes),
+            None => self
+                .handle
+                .block_on(read_kept(&self.store, (c.import, c.no), &name))
+                .map_err(|e| backend(format!("reading a chunk's key rows stopped: {e}")))?,
+        };
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
         let rows = KeyRows::from_bytes(&bytes, c.rows)
             .inspect_err(|e| {
                 tracing::warn!(
@@ -530,10 +547,12 @@ impl StoreScan {
                     key.name
                 )
             })
-            .ok()?;
-        let rows = Arc::new(rows);
-        blocks.put(cache_key, rows.clone(), rows.heap_bytes());
-        Some(rows)
+            .ok();
+        Ok(rows.map(|rows| {
+            let rows = Arc::new(rows);
+            blocks.put(cache_key, rows.clone(), rows.heap_bytes());
+            rows
+        }))
     }
 
     /// Chunk `at`'s key rows built from its key column `column` (named `name`), kept in the
@@ -590,6 +609,23 @@ pub(super) async fn read_columns(
         q = q.bind(name.as_str());
     }
     q.bind(WHOLE).fetch_all(store.pool()).await
+}
+
+/// The bytes of chunk `chunk`'s (import, chunk number) row `name` of `chunk_columns` (here
+/// kept key rows, see [`keys::kept_name`]); `None` when it has none.
+async fn read_kept(
+    store: &Store,
+    (import, no): (i64, i64),
+    name: &str,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT data FROM chunk_columns WHERE import_id = $1 AND chunk_no = $2 AND name = $3",
+    )
+    .bind(import)
+    .bind(no)
+    .bind(name)
+    .fetch_optional(store.pool())
+    .await
 }
 
 /// Columns `names` decoded from rows read by [`read_columns`], straight from the rows' bytes;
@@ -696,7 +732,7 @@ impl DataSource for StoreSource {
         let mut parts = Vec::with_capacity(scan.chunks.len());
         for at in 0..scan.chunks.len() {
             let (columns, region) = scan.chunk(at)?;
-            let kept = scan.kept_key_rows(at, key);
+            let kept = scan.kept_key_rows(at, key)?;
             // Text keys are confirmed against their column; word and pseudonym keys are
             // whole in their key rows, so their column is read only to build them.
             let key_column = match (&kept, key.ty) {

@@ -2,8 +2,8 @@
 //! files, or imported through another machine (see [`crate::store::files`]). Each import's
 //! columns are read from the database chunk by chunk, written into a staging directory and
 //! moved under the import's number whole, as an import does; raw identifiers stay behind.
-//! Beside each pseudonym column go its key rows ([`stage_column`]), so that a run's first
-//! look-up reads them instead of building them.
+//! Beside each pseudonym column go its key rows: those its import kept, or, for an import made
+//! before imports kept them, built here ([`stage_chunk`]).
 
 use sqlx::Row;
 
@@ -13,36 +13,39 @@ use crate::store::{Store, StoreError};
 
 use super::chunk;
 use super::feed::WHOLE;
-use super::keys::KeyRows;
+use super::keys;
 
-/// The name under which a pseudonym column's key rows are kept beside it.
-pub fn keys_name(column: &str) -> String {
-    format!("keys:{column}")
-}
-
-/// Keeps column `name` of chunk `chunk` (a one-column chunk's bytes) in `staged`, and, for a
-/// pseudonym column, its key rows (built here, so that a run's first look-up reads them
-/// instead of building them). Returns how many files were written.
-pub fn stage_column(
+/// Keeps chunk `chunk`'s stored columns `columns` (name and bytes: one-column chunks, and the
+/// key rows its import kept) in `staged`, and, for a pseudonym column whose import kept no
+/// key rows (made before imports kept them), its key rows built here, so that a run's first
+/// look-up reads them instead of building them. Returns how many files were written.
+pub fn stage_chunk<B: AsRef<[u8]>>(
     staged: &Staged<'_>,
     chunk: i64,
-    name: &str,
-    data: &[u8],
+    columns: &[(String, B)],
 ) -> std::io::Result<usize> {
-    if !staged.write(chunk, name, data)? {
-        return Ok(0);
+    let mut written = 0;
+    for (name, data) in columns {
+        let data = data.as_ref();
+        if !staged.write(chunk, name, data)? {
+            continue;
+        }
+        written += 1;
+        let kept = keys::kept_name(name);
+        if chunk::type_of(data) != Some(ColumnType::Pseudonym)
+            || columns.iter().any(|(n, _)| *n == kept)
+        {
+            continue;
+        }
+        let built = chunk::decode(data, &[name])
+            .ok()
+            .and_then(|(_, mut cols)| cols.pop().flatten())
+            .and_then(|column| keys::kept(name, &column));
+        if let Some((kept, bytes)) = built {
+            written += usize::from(staged.write(chunk, &kept, &bytes)?);
+        }
     }
-    if chunk::type_of(data) != Some(ColumnType::Pseudonym) {
-        return Ok(1);
-    }
-    let bytes = chunk::decode(data, &[name])
-        .ok()
-        .and_then(|(_, mut cols)| cols.pop().flatten())
-        .and_then(|column| KeyRows::build(&column).to_bytes(&column));
-    match bytes {
-        Some(b) => Ok(1 + usize::from(staged.write(chunk, &keys_name(name), &b)?)),
-        None => Ok(1),
-    }
+    Ok(written)
 }
 
 /// What was written for one import.
@@ -118,16 +121,16 @@ pub async fn write_missing(store: &Store, progress: bool) -> Result<Vec<Written>
             .bind(no)
             .fetch_all(store.pool())
             .await?;
+            let mut columns: Vec<(String, &[u8])> = Vec::with_capacity(rows.len());
             for row in &rows {
                 let name: String = row.try_get(0)?;
                 if name == WHOLE {
                     done.whole_chunks += 1;
                     continue;
                 }
-                let data: &[u8] = row.try_get(1)?;
-                done.files +=
-                    stage_column(&staged, no, &name, data).map_err(|e| dir_error(store, e))?;
+                columns.push((name, row.try_get(1)?));
             }
+            done.files += stage_chunk(&staged, no, &columns).map_err(|e| dir_error(store, e))?;
             if let Some(bar) = &bar {
                 bar.inc(1);
             }

@@ -815,13 +815,8 @@ async fn write_chunk(
     chunk: ChunkBuilder<'_>,
 ) -> Result<(), ImportError> {
     let (columns, rows, min, max) = chunk.encode();
-    if let Some(staged) = staged {
-        for (name, data) in &columns {
-            if let Err(e) = super::files::stage_column(staged, no as i64, name, data) {
-                tracing::warn!("a column file was not kept (runs read the database): {e}");
-                break;
-            }
-        }
+    if let Some(Err(e)) = staged.map(|s| super::files::stage_chunk(s, no as i64, &columns)) {
+        tracing::warn!("a column file was not kept (runs read the database): {e}");
     }
     sqlx::query("INSERT INTO import_chunks (import_id, chunk_no, row_count, region_min, region_max) VALUES ($1, $2, $3, $4, $5)")
         .bind(import)

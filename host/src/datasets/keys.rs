@@ -85,6 +85,23 @@ fn type_of(values: &ColumnValues) -> ColumnType {
     }
 }
 
+/// The name under which a pseudonym column's key rows are kept beside it: a row of
+/// `chunk_columns` the import writes, and a column file when the store keeps them. No model
+/// can ask for it (it is no schema column).
+pub fn kept_name(column: &str) -> String {
+    format!("keys:{column}")
+}
+
+/// The key rows to keep beside `column`, named `name` (see [`kept_name`]): `None` unless it
+/// is a pseudonym column (see [`KeyRows::to_bytes`]).
+pub fn kept(name: &str, column: &StoredColumn) -> Option<(String, Vec<u8>)> {
+    if !matches!(column.values, ColumnValues::Pseudonym(_)) {
+        return None;
+    }
+    let bytes = KeyRows::build(column).to_bytes(column)?;
+    Some((kept_name(name), bytes))
+}
+
 /// No further row: the end of a key's chain.
 const END: u32 = u32::MAX;
 
@@ -254,10 +271,11 @@ impl KeyRows {
     /// that has them need not read the key column at all.
     ///
     /// What the bytes say is trusted to be what [`KeyRows::build`] made of the column when
-    /// the import wrote both (the column file's checksum proves them unchanged since); what
-    /// is checked here is their form (magic, row count, length, each entry's ends within the
-    /// chunk, no key twice), and a look-up follows a chain only while it rises within the
-    /// chunk, so whatever the bytes say it returns rows of the chunk, in row order, and ends.
+    /// the import wrote both (their row in the column's transaction; a column file's
+    /// checksum proves the file unchanged since); what is checked here is their form (magic,
+    /// row count, length, each entry's ends within the chunk, no key twice), and a look-up
+    /// follows a chain only while it rises within the chunk, so whatever the bytes say it
+    /// returns rows of the chunk, in row order, and ends.
     /// (Walking every chain against the column, to prove more, cost about a tenth of what a
     /// first run's reading adds to a warm run's, profiled, and needed the column read.)
     pub fn from_bytes(bytes: &[u8], rows: usize) -> Result<KeyRows, String> {

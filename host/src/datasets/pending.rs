@@ -13,6 +13,7 @@ use crate::runtime::bindings::ColumnType;
 
 use super::chunk::{self, CHUNK_ROWS};
 use super::columns::{ColumnBuilder, StoredColumn};
+use super::keys;
 use super::schema::DatasetSchema;
 
 /// Most rows waiting to be written across all regions.
@@ -63,8 +64,9 @@ impl<'s> ChunkBuilder<'s> {
         self.rows += 1;
     }
 
-    /// The chunk's columns, each encoded apart (see [`chunk::encode_apart`]), its rows and its
-    /// region range.
+    /// The chunk's columns, each encoded apart (see [`chunk::encode_apart`]), then the key
+    /// rows of its pseudonym columns ([`keys::kept`]: a run's first look-up reads them
+    /// instead of reading the key column and building them), its rows and its region range.
     pub fn encode(self) -> (Vec<(String, Vec<u8>)>, usize, String, String) {
         let finished: Vec<StoredColumn> =
             self.cols.into_iter().map(ColumnBuilder::finish).collect();
@@ -91,12 +93,15 @@ impl<'s> ChunkBuilder<'s> {
                 named.push((name, col));
             }
         }
-        (
-            chunk::encode_apart(self.rows, &named),
-            self.rows,
-            self.region_min,
-            self.region_max,
-        )
+        let mut encoded = chunk::encode_apart(self.rows, &named);
+        encoded.extend(
+            self.schema
+                .columns
+                .iter()
+                .zip(&finished)
+                .filter_map(|(c, col)| keys::kept(&c.name, col)),
+        );
+        (encoded, self.rows, self.region_min, self.region_max)
     }
 }
 

@@ -310,6 +310,12 @@ async fn imports_made_without_files_get_them_on_demand(db: &TestDb) {
     let dir = store.column_files().expect("files").dir().to_path_buf();
     assert!(files_of(&dir, import).is_empty());
 
+    // As an import made before imports kept key rows: the files' key rows are built.
+    sqlx::query("DELETE FROM chunk_columns WHERE name = 'keys:id_number'")
+        .execute(db.store.pool())
+        .await
+        .expect("forget the kept key rows");
+
     let written = supervise::datasets::files::write_missing(&store, false)
         .await
         .expect("write");
@@ -337,3 +343,77 @@ async fn imports_made_without_files_get_them_on_demand(db: &TestDb) {
     assert!(got == want, "the files give the rows the database gave");
 }
 both!(imports_made_without_files_get_them_on_demand);
+
+/// Sets the data of import `import`'s `chunk_columns` rows named `name` to `data`.
+async fn set_rows(db: &TestDb, import: i64, name: &str, data: &[u8]) {
+    sqlx::query("UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND name = $3")
+        .bind(data.to_vec())
+        .bind(import)
+        .bind(name)
+        .execute(db.store.pool())
+        .await
+        .expect("update");
+}
+
+async fn a_store_without_files_looks_up_through_the_key_rows_its_import_kept(db: &TestDb) {
+    load_regions(db).await;
+    define(db, "pension_payments").await;
+    let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
+    let import = import_payments(db, &db.store, "A", rows).await;
+    let kept: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 \
+         AND name = 'keys:id_number' ORDER BY chunk_no",
+    )
+    .bind(import)
+    .fetch_all(db.store.pool())
+    .await
+    .expect("kept key rows");
+    assert_eq!(kept.len(), 3, "one per chunk, beside the key column");
+    assert!(kept.iter().all(|(_, b)| b.starts_with(b"SVK1")));
+
+    let people = [0, 7, 4_999, 5_000];
+    let want = look_up(&db.store, "330000", &people).await;
+    let paid = (0..rows)
+        .filter(|i| [0, 7, 4_999].contains(&(i % 5_000)))
+        .count();
+    assert_eq!(want.len(), paid, "person 5,000 has none");
+    assert_eq!(
+        look_up(&db.store, "330103", &people).await.len(),
+        paid.div_ceil(3)
+    );
+
+    // The key column itself is not read: made unreadable, the look-up gives the same rows.
+    let column: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 AND name = 'id_number' \
+         ORDER BY chunk_no",
+    )
+    .bind(import)
+    .fetch_all(db.store.pool())
+    .await
+    .expect("key column");
+    set_rows(db, import, "id_number", &[0; 4]).await;
+    assert_eq!(look_up(&db.store, "330000", &people).await, want);
+
+    // Kept key rows that cannot be used are not: the rows are built from the key column
+    // (put back), the same as before; so they are with none kept (an older import).
+    for (no, data) in &column {
+        sqlx::query(
+            "UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND chunk_no = $3 \
+             AND name = 'id_number'",
+        )
+        .bind(data)
+        .bind(import)
+        .bind(no)
+        .execute(db.store.pool())
+        .await
+        .expect("put back");
+    }
+    set_rows(db, import, "keys:id_number", b"SVK1 cut short").await;
+    assert_eq!(look_up(&db.store, "330000", &people).await, want);
+    sqlx::query("DELETE FROM chunk_columns WHERE name = 'keys:id_number'")
+        .execute(db.store.pool())
+        .await
+        .expect("forget them");
+    assert_eq!(look_up(&db.store, "330000", &people).await, want);
+}
+both!(a_store_without_files_looks_up_through_the_key_rows_its_import_kept);
