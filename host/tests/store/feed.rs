@@ -505,6 +505,10 @@ async fn store_chunks_whole(db: &TestDb) {
         let mut columns = Vec::new();
         for p in &parts {
             let name: String = p.try_get(0).expect("name");
+            // Imports of that time kept no key rows in the database: dropped with the rest.
+            if name.starts_with("keys:") {
+                continue;
+            }
             let data: Vec<u8> = p.try_get(1).expect("data");
             let (_, mut one) = chunk::decode(&data, &[name.as_str()]).expect("decode");
             columns.push((name, one.remove(0).expect("the column")));

@@ -183,19 +183,8 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     );
     // Kept key rows are enough: the key column itself is not read, neither its files (here
     // removed) nor its database copy (here made unreadable, then put back).
-    let saved: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 AND name = 'id_number'",
-    )
-    .bind(second)
-    .fetch_all(db.store.pool())
-    .await
-    .expect("saved");
-    sqlx::query("UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND name = 'id_number'")
-        .bind(vec![0u8; 4])
-        .bind(second)
-        .execute(db.store.pool())
-        .await
-        .expect("unreadable");
+    let saved = stored(db, second, "id_number").await;
+    set_rows(db, second, "id_number", &[0; 4]).await;
     for (no, _) in &saved {
         let file = dir
             .join(second.to_string())
@@ -206,18 +195,7 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
         look_up(&with_files, "330000", &people).await,
         want_looked_up
     );
-    for (no, data) in saved {
-        sqlx::query(
-            "UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND chunk_no = $3 \
-             AND name = 'id_number'",
-        )
-        .bind(data)
-        .bind(second)
-        .bind(no)
-        .execute(db.store.pool())
-        .await
-        .expect("put back");
-    }
+    put_back(db, second, "id_number", &saved).await;
 
     let kept = dir
         .join(second.to_string())
@@ -344,6 +322,36 @@ async fn imports_made_without_files_get_them_on_demand(db: &TestDb) {
 }
 both!(imports_made_without_files_get_them_on_demand);
 
+/// Import `import`'s `chunk_columns` rows named `name`: (chunk number, data), by chunk.
+async fn stored(db: &TestDb, import: i64, name: &str) -> Vec<(i64, Vec<u8>)> {
+    sqlx::query_as(
+        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 AND name = $2 \
+         ORDER BY chunk_no",
+    )
+    .bind(import)
+    .bind(name)
+    .fetch_all(db.store.pool())
+    .await
+    .expect("stored rows")
+}
+
+/// Puts import `import`'s `chunk_columns` rows named `name` back as [`stored`] read them.
+async fn put_back(db: &TestDb, import: i64, name: &str, rows: &[(i64, Vec<u8>)]) {
+    for (no, data) in rows {
+        sqlx::query(
+            "UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND chunk_no = $3 \
+             AND name = $4",
+        )
+        .bind(data)
+        .bind(import)
+        .bind(no)
+        .bind(name)
+        .execute(db.store.pool())
+        .await
+        .expect("put back");
+    }
+}
+
 /// Sets the data of import `import`'s `chunk_columns` rows named `name` to `data`.
 async fn set_rows(db: &TestDb, import: i64, name: &str, data: &[u8]) {
     sqlx::query("UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND name = $3")
@@ -360,14 +368,7 @@ async fn a_store_without_files_looks_up_through_the_key_rows_its_import_kept(db:
     define(db, "pension_payments").await;
     let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
     let import = import_payments(db, &db.store, "A", rows).await;
-    let kept: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 \
-         AND name = 'keys:id_number' ORDER BY chunk_no",
-    )
-    .bind(import)
-    .fetch_all(db.store.pool())
-    .await
-    .expect("kept key rows");
+    let kept = stored(db, import, "keys:id_number").await;
     assert_eq!(kept.len(), 3, "one per chunk, beside the key column");
     assert!(kept.iter().all(|(_, b)| b.starts_with(b"SVK1")));
 
@@ -383,31 +384,13 @@ async fn a_store_without_files_looks_up_through_the_key_rows_its_import_kept(db:
     );
 
     // The key column itself is not read: made unreadable, the look-up gives the same rows.
-    let column: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT chunk_no, data FROM chunk_columns WHERE import_id = $1 AND name = 'id_number' \
-         ORDER BY chunk_no",
-    )
-    .bind(import)
-    .fetch_all(db.store.pool())
-    .await
-    .expect("key column");
+    let column = stored(db, import, "id_number").await;
     set_rows(db, import, "id_number", &[0; 4]).await;
     assert_eq!(look_up(&db.store, "330000", &people).await, want);
 
     // Kept key rows that cannot be used are not: the rows are built from the key column
     // (put back), the same as before; so they are with none kept (an older import).
-    for (no, data) in &column {
-        sqlx::query(
-            "UPDATE chunk_columns SET data = $1 WHERE import_id = $2 AND chunk_no = $3 \
-             AND name = 'id_number'",
-        )
-        .bind(data)
-        .bind(import)
-        .bind(no)
-        .execute(db.store.pool())
-        .await
-        .expect("put back");
-    }
+    put_back(db, import, "id_number", &column).await;
     set_rows(db, import, "keys:id_number", b"SVK1 cut short").await;
     assert_eq!(look_up(&db.store, "330000", &people).await, want);
     sqlx::query("DELETE FROM chunk_columns WHERE name = 'keys:id_number'")
