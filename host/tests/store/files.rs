@@ -35,6 +35,14 @@ async fn import_payments(db: &TestDb, store: &Store, name: &str, rows: usize) ->
         .id
 }
 
+/// The people the tests look up: three with payments, and person 5,000, who has none.
+const PEOPLE: [usize; 4] = [0, 7, 4_999, 5_000];
+
+/// How many of the `rows` payments [`import_payments`] imports are [`PEOPLE`]'s.
+fn paid(rows: usize) -> usize {
+    (0..rows).filter(|i| PEOPLE.contains(&(i % 5_000))).count()
+}
+
 /// The identity number of person `n`.
 fn person(n: usize) -> String {
     format!("33010219500101{n:04}")
@@ -169,14 +177,11 @@ async fn columns_are_read_from_their_files_and_the_database_stays_the_record(db:
     );
     assert!(!made.iter().any(|f| f.contains("raw:")), "{made:?}");
 
-    // A look-up reads the key rows the import kept (pseudonym columns): the same rows as
-    // the ones a store without files builds, and the same again with the kept ones damaged.
-    let people = [0, 7, 4_999, 5_000];
+    // A look-up reads the key rows the import kept (pseudonym columns) from its files: the
+    // same rows as a store without files finds, and the same again with the files damaged.
+    let people = PEOPLE;
     let want_looked_up = look_up(&db.store, "330000", &people).await;
-    let paid = (0..rows)
-        .filter(|i| [0, 7, 4_999].contains(&(i % 5_000)))
-        .count();
-    assert_eq!(want_looked_up.len(), paid, "person 5,000 has none");
+    assert_eq!(want_looked_up.len(), paid(rows), "person 5,000 has none");
     assert_eq!(
         look_up(&with_files, "330000", &people).await,
         want_looked_up
@@ -372,15 +377,12 @@ async fn a_store_without_files_looks_up_through_the_key_rows_its_import_kept(db:
     assert_eq!(kept.len(), 3, "one per chunk, beside the key column");
     assert!(kept.iter().all(|(_, b)| b.starts_with(b"SVK1")));
 
-    let people = [0, 7, 4_999, 5_000];
+    let people = PEOPLE;
     let want = look_up(&db.store, "330000", &people).await;
-    let paid = (0..rows)
-        .filter(|i| [0, 7, 4_999].contains(&(i % 5_000)))
-        .count();
-    assert_eq!(want.len(), paid, "person 5,000 has none");
+    assert_eq!(want.len(), paid(rows), "person 5,000 has none");
     assert_eq!(
         look_up(&db.store, "330103", &people).await.len(),
-        paid.div_ceil(3)
+        paid(rows).div_ceil(3)
     );
 
     // The key column itself is not read: made unreadable, the look-up gives the same rows.
