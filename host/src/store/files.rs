@@ -2,16 +2,17 @@
 //! per chunk column, so that a run whose columns are not in memory (the first after an import
 //! or a restart) reads each with a few system calls, straight into the decoded column's
 //! buffers ([`ColumnFiles::read_with`]), instead of through the database's pages and driver.
-//! The database stays the record: a file is only ever a copy of a `chunk_columns` row, made as
+//! The database stays the record: a file is only ever a copy of a `chunk_columns` row (or the
+//! key rows built from one, for an import made before imports kept them there), made as
 //! the import writes it (or by `supervise data files` for an import made without them), and a
 //! run reads a column whose file is missing or damaged from the database. (Runs
 //! do not make files: on this project's machine, writing a first run's columns to disk while
 //! it read them made that run twice as slow.)
 //!
 //! Layout: `<root>/<store identity>/<import>/<chunk>.<name in hex>`, where the name is a
-//! column's, or `keys:<column>` for a pseudonym column's key rows (`datasets::files`). The
-//! identity is a random value each database makes once (migration 0012), so files made for
-//! one database are never read as another's. A file holds the bytes followed by their CRC-32
+//! column's, or `keys:<column>` for a pseudonym column's key rows (a copy of their row, see
+//! `datasets::keys::kept_name`). The identity is a random value each database makes once
+//! (migration 0012), so files made for one database are never read as another's. A file holds the bytes followed by their CRC-32
 //! (little-endian), checked on every read: a file cut short by a crash, or damaged, fails it.
 //! Files are written under a temporary name and renamed into place, so a reader sees a whole
 //! file or none. An import's files are written into a staging directory of their own
