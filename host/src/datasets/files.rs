@@ -31,10 +31,11 @@ pub fn stage_chunk<B: AsRef<[u8]>>(
             continue;
         }
         written += 1;
+        if chunk::type_of(data) != Some(ColumnType::Pseudonym) {
+            continue;
+        }
         let kept = keys::kept_name(name);
-        if chunk::type_of(data) != Some(ColumnType::Pseudonym)
-            || columns.iter().any(|(n, _)| *n == kept)
-        {
+        if columns.iter().any(|(n, _)| *n == kept) {
             continue;
         }
         let built = chunk::decode(data, &[name])
