@@ -27,7 +27,7 @@ use supervise::store::Store;
 use tokio::sync::watch;
 
 mod common;
-use common::{add_offices, admin, arg, counties, office_key, peak_rss_mib, pg_database};
+use common::{add_offices, admin, arg, counties, office_key, peak_rss_mib, pg_database, pg_drop};
 
 fn write_data(dir: &Path, payments: usize) {
     let counties = counties();
@@ -254,18 +254,13 @@ async fn main() {
         .expect("runtime"),
     );
     let mut stores = vec![("SQLite", Store::default_url(dir.path()))];
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => {
-            stores.push((
-                "PostgreSQL",
-                pg_database(
-                    &url,
-                    &format!("supervise_bench_runs_{}", std::process::id()),
-                )
-                .await,
-            ));
-        }
-        _ => eprintln!("PostgreSQL skipped: set DATABASE_URL=postgres://… to measure it"),
+    let pg_name = format!("supervise_bench_runs_{}", std::process::id());
+    let pg_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"));
+    match &pg_url {
+        Some(url) => stores.push(("PostgreSQL", pg_database(url, &pg_name).await)),
+        None => eprintln!("PostgreSQL skipped: set DATABASE_URL=postgres://… to measure it"),
     }
     let mut rows = Vec::new();
     for (db, url) in &stores {
@@ -278,6 +273,9 @@ async fn main() {
             rows.push((db.to_string(), workers, runs, secs, clues));
         }
         store.pool().close().await;
+    }
+    if let Some(url) = &pg_url {
+        pg_drop(url, &pg_name).await;
     }
     println!(
         "nightly cycle: 5 enablements × 90 counties, {payments} pension payments, {} deaths",

@@ -45,11 +45,36 @@ pub fn counties() -> Vec<String> {
     out
 }
 
-/// A fresh PostgreSQL database `name` next to the one `url` names; returns its URL.
+/// A fresh PostgreSQL database `name` next to the one `url` names; returns its URL. `name`
+/// ends in the benchmark's process id (`<prefix>_<pid>`): databases of the same prefix whose
+/// process is gone, left by a benchmark that was stopped before it dropped its own, are
+/// dropped first (each holds a whole import), when the server is this machine's.
 pub async fn pg_database(url: &str, name: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
+    if is_local(url)
+        && let Some((prefix, _)) = name.rsplit_once('_')
+    {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
+        )
+        .bind(format!("{prefix}_"))
+        .fetch_all(&mut c)
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("benchmark databases left by stopped runs not looked for: {e}");
+            Vec::new()
+        });
+        for left in names.iter().filter(|n| left_by_a_stopped_run(n, prefix)) {
+            eprintln!("dropping {left}, left by a benchmark that was stopped");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {left} WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await;
+        }
+    }
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
@@ -61,6 +86,29 @@ pub async fn pg_database(url: &str, name: &str) -> String {
         .expect("create");
     let base = url.split('?').next().unwrap_or(url);
     format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
+
+/// Whether the server `url` names runs on this machine (loopback, or a socket), so that its
+/// benchmark databases' process ids are this machine's.
+fn is_local(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.strip_prefix('[').map_or_else(
+        || host.split(':').next().unwrap_or(""),
+        |h| h.split(']').next().unwrap_or(""),
+    );
+    matches!(host, "" | "localhost" | "127.0.0.1" | "::1")
+}
+
+/// Whether database `name` is `<prefix>_<pid>` for a process that no longer runs here.
+fn left_by_a_stopped_run(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('_'))
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
 }
 
 /// Drops the database `name` made by [`pg_database`] next to the one `url` names.
