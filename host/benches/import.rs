@@ -14,7 +14,7 @@ use supervise::datasets::{catalog, regions};
 use supervise::store::Store;
 
 mod common;
-use common::{arg, peak_rss_mib};
+use common::{arg, peak_rss_mib, pg_database, pg_drop};
 
 const SCHEMA: &str = include_str!("../../schemas/pension_payments.toml");
 
@@ -79,22 +79,10 @@ async fn main() {
     let after_sqlite = peak_rss_mib();
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
-            sqlx::any::install_default_drivers();
-            use sqlx::Connection;
-            let name = format!("supervise_bench_{}", std::process::id());
-            let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await
-                .expect("create");
-            let base = url.split('?').next().unwrap_or(&url);
-            let target = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
+            let name = format!("supervise_bench_import_{}", std::process::id());
+            let target = pg_database(&url, &name).await;
             results.push(("PostgreSQL", measure(&target, dir.path(), &csv).await));
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&mut c)
-            .await;
+            pg_drop(&url, &name).await;
         }
         _ => eprintln!("PostgreSQL skipped: set DATABASE_URL=postgres://… to measure it"),
     }
