@@ -101,9 +101,12 @@ fn is_local(url: &str) -> bool {
     matches!(host, "" | "localhost" | "127.0.0.1" | "::1")
 }
 
-/// Whether database `name` is `<prefix>_<pid>` for a process that no longer runs here.
+/// Whether database `name` is `<prefix>_<pid>` for a process that no longer runs here (never,
+/// where `/proc` cannot tell).
 fn left_by_a_stopped_run(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix)
+    let proc = std::path::Path::new("/proc/self").exists();
+    proc && name
+        .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('_'))
         .and_then(|pid| pid.parse::<u32>().ok())
         .is_some_and(|pid| {
