@@ -58,7 +58,8 @@ const T = {
   },
 };
 
-const state = { me: null, locale: "zh-CN", regions: new Map(), csrf: sessionStorage.getItem("csrf") };
+// `route` counts the pages shown: a read made for a page the user has since left is dropped.
+const state = { me: null, locale: "zh-CN", regions: new Map(), csrf: sessionStorage.getItem("csrf"), route: 0 };
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = () => $("#main");
 const t = (k) => (T[state.locale] && T[state.locale][k]) || T.en[k] || k;
@@ -71,6 +72,7 @@ const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "–");
 const pct = (x) => (x == null ? "–" : `${Math.round(x * 100)}%`);
 
 async function api(method, path, body) {
+  const page = state.route;
   const headers = {};
   if (body !== undefined && !(body instanceof FormData)) headers["Content-Type"] = "application/json";
   if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
@@ -81,6 +83,8 @@ async function api(method, path, body) {
   const text = await res.text();
   const data = text ? (res.headers.get("content-type") || "").includes("json") ? JSON.parse(text) : text : null;
   if (res.status === 401 && path !== "/session") { showLogin(); throw new Error("unauthenticated"); }
+  // A page whose read answers after another page was asked for is not drawn over that one.
+  if (method === "GET" && page !== state.route) throw new Error("stale");
   if (!res.ok) {
     const err = new Error((data && data.error && data.error.message) || `${res.status}`);
     err.details = data && data.error && data.error.details;
@@ -126,9 +130,10 @@ function showLogin(message) {
 }
 
 async function start(user) {
+  // Read before `me` is set, so that no page is drawn (and this read is never a page's).
+  const regions = await api("GET", "/regions");
   state.me = user;
   state.locale = user.locale || "zh-CN";
-  const regions = await api("GET", "/regions");
   state.regions = new Map(regions.map((r) => [r.code, r]));
   $("#top").hidden = false;
   if (!location.hash || location.hash === "#/" || !allowed(location.hash)) location.hash = home();
@@ -487,6 +492,7 @@ async function datasets(report) {
 }
 
 async function route() {
+  state.route += 1;
   state.keys = null;
   if (!allowed(location.hash)) { location.hash = home(); return; }
   applyStatic();
@@ -502,7 +508,7 @@ async function route() {
     else if (parts[0] === "datasets") await datasets();
     else await overview(params);
   } catch (err) {
-    if (err.message !== "unauthenticated") main().innerHTML = `<p class="error">${esc(err.message)}</p>`;
+    if (err.message !== "unauthenticated" && err.message !== "stale") main().innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }
 }
 

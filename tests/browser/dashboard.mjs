@@ -78,6 +78,16 @@ const number = async (page, sel) => Number((await page.textContent(sel)).replace
   const rates = await page.$$eval("#catalogue tr td:nth-child(5)", (tds) => tds.map((td) => Number(td.textContent)));
   check(rates.every((n) => n > 0), `admin: clues per model in the catalogue (${rates})`);
   await shot(page, "models");
+  // A page left before its read answered never draws over the page that followed it: the
+  // overview's read held back, the user moves on to the models before it answers.
+  const slow = (route) => setTimeout(() => route.continue(), 800);
+  await page.route("**/api/v1/stats/overview*", slow);
+  await page.goto(`${base}#/overview`);
+  await page.goto(`${base}#/models`);
+  await page.waitForSelector("#catalogue");
+  await page.waitForTimeout(1500);
+  check((await page.$("#catalogue")) !== null && (await page.$("h1.crumbs")) === null, "admin: a slow page left behind does not replace the next one");
+  await page.unroute("**/api/v1/stats/overview*", slow);
   await page.click('#catalogue a[data-model="pension-after-death"]');
   await page.waitForSelector("#scope");
   const scope = await page.textContent("#scope");
