@@ -53,39 +53,57 @@ pub async fn pg_database(url: &str, name: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
-    if is_local(url)
-        && let Some((prefix, _)) = name.rsplit_once('_')
-    {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
-        )
-        .bind(format!("{prefix}_"))
-        .fetch_all(&mut c)
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("benchmark databases left by stopped runs not looked for: {e}");
-            Vec::new()
-        });
-        for left in names.iter().filter(|n| left_by_a_stopped_run(n, prefix)) {
-            eprintln!("dropping {left}, left by a benchmark that was stopped");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {left} WITH (FORCE)"
-            )))
-            .execute(&mut c)
-            .await;
-        }
+    if is_local(url) {
+        drop_left_over(&mut c, name).await;
     }
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await;
+    drop_database(&mut c, name).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut c)
         .await
         .expect("create");
     let base = url.split('?').next().unwrap_or(url);
     format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
+
+/// Drops database `name` if it exists, sessions on it or not.
+async fn drop_database(c: &mut sqlx::AnyConnection, name: &str) {
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(c)
+    .await;
+}
+
+/// Drops the databases of `name`'s kind (`<prefix>_<pid>`) whose process no longer runs here
+/// (none where `/proc` cannot tell).
+async fn drop_left_over(c: &mut sqlx::AnyConnection, name: &str) {
+    let Some((prefix, _)) = name.rsplit_once('_') else {
+        return;
+    };
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(format!("{prefix}_"))
+            .fetch_all(&mut *c)
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("benchmark databases left by stopped runs not looked for: {e}");
+                Vec::new()
+            });
+    let stopped = |n: &str| {
+        n.strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('_'))
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            })
+    };
+    for left in names.iter().filter(|n| stopped(n)) {
+        eprintln!("dropping {left}, left by a benchmark that was stopped");
+        drop_database(c, left).await;
+    }
 }
 
 /// Whether the server `url` names runs on this machine (loopback, or a socket), so that its
@@ -101,19 +119,6 @@ fn is_local(url: &str) -> bool {
     matches!(host, "" | "localhost" | "127.0.0.1" | "::1")
 }
 
-/// Whether database `name` is `<prefix>_<pid>` for a process that no longer runs here (never,
-/// where `/proc` cannot tell).
-fn left_by_a_stopped_run(name: &str, prefix: &str) -> bool {
-    let proc = std::path::Path::new("/proc/self").exists();
-    proc && name
-        .strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('_'))
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_some_and(|pid| {
-            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
-}
-
 /// Drops the database `name` made by [`pg_database`] next to the one `url` names.
 pub async fn pg_drop(url: &str, name: &str) {
     use sqlx::Connection;
@@ -121,11 +126,7 @@ pub async fn pg_drop(url: &str, name: &str) {
         return;
     }
     if let Ok(mut c) = sqlx::AnyConnection::connect(url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await;
+        drop_database(&mut c, name).await;
     }
 }
 

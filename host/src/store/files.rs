@@ -9,17 +9,17 @@
 //! do not make files: on this project's machine, writing a first run's columns to disk while
 //! it read them made that run twice as slow.)
 //!
-//! Layout: `<root>/<store identity>/<import>/<chunk>.<name in hex>`, where the name is a
-//! column's, or `keys:<column>` for a pseudonym column's key rows (a copy of their row, see
-//! `datasets::keys::kept_name`). The identity is a random value each database makes once
-//! (migration 0012), so files made for one database are never read as another's. A file holds the bytes followed by their CRC-32
-//! (little-endian), checked on every read: a file cut short by a crash, or damaged, fails it.
-//! Files are written under a temporary name and renamed into place, so a reader sees a whole
-//! file or none. An import's files are written into a staging directory of their own
-//! ([`Staged`]) and moved under the import's number only after it commits, so an import that
-//! rolls back, or a process that dies mid-import, leaves none under a number a later import
-//! may take. Raw identifiers (`raw:` columns, kept for re-identification) are never copied.
-//! Directories are the owner's alone (mode 0700 on Unix).
+//! Layout: `<root>/<store identity>/<import>/<chunk>.<name in hex>`, where the name is a column's,
+//! or `keys:<column>` for a pseudonym column's key rows (a copy of their row, see
+//! `datasets::keys::kept_name`). The identity is a random value each database makes once (migration
+//! 0012), so files made for one database are never read as another's. A file holds the bytes
+//! followed by their CRC-32 (little-endian), checked on every read: a file cut short by a crash, or
+//! damaged, fails it. Files are written under a temporary name and renamed into place, so a reader
+//! sees a whole file or none. An import's files are written into a staging directory of their own
+//! ([`Staged`]) and moved under the import's number only after it commits, so an import that rolls
+//! back, or a process that dies mid-import, leaves none under a number a later import may take. Raw
+//! identifiers (`raw:` columns, kept for re-identification) are never copied. Directories are the
+//! owner's alone (mode 0700 on Unix).
 
 use std::fs;
 use std::io::{self, Read, Write};
