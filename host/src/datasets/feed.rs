@@ -210,6 +210,7 @@ impl StoreSource {
             prefix,
             chunks,
             with_files,
+            kept: None,
             next_chunk: 0,
             current: None,
             ahead: None,
@@ -248,6 +249,9 @@ struct StoreScan {
     chunks: Vec<ChunkRef>,
     /// The imports among the chunks' that have column files.
     with_files: Vec<i64>,
+    /// A look-up's pseudonym key: its column's name and the name of the key rows its imports
+    /// kept (see [`keys::kept_name`]), read with each chunk's columns.
+    kept: Option<(String, String)>,
     next_chunk: usize,
     current: Option<Current>,
     /// The read of a chunk (its index) after the current one, under way while the model
@@ -255,34 +259,39 @@ struct StoreScan {
     ahead: Option<(usize, Fetch)>,
 }
 
-/// A chunk's columns being read from the store: the names asked for, and the read (the bytes
-/// of each column found, one-column chunks, from its column file or the database).
+/// A chunk's columns being read from the store: the names asked for, whether with the chunk's
+/// kept key rows, and the read (the bytes of each column found, one-column chunks, from its
+/// column file or the database).
 struct Fetch {
     names: Vec<String>,
+    with_keys: bool,
     read: tokio::task::JoinHandle<Result<Vec<Stored>, sqlx::Error>>,
 }
 
 /// A chunk column as read: decoded from its column file as it was read (its name, the
 /// chunk's rows the file holds, the column), or a row of `chunk_columns` (its name and its
-/// bytes), to decode.
+/// bytes), to decode; or the chunk's kept key rows (see [`keys::kept_name`]), as kept.
 enum Stored {
     File(String, usize, StoredColumn),
     Row(AnyRow),
+    Keys(Vec<u8>),
 }
 
-/// Columns `names` of a chunk of `count` rows from what [`fetch_columns`] read; `None` for
-/// a column it does not have. Fails on a column whose rows are not the chunk's `count`.
-fn assemble(
-    stored: Vec<Stored>,
-    names: &[String],
-    count: usize,
-) -> Result<Vec<Option<StoredColumn>>, String> {
+/// A chunk's columns as read: each asked for (`None` for one it does not have), and its kept
+/// key rows when they were asked for and it has them.
+type Assembled = (Vec<Option<StoredColumn>>, Option<Vec<u8>>);
+
+/// Columns `names` of a chunk of `count` rows from what [`fetch_columns`] read, and its kept
+/// key rows. Fails on a column whose rows are not the chunk's `count`.
+fn assemble(stored: Vec<Stored>, names: &[String], count: usize) -> Result<Assembled, String> {
     let mut files = Vec::new();
     let mut rows = Vec::new();
+    let mut kept = None;
     for s in stored {
         match s {
             Stored::File(name, n, col) => files.push((name, n, col)),
             Stored::Row(row) => rows.push(row),
+            Stored::Keys(bytes) => kept = Some(bytes),
         }
     }
     let mut got = decode_columns(&rows, names, count)?;
@@ -294,19 +303,21 @@ fn assemble(
             got[slot] = Some(col);
         }
     }
-    Ok(got)
+    Ok((got, kept))
 }
 
-/// Columns `names` of chunk `chunk` (import, chunk number): from the store's column files
-/// where they hold them, else from the database. (Files are made by imports only: written
-/// while a run reads, on a disk slower than the read, they made that first run slower.)
+/// Columns `names` of chunk `chunk` (import, chunk number), and its key rows kept under
+/// `kept` when given: from the store's column files where they hold them, else from the
+/// database, in one statement. (Files are made by imports only: written while a run reads,
+/// on a disk slower than the read, they made that first run slower.)
 async fn fetch_columns(
     store: &Store,
     chunk: (i64, i64),
     names: &[String],
+    kept: Option<&str>,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let (import, no) = chunk;
-    let mut got = Vec::with_capacity(names.len());
+    let mut got = Vec::with_capacity(names.len() + 1);
     let mut rest = Vec::new();
     for name in names {
         let file = store.column_files().and_then(|f| {
@@ -319,23 +330,56 @@ async fn fetch_columns(
             None => rest.push(name.clone()),
         }
     }
+    if let Some(kept) = kept {
+        match store.column_files().and_then(|f| f.read(import, no, kept)) {
+            Some(bytes) => got.push(Stored::Keys(bytes)),
+            None => rest.push(kept.to_string()),
+        }
+    }
     if !rest.is_empty() {
-        let rows = read_columns(store, chunk, &rest).await?;
-        got.extend(rows.into_iter().map(Stored::Row));
+        for row in read_columns(store, chunk, &rest).await? {
+            let name: &str = row.try_get(0)?;
+            got.push(match kept.filter(|k| *k == name) {
+                Some(_) => Stored::Keys(row.try_get(1)?),
+                None => Stored::Row(row),
+            });
+        }
     }
     Ok(got)
 }
 
 impl StoreScan {
-    /// Starts reading the columns `names` of chunk `at` on the async runtime.
-    fn fetch(&self, at: usize, names: Vec<String>) -> Fetch {
+    /// Starts reading the columns `names` of chunk `at` on the async runtime, with its kept
+    /// key rows when `with_keys`.
+    fn fetch(&self, at: usize, names: Vec<String>, with_keys: bool) -> Fetch {
         let c = &self.chunks[at];
         let (store, import, no) = (self.store.clone(), c.import, c.no);
         let asked = names.clone();
-        let read = self
-            .handle
-            .spawn(async move { fetch_columns(&store, (import, no), &asked).await });
-        Fetch { names, read }
+        let kept = self.kept_to_read(with_keys);
+        let read = self.handle.spawn(async move {
+            fetch_columns(&store, (import, no), &asked, kept.as_deref()).await
+        });
+        Fetch {
+            names,
+            with_keys,
+            read,
+        }
+    }
+
+    /// The name of the key rows to read with a chunk's columns, when `with_keys`.
+    fn kept_to_read(&self, with_keys: bool) -> Option<String> {
+        self.kept
+            .as_ref()
+            .filter(|_| with_keys)
+            .map(|(_, kept)| kept.clone())
+    }
+
+    /// Whether chunk `at`'s kept key rows are to be read with its columns: a look-up's whose
+    /// key rows are not in the cache.
+    fn wants_keys(&self, at: usize) -> bool {
+        self.kept
+            .as_ref()
+            .is_some_and(|(key, _)| !self.store.blocks().contains(&self.keys_key(at, key)))
     }
 
     /// Whether the chunk's rows all lie under the scan's region (no row filter needed).
@@ -379,10 +423,18 @@ impl StoreScan {
     }
 
     /// Columns `names` of chunk `at`, decoded straight from the rows read: from the read
-    /// started ahead when it is that chunk's and asked for all of them.
+    /// started ahead when it is that chunk's and asked for all of them. Its kept key rows,
+    /// when a look-up lacks them, are read with them and kept in the cache.
     fn read(&mut self, at: usize, names: &[String]) -> Result<Vec<StoredColumn>, SourceError> {
+        let with_keys = self.wants_keys(at);
         let fetch = match self.ahead.take() {
-            Some((i, f)) if i == at && names.iter().all(|n| f.names.contains(n)) => Some(f),
+            Some((i, f))
+                if i == at
+                    && names.iter().all(|n| f.names.contains(n))
+                    && (f.with_keys || !with_keys) =>
+            {
+                Some(f)
+            }
             Some((_, f)) => {
                 f.read.abort();
                 None
@@ -395,18 +447,27 @@ impl StoreScan {
             // handing it to the runtime and waiting.
             None if self.has_files(at) => {
                 let c = &self.chunks[at];
-                Ok(self
-                    .handle
-                    .block_on(fetch_columns(&self.store, (c.import, c.no), names)))
+                let kept = self.kept_to_read(with_keys);
+                Ok(self.handle.block_on(fetch_columns(
+                    &self.store,
+                    (c.import, c.no),
+                    names,
+                    kept.as_deref(),
+                )))
             }
-            None => self.handle.block_on(self.fetch(at, names.to_vec()).read),
+            None => self
+                .handle
+                .block_on(self.fetch(at, names.to_vec(), with_keys).read),
         }
         .map_err(|e| backend(format!("reading a chunk stopped: {e}")))?
         .map_err(backend)?;
         let c = &self.chunks[at];
         let (import, no) = (c.import, c.no);
-        let got = assemble(stored, names, c.rows)
+        let (got, kept) = assemble(stored, names, c.rows)
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
+        if let Some(bytes) = kept {
+            self.keep_key_rows(at, &bytes);
+        }
         names
             .iter()
             .zip(got)
@@ -433,7 +494,8 @@ impl StoreScan {
             .map(|i| (i, self.missing(i)))
             .find(|(_, missing)| !missing.is_empty());
         if let Some((i, missing)) = next.filter(|&(i, _)| !self.has_files(i)) {
-            self.ahead = Some((i, self.fetch(i, missing)));
+            let with_keys = self.wants_keys(i);
+            self.ahead = Some((i, self.fetch(i, missing, with_keys)));
         }
     }
 
@@ -535,24 +597,35 @@ impl StoreScan {
                 .block_on(read_kept(&self.store, (c.import, c.no), &name))
                 .map_err(|e| backend(format!("reading a chunk's key rows stopped: {e}")))?,
         };
-        let Some(bytes) = bytes else {
-            return Ok(None);
-        };
-        let rows = KeyRows::from_bytes(&bytes, c.rows)
+        Ok(bytes.and_then(|bytes| self.keep_key_rows_of(at, &key.name, &bytes)))
+    }
+
+    /// Keeps in the cache chunk `at`'s key rows by the look-up's key, from the `bytes` its
+    /// import kept (read with its columns, see [`StoreScan::read`]).
+    fn keep_key_rows(&mut self, at: usize, bytes: &[u8]) {
+        if let Some((key, _)) = self.kept.clone() {
+            self.keep_key_rows_of(at, &key, bytes);
+        }
+    }
+
+    /// Chunk `at`'s key rows by column `key` from the `bytes` its import kept, kept in the
+    /// cache; `None` (and a warning) when they cannot be used, so that they are built.
+    fn keep_key_rows_of(&self, at: usize, key: &str, bytes: &[u8]) -> Option<Arc<KeyRows>> {
+        let c = &self.chunks[at];
+        let rows = KeyRows::from_bytes(bytes, c.rows)
             .inspect_err(|e| {
                 tracing::warn!(
                     import = c.import,
                     chunk = c.no,
-                    "kept key rows of `{}` not used ({e}); building them",
-                    key.name
+                    "kept key rows of `{key}` not used ({e}); building them"
                 )
             })
-            .ok();
-        Ok(rows.map(|rows| {
-            let rows = Arc::new(rows);
-            blocks.put(cache_key, rows.clone(), rows.heap_bytes());
-            rows
-        }))
+            .ok()?;
+        let rows = Arc::new(rows);
+        self.store
+            .blocks()
+            .put(self.keys_key(at, key), rows.clone(), rows.heap_bytes());
+        Some(rows)
     }
 
     /// Chunk `at`'s key rows built from its key column `column` (named `name`), kept in the
@@ -728,6 +801,9 @@ impl DataSource for StoreSource {
         let mut with_key = request.clone();
         with_key.columns.push(key.clone());
         let mut scan = self.reader_of(self.feed(&with_key)?, request);
+        if key.ty == ColumnType::Pseudonym {
+            scan.kept = Some((key.name.clone(), keys::kept_name(&key.name)));
+        }
         let key_name = [key.name.clone()];
         let mut parts = Vec::with_capacity(scan.chunks.len());
         for at in 0..scan.chunks.len() {

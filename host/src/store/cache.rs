@@ -122,6 +122,12 @@ impl BlockCache {
         found?.downcast().ok()
     }
 
+    /// Whether a value is held under `key` (not counted as a hit or a miss, nor marked
+    /// used): for a reader deciding what to read with what it reads anyway.
+    pub fn contains(&self, key: &BlockKey) -> bool {
+        self.lock().map.contains_key(key)
+    }
+
     /// Keeps `value` (about `bytes` large) under `key`, dropping the least recently used
     /// values until the cache fits its budget. A value larger than the whole budget is not
     /// kept.

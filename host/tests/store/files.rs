@@ -402,3 +402,48 @@ async fn a_store_without_files_looks_up_through_the_key_rows_its_import_kept(db:
     assert_eq!(look_up(&db.store, "330000", &people).await, want);
 }
 both!(a_store_without_files_looks_up_through_the_key_rows_its_import_kept);
+
+/// The column cache's misses while `payment_id` is read under `region` with an empty cache:
+/// by a look-up of [`PEOPLE`] when `look`, else by a scan.
+async fn misses_reading_ids(store: &Store, region: &str, look: bool) -> u64 {
+    let before = store.blocks().stats().misses;
+    if look {
+        look_up(store, region, &PEOPLE).await;
+    } else {
+        store.blocks().clear();
+        let snap = Snapshot::current(store, &["pension_payments"])
+            .await
+            .expect("snapshot");
+        let source = StoreSource::new(store, &snap).await.expect("source");
+        let request = payment_id_scan(region);
+        tokio::task::spawn_blocking(move || {
+            let mut scan = source.scan(&request).expect("scan");
+            while scan.next_batch(5_000).expect("batch").is_some() {}
+        })
+        .await
+        .expect("join");
+    }
+    store.blocks().stats().misses - before
+}
+
+async fn a_look_up_reads_each_chunks_kept_key_rows_with_its_columns(db: &TestDb) {
+    load_regions(db).await;
+    define(db, "pension_payments").await;
+    let rows = 2 * supervise::datasets::chunk::CHUNK_ROWS + 500;
+    import_payments(db, &db.store, "A", rows).await;
+    // A look-up asks the cache for each chunk's payment ids, then for its key rows. The key
+    // rows are there already, read with the ids (in one statement, and ahead of the look-up
+    // with them): it misses no more than a scan of the ids does.
+    let scanned = misses_reading_ids(&db.store, "330000", false).await;
+    assert!(scanned >= 3, "three chunks, each missed: {scanned}");
+    assert_eq!(misses_reading_ids(&db.store, "330000", true).await, scanned);
+    // So with the import's column files.
+    let with_files = with_files(&db.store, &db.dir.path().join("columns")).await;
+    import_payments(db, &with_files, "B", rows).await;
+    let scanned = misses_reading_ids(&with_files, "330000", false).await;
+    assert_eq!(
+        misses_reading_ids(&with_files, "330000", true).await,
+        scanned
+    );
+}
+both!(a_look_up_reads_each_chunks_kept_key_rows_with_its_columns);
