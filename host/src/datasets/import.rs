@@ -20,7 +20,7 @@ use crate::store::{Store, StoreError, audit, now_ms};
 
 use super::catalog::{self, CatalogError};
 use super::chunk::CHUNK_ROWS;
-use super::pending::{ChunkBuilder, Pending};
+use super::pending::{ChunkBuilder, Encoded, Pending};
 use super::pseudonym::Pseudonymizer;
 
 /// Problems listed in a report; the rest are only counted.
@@ -731,7 +731,7 @@ async fn import_file(
                 line,
             )
             .map_err(io_err)?;
-        if let Some(full) = pending.complete(region) {
+        if let Some(full) = pending.complete(region).map_err(io_err)? {
             write_chunk(&mut tx, staged.as_ref(), id, chunks, full).await?;
             chunks += 1;
             if let (Some(bar), Some(pos)) = (&progress, rows.position()) {
@@ -766,7 +766,7 @@ async fn import_file(
         tx.rollback().await?;
         return Err(file_err("the file has a header but no rows".into()));
     }
-    for rest in pending.finish() {
+    while let Some(rest) = pending.next_left().map_err(io_err)? {
         write_chunk(&mut tx, staged.as_ref(), id, chunks, rest).await?;
         chunks += 1;
     }
@@ -812,9 +812,8 @@ async fn write_chunk(
     staged: Option<&Staged<'_>>,
     import: i64,
     no: u64,
-    chunk: ChunkBuilder<'_>,
+    (columns, rows, min, max): Encoded,
 ) -> Result<(), ImportError> {
-    let (columns, rows, min, max) = chunk.encode();
     if let Some(Err(e)) = staged.map(|s| super::files::stage_chunk(s, no as i64, &columns)) {
         tracing::warn!("a column file was not kept (runs read the database): {e}");
     }

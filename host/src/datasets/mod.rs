@@ -13,6 +13,7 @@ pub mod identify;
 pub mod import;
 pub mod keys;
 pub mod memory;
+mod parts;
 mod pending;
 pub mod pseudonym;
 pub mod region;

@@ -4,24 +4,27 @@
 //! provincial export usually does), and the runs of a whole province read each chunk once.
 //!
 //! A region's chunk is written when it is full. Memory is bounded: when more than
-//! [`BUFFERED_ROWS`] rows wait in all, the region with the most waiting rows is written early
-//! (a smaller chunk, still of one region).
+//! [`BUFFERED_ROWS`] rows wait in all, the region with the most waiting rows is set aside on
+//! disk ([`Parts`]) and joined with the region's later rows into a full chunk (before session
+//! 29 it was written early as a smaller chunk: an export interleaving 90 counties gave chunks
+//! of about 4,000 rows).
 
 use std::collections::BTreeMap;
+use std::io;
 
 use crate::runtime::bindings::ColumnType;
 
 use super::chunk::{self, CHUNK_ROWS};
 use super::columns::{ColumnBuilder, StoredColumn};
 use super::keys;
+use super::parts::{Columns, Parts};
 use super::schema::DatasetSchema;
 
 /// Most rows waiting to be written across all regions.
 pub const BUFFERED_ROWS: usize = 4 * CHUNK_ROWS;
 
 /// One chunk being built: a builder per schema column, plus the raw text of pii columns.
-pub(super) struct ChunkBuilder<'s> {
-    schema: &'s DatasetSchema,
+pub(super) struct ChunkBuilder {
     /// The schema's columns, in its order.
     pub cols: Vec<ColumnBuilder>,
     /// The raw value of each personal-identifier column (kept for re-identification).
@@ -32,11 +35,10 @@ pub(super) struct ChunkBuilder<'s> {
     region_max: String,
 }
 
-impl<'s> ChunkBuilder<'s> {
+impl ChunkBuilder {
     /// An empty chunk of `schema`'s columns.
-    pub fn new(schema: &'s DatasetSchema) -> Self {
+    pub fn new(schema: &DatasetSchema) -> Self {
         ChunkBuilder {
-            schema,
             cols: schema
                 .columns
                 .iter()
@@ -64,52 +66,63 @@ impl<'s> ChunkBuilder<'s> {
         self.rows += 1;
     }
 
-    /// The chunk's columns, each encoded apart (see [`chunk::encode_apart`]), then the key
-    /// rows of its pseudonym columns ([`keys::kept`]: a run's first look-up reads them
-    /// instead of reading the key column and building them), its rows and its region range.
-    pub fn encode(self) -> (Vec<(String, Vec<u8>)>, usize, String, String) {
-        let finished: Vec<StoredColumn> =
-            self.cols.into_iter().map(ColumnBuilder::finish).collect();
-        let raw: Vec<Option<StoredColumn>> = self
-            .raw
-            .into_iter()
-            .map(|r| r.map(ColumnBuilder::finish))
-            .collect();
-        let raw_names: Vec<String> = self
-            .schema
-            .columns
-            .iter()
-            .map(|c| format!("{}{}", chunk::RAW_PREFIX, c.name))
-            .collect();
-        let mut named: Vec<(&str, &StoredColumn)> = self
-            .schema
-            .columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .zip(finished.iter())
-            .collect();
-        for (name, col) in raw_names.iter().zip(raw.iter()) {
-            if let Some(col) = col {
-                named.push((name, col));
-            }
-        }
-        let mut encoded = chunk::encode_apart(self.rows, &named);
-        encoded.extend(
-            self.schema
-                .columns
-                .iter()
-                .zip(&finished)
-                .filter_map(|(c, col)| keys::kept(&c.name, col)),
-        );
-        (encoded, self.rows, self.region_min, self.region_max)
+    /// Its columns, finished, and its region range.
+    fn finish(self) -> (Columns, String, String) {
+        let columns = Columns {
+            rows: self.rows,
+            cols: self.cols.into_iter().map(ColumnBuilder::finish).collect(),
+            raw: self
+                .raw
+                .into_iter()
+                .map(|r| r.map(ColumnBuilder::finish))
+                .collect(),
+        };
+        (columns, self.region_min, self.region_max)
     }
 }
 
-/// The chunks being built, one per region code.
+/// A chunk ready to write: its stored columns (name and bytes), its rows, its region range.
+pub(super) type Encoded = (Vec<(String, Vec<u8>)>, usize, String, String);
+
+/// A chunk of `schema`'s `columns` in regions `min` to `max`: each column encoded apart (see
+/// [`chunk::encode_apart`]), the raw identifiers under their own names, then the key rows of
+/// its pseudonym columns ([`keys::kept`]: a run's first look-up reads them instead of reading
+/// the key column and building them).
+fn encode(schema: &DatasetSchema, columns: Columns, min: String, max: String) -> Encoded {
+    let raw_names: Vec<String> = schema
+        .columns
+        .iter()
+        .map(|c| format!("{}{}", chunk::RAW_PREFIX, c.name))
+        .collect();
+    let mut named: Vec<(&str, &StoredColumn)> = schema
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .zip(columns.cols.iter())
+        .collect();
+    for (name, col) in raw_names.iter().zip(columns.raw.iter()) {
+        if let Some(col) = col {
+            named.push((name, col));
+        }
+    }
+    let mut encoded = chunk::encode_apart(columns.rows, &named);
+    encoded.extend(
+        schema
+            .columns
+            .iter()
+            .zip(&columns.cols)
+            .filter_map(|(c, col)| keys::kept(&c.name, col)),
+    );
+    (encoded, columns.rows, min, max)
+}
+
+/// The chunks being built, one per region code, and the rows of regions set aside early
+/// ([`Parts`]).
 pub(super) struct Pending<'s> {
     schema: &'s DatasetSchema,
-    open: BTreeMap<String, ChunkBuilder<'s>>,
+    open: BTreeMap<String, ChunkBuilder>,
     rows: usize,
+    parts: Parts,
 }
 
 impl<'s> Pending<'s> {
@@ -119,12 +132,13 @@ impl<'s> Pending<'s> {
             schema,
             open: BTreeMap::new(),
             rows: 0,
+            parts: Parts::default(),
         }
     }
 
     /// The chunk that `region`'s next row goes into: push every column, then call
     /// [`Pending::complete`] (or [`Pending::discard`] if the row turned out invalid).
-    pub fn builder(&mut self, region: &str) -> &mut ChunkBuilder<'s> {
+    pub fn builder(&mut self, region: &str) -> &mut ChunkBuilder {
         if !self.open.contains_key(region) {
             self.open
                 .insert(region.to_string(), ChunkBuilder::new(self.schema));
@@ -134,38 +148,72 @@ impl<'s> Pending<'s> {
             .expect("the builder was inserted above")
     }
 
-    /// Counts the row just pushed into `region`'s chunk; returns a chunk to write now: that
-    /// region's when it is full, or the largest waiting one when too many rows wait.
-    pub fn complete(&mut self, region: &str) -> Option<ChunkBuilder<'s>> {
+    /// Counts the row just pushed into `region`'s chunk; returns a chunk to write now when
+    /// that region's rows (those set aside and those waiting) fill one. When too many rows
+    /// wait in all, the region with the most waiting rows is set aside (see [`Parts`]).
+    pub fn complete(&mut self, region: &str) -> io::Result<Option<Encoded>> {
         let b = self.builder(region);
         b.complete(region);
-        let full = b.rows >= CHUNK_ROWS;
+        let waiting = b.rows;
         self.rows += 1;
-        let take = if full {
-            Some(region.to_string())
-        } else if self.rows > BUFFERED_ROWS {
+        if waiting + self.parts.rows(region) >= CHUNK_ROWS {
+            let Some(b) = self.open.remove(region) else {
+                return Ok(None);
+            };
+            self.rows -= b.rows;
+            return self.join(region, Some(b));
+        }
+        if self.rows > BUFFERED_ROWS {
             // The most rows, and of equals the lowest code: the same file gives the same chunks.
-            self.open
+            let largest = self
+                .open
                 .iter()
                 .max_by(|a, b| a.1.rows.cmp(&b.1.rows).then(b.0.cmp(a.0)))
-                .map(|(k, _)| k.clone())
-        } else {
-            None
-        };
-        let chunk = self.open.remove(&take?)?;
-        self.rows -= chunk.rows;
-        Some(chunk)
+                .map(|(k, _)| k.clone());
+            if let Some(b) = largest.and_then(|k| self.open.remove(&k).map(|b| (k, b))) {
+                let (region, b) = b;
+                self.rows -= b.rows;
+                let (columns, _, _) = b.finish();
+                self.parts.keep(&region, &columns)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// `region`'s parts set aside and then `last`'s rows, as one chunk.
+    fn join(&mut self, region: &str, last: Option<ChunkBuilder>) -> io::Result<Option<Encoded>> {
+        let last = last.map(|b| b.finish().0);
+        let joined = self.parts.join(region, last)?;
+        Ok(joined.map(|c| encode(self.schema, c, region.to_string(), region.to_string())))
     }
 
     /// Drops everything waiting (nothing of this import will be written).
     pub fn discard(&mut self) {
         self.open.clear();
+        self.parts.clear();
         self.rows = 0;
     }
 
-    /// The chunks left at the end, by region code.
-    pub fn finish(self) -> impl Iterator<Item = ChunkBuilder<'s>> {
-        self.open.into_values().filter(|b| b.rows > 0)
+    /// The chunks left at the end, one region at a time in code order: its parts set aside
+    /// and its waiting rows. `None` once all are written.
+    pub fn next_left(&mut self) -> io::Result<Option<Encoded>> {
+        let first_open = self.open.keys().next().cloned();
+        let first_set_aside = self.parts.regions().into_iter().next();
+        let region = match (first_open, first_set_aside) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        let last = self.open.remove(&region).filter(|b| b.rows > 0);
+        if let Some(b) = &last {
+            self.rows -= b.rows;
+        }
+        match self.join(&region, last)? {
+            Some(chunk) => Ok(Some(chunk)),
+            None => self.next_left(),
+        }
     }
 }
 
@@ -173,6 +221,7 @@ impl<'s> Pending<'s> {
 mod tests {
     use super::*;
     use crate::datasets::pseudonym::Pseudonymizer;
+    use crate::runtime::bindings::ColumnValues;
 
     fn schema() -> DatasetSchema {
         DatasetSchema::from_toml(
@@ -193,12 +242,32 @@ type = "text"
         .expect("schema")
     }
 
-    fn push<'s>(p: &mut Pending<'s>, id: &str, region: &str) -> Option<ChunkBuilder<'s>> {
+    fn push(p: &mut Pending<'_>, id: &str, region: &str) -> Option<Encoded> {
         let pseudo = Pseudonymizer::new(b"k");
         let b = p.builder(region);
         b.cols[0].push_str(id, &pseudo).expect("id");
         b.cols[1].push_str(region, &pseudo).expect("region");
-        p.complete(region)
+        p.complete(region).expect("complete")
+    }
+
+    /// Every chunk left at the end.
+    fn left(p: &mut Pending<'_>) -> Vec<Encoded> {
+        std::iter::from_fn(|| p.next_left().expect("left")).collect()
+    }
+
+    /// The ids a chunk holds, in its order.
+    fn ids(chunk: &Encoded) -> Vec<String> {
+        let (columns, ..) = chunk;
+        let (_, data) = columns.iter().find(|(n, _)| n == "id").expect("id column");
+        let (_, mut cols) = chunk::decode(data, &["id"]).expect("decode");
+        let col = cols.pop().flatten().expect("id");
+        let ColumnValues::Text(t) = &col.values else {
+            panic!("not text")
+        };
+        t.offsets
+            .windows(2)
+            .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
+            .collect()
     }
 
     #[test]
@@ -209,12 +278,12 @@ type = "text"
         for i in 0..CHUNK_ROWS + 10 {
             for region in ["330102", "330103"] {
                 if let Some(full) = push(&mut p, &format!("{region}-{i}"), region) {
-                    written.push(full.encode());
+                    written.push(full);
                 }
             }
         }
         assert_eq!(written.len(), 2, "each region's first chunk is full");
-        written.extend(p.finish().map(ChunkBuilder::encode));
+        written.extend(left(&mut p));
         let ranges: Vec<(usize, &str, &str)> = written
             .iter()
             .map(|(_, rows, min, max)| (*rows, min.as_str(), max.as_str()))
@@ -231,21 +300,49 @@ type = "text"
     }
 
     #[test]
-    fn waiting_rows_stay_bounded() {
+    fn many_interleaved_regions_still_make_full_chunks_with_bounded_memory() {
+        // Eight regions of a chunk and a hundred rows each, one row of each in turn: twice
+        // what may wait in memory, so rows are set aside, and joined back in their order.
         let schema = schema();
         let mut p = Pending::new(&schema);
-        let regions: Vec<String> = (0..100).map(|c| format!("3301{c:02}")).collect();
-        let mut rows_written = 0;
-        for i in 0..2 * BUFFERED_ROWS {
-            let region = &regions[i % regions.len()];
-            if let Some(full) = push(&mut p, &i.to_string(), region) {
-                let (_, rows, min, max) = full.encode();
-                assert_eq!(min, max, "a chunk holds one region");
-                rows_written += rows;
+        let regions: Vec<String> = (0..8).map(|c| format!("3301{c:02}")).collect();
+        let per_region = CHUNK_ROWS + 100;
+        let (mut written, mut set_aside) = (Vec::new(), false);
+        for i in 0..per_region {
+            for region in &regions {
+                written.extend(push(&mut p, &format!("{region}-{i}"), region));
+                assert!(p.rows <= BUFFERED_ROWS);
+                set_aside |= !p.parts.regions().is_empty();
             }
-            assert!(p.rows <= BUFFERED_ROWS);
         }
-        let left: usize = p.finish().map(|b| b.rows).sum();
-        assert_eq!(rows_written + left, 2 * BUFFERED_ROWS);
+        assert!(set_aside, "rows were set aside on the way");
+        written.extend(left(&mut p));
+        let mut sizes: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (_, rows, min, max) in &written {
+            assert_eq!(min, max, "a chunk holds one region");
+            sizes.entry(min.as_str()).or_default().push(*rows);
+        }
+        for region in &regions {
+            assert_eq!(sizes[region.as_str()], [CHUNK_ROWS, 100], "{region}");
+        }
+        // A region's rows keep their order across what was set aside.
+        let first = written
+            .iter()
+            .find(|(_, _, min, _)| min == "330100")
+            .expect("a chunk of 330100");
+        let want: Vec<String> = (0..CHUNK_ROWS).map(|i| format!("330100-{i}")).collect();
+        assert_eq!(ids(first), want);
+    }
+
+    #[test]
+    fn rows_discarded_leave_nothing_set_aside() {
+        let schema = schema();
+        let mut p = Pending::new(&schema);
+        for i in 0..BUFFERED_ROWS + 10 {
+            push(&mut p, &i.to_string(), &format!("3301{:02}", i % 50));
+        }
+        assert!(!p.parts.regions().is_empty());
+        p.discard();
+        assert!(left(&mut p).is_empty());
     }
 }
