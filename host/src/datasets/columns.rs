@@ -327,6 +327,18 @@ impl ColumnBuilder {
     }
 }
 
+/// The values of a text column as strings (tests only); panics on another type.
+#[cfg(test)]
+pub(crate) fn texts(values: &ColumnValues) -> Vec<String> {
+    let ColumnValues::Text(t) = values else {
+        panic!("not text: {values:?}")
+    };
+    t.offsets
+        .windows(2)
+        .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

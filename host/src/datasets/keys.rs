@@ -509,13 +509,7 @@ mod tests {
     }
 
     fn texts(c: &Column) -> Vec<String> {
-        let ColumnValues::Text(t) = &c.values else {
-            panic!("not text: {c:?}")
-        };
-        t.offsets
-            .windows(2)
-            .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
-            .collect()
+        crate::datasets::columns::texts(&c.values)
     }
 
     /// A part of rows `ids` keyed by `keys`, in regions `regions` (`None`: all in scope).

@@ -194,7 +194,7 @@ impl Parts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::columns::ColumnBuilder;
+    use crate::datasets::columns::{ColumnBuilder, texts};
     use crate::datasets::pseudonym::Pseudonymizer;
     use crate::runtime::bindings::{ColumnType, ColumnValues};
 
@@ -215,16 +215,6 @@ mod tests {
         }
     }
 
-    fn texts(c: &StoredColumn) -> Vec<String> {
-        let ColumnValues::Text(t) = &c.values else {
-            panic!("not text")
-        };
-        t.offsets
-            .windows(2)
-            .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
-            .collect()
-    }
-
     #[test]
     fn a_regions_parts_join_in_order_and_leave_nothing_behind() {
         let mut parts = Parts::default();
@@ -239,9 +229,9 @@ mod tests {
             .expect("join")
             .expect("rows");
         assert_eq!(joined.rows, 4);
-        assert_eq!(texts(&joined.cols[0]), ["a", "b", "c", "d"]);
+        assert_eq!(texts(&joined.cols[0].values), ["a", "b", "c", "d"]);
         let raw = joined.raw[1].as_ref().expect("raw kept");
-        assert_eq!(texts(raw), ["a", "b", "c", "d"]);
+        assert_eq!(texts(&raw.values), ["a", "b", "c", "d"]);
         let (ColumnValues::Pseudonym(got), ColumnValues::Pseudonym(want)) = (
             &joined.cols[1].values,
             &part(&["a", "b", "c", "d"]).cols[1].values,

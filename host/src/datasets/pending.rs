@@ -221,7 +221,6 @@ impl<'s> Pending<'s> {
 mod tests {
     use super::*;
     use crate::datasets::pseudonym::Pseudonymizer;
-    use crate::runtime::bindings::ColumnValues;
 
     fn schema() -> DatasetSchema {
         DatasetSchema::from_toml(
@@ -260,14 +259,7 @@ type = "text"
         let (columns, ..) = chunk;
         let (_, data) = columns.iter().find(|(n, _)| n == "id").expect("id column");
         let (_, mut cols) = chunk::decode(data, &["id"]).expect("decode");
-        let col = cols.pop().flatten().expect("id");
-        let ColumnValues::Text(t) = &col.values else {
-            panic!("not text")
-        };
-        t.offsets
-            .windows(2)
-            .map(|w| String::from_utf8_lossy(&t.data[w[0] as usize..w[1] as usize]).into())
-            .collect()
+        crate::datasets::columns::texts(&cols.pop().flatten().expect("id").values)
     }
 
     #[test]
