@@ -602,9 +602,9 @@ impl StoreScan {
 
     /// Keeps in the cache chunk `at`'s key rows by the look-up's key, from the `bytes` its
     /// import kept (read with its columns, see [`StoreScan::read`]).
-    fn keep_key_rows(&mut self, at: usize, bytes: &[u8]) {
-        if let Some((key, _)) = self.kept.clone() {
-            self.keep_key_rows_of(at, &key, bytes);
+    fn keep_key_rows(&self, at: usize, bytes: &[u8]) {
+        if let Some((key, _)) = &self.kept {
+            self.keep_key_rows_of(at, key, bytes);
         }
     }
 

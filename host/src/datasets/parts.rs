@@ -126,7 +126,13 @@ impl Parts {
         self.by_region.get(region).map_or(0, |r| r.rows)
     }
 
+    /// The lowest region code with rows set aside.
+    pub fn first_region(&self) -> Option<&str> {
+        self.by_region.keys().next().map(String::as_str)
+    }
+
     /// The regions with rows set aside, in code order.
+    #[cfg(test)]
     pub fn regions(&self) -> Vec<String> {
         self.by_region.keys().cloned().collect()
     }

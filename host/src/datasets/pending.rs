@@ -31,8 +31,6 @@ pub(super) struct ChunkBuilder {
     pub raw: Vec<Option<ColumnBuilder>>,
     /// Complete rows.
     pub rows: usize,
-    region_min: String,
-    region_max: String,
 }
 
 impl ChunkBuilder {
@@ -50,25 +48,12 @@ impl ChunkBuilder {
                 .map(|c| c.pii.then(|| ColumnBuilder::new(ColumnType::Text)))
                 .collect(),
             rows: 0,
-            region_min: String::new(),
-            region_max: String::new(),
         }
     }
 
-    /// Counts a row whose every column was pushed, in `region`.
-    fn complete(&mut self, region: &str) {
-        if self.rows == 0 || region < self.region_min.as_str() {
-            self.region_min = region.to_string();
-        }
-        if region > self.region_max.as_str() {
-            self.region_max = region.to_string();
-        }
-        self.rows += 1;
-    }
-
-    /// Its columns, finished, and its region range.
-    fn finish(self) -> (Columns, String, String) {
-        let columns = Columns {
+    /// Its columns, finished.
+    fn finish(self) -> Columns {
+        Columns {
             rows: self.rows,
             cols: self.cols.into_iter().map(ColumnBuilder::finish).collect(),
             raw: self
@@ -76,8 +61,7 @@ impl ChunkBuilder {
                 .into_iter()
                 .map(|r| r.map(ColumnBuilder::finish))
                 .collect(),
-        };
-        (columns, self.region_min, self.region_max)
+        }
     }
 }
 
@@ -153,7 +137,7 @@ impl<'s> Pending<'s> {
     /// wait in all, the region with the most waiting rows is set aside (see [`Parts`]).
     pub fn complete(&mut self, region: &str) -> io::Result<Option<Encoded>> {
         let b = self.builder(region);
-        b.complete(region);
+        b.rows += 1;
         let waiting = b.rows;
         self.rows += 1;
         if waiting + self.parts.rows(region) >= CHUNK_ROWS {
@@ -170,11 +154,10 @@ impl<'s> Pending<'s> {
                 .iter()
                 .max_by(|a, b| a.1.rows.cmp(&b.1.rows).then(b.0.cmp(a.0)))
                 .map(|(k, _)| k.clone());
-            if let Some(b) = largest.and_then(|k| self.open.remove(&k).map(|b| (k, b))) {
-                let (region, b) = b;
+            if let Some((set_aside, b)) = largest.and_then(|k| self.open.remove(&k).map(|b| (k, b)))
+            {
                 self.rows -= b.rows;
-                let (columns, _, _) = b.finish();
-                self.parts.keep(&region, &columns)?;
+                self.parts.keep(&set_aside, &b.finish())?;
             }
         }
         Ok(None)
@@ -182,7 +165,7 @@ impl<'s> Pending<'s> {
 
     /// `region`'s parts set aside and then `last`'s rows, as one chunk.
     fn join(&mut self, region: &str, last: Option<ChunkBuilder>) -> io::Result<Option<Encoded>> {
-        let last = last.map(|b| b.finish().0);
+        let last = last.map(ChunkBuilder::finish);
         let joined = self.parts.join(region, last)?;
         Ok(joined.map(|c| encode(self.schema, c, region.to_string(), region.to_string())))
     }
@@ -197,15 +180,15 @@ impl<'s> Pending<'s> {
     /// The chunks left at the end, one region at a time in code order: its parts set aside
     /// and its waiting rows. `None` once all are written.
     pub fn next_left(&mut self) -> io::Result<Option<Encoded>> {
-        let first_open = self.open.keys().next().cloned();
-        let first_set_aside = self.parts.regions().into_iter().next();
-        let region = match (first_open, first_set_aside) {
+        let first_open = self.open.keys().next().map(String::as_str);
+        let region = match (first_open, self.parts.first_region()) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
                 Some(r) => r,
                 None => return Ok(None),
             },
-        };
+        }
+        .to_string();
         let last = self.open.remove(&region).filter(|b| b.rows > 0);
         if let Some(b) = &last {
             self.rows -= b.rows;
