@@ -2,9 +2,10 @@
 //! interleaving many regions), a region's waiting rows are written here, to a temporary file,
 //! as finished columns, and joined with the region's later rows into a chunk once they make a
 //! full one (or at the end of the import). Without them each such early write was a chunk of
-//! its own: a provincial export of 90 counties made chunks of about 4,000 rows instead of
-//! 65,536, and every run paid the per-chunk costs (a statement or a file per column, key rows,
-//! a read-ahead) twelve times over.
+//! its own: a provincial export of 90 counties made chunks of 4,000–5,500 rows instead of up
+//! to 65,536 (1,629 chunks for 9 M payments where 180 hold them), and every run paid the
+//! per-chunk costs (a statement or a file per column, key rows, a read-ahead) that many
+//! times over.
 //!
 //! A part's columns are stored as one-column chunks ([`chunk::encode`]), so nothing here has
 //! a format of its own. Each region's parts have a file of their own in the system's temporary
