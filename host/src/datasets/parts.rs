@@ -11,10 +11,10 @@
 //! a format of its own. Each region's parts have a file of their own in the system's temporary
 //! directory (`TMPDIR`), removed as soon as they are joined and when the import ends, however
 //! it ends: the disk they take is bounded by the rows waiting to make a chunk, less than a
-//! chunk's worth for each region.
+//! chunk's worth for each region. Beyond [`MAX_FILES`] regions with rows set aside at once,
+//! regions share files (each removed once all its regions are joined).
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -54,8 +54,8 @@ impl Columns {
     }
 }
 
-/// Where one set-aside part lies in its region's file: its rows, and each column's bytes
-/// (offset and length), the schema's then the raw values'.
+/// Where one set-aside part lies in its file: its rows, and each column's bytes (offset and
+/// length), the schema's then the raw values'.
 #[derive(Debug)]
 struct Part {
     rows: usize,
@@ -63,17 +63,21 @@ struct Part {
     raw: Vec<Option<(u64, u64)>>,
 }
 
-/// One region's parts: their file, its length, where each part lies, their rows.
+/// Most temporary files open at once. Each region with rows set aside writes to a file of its
+/// own while fewer than this many are open, and shares the least shared one beyond (an export
+/// of more regions than this: a shared file is removed once all its regions are joined).
+const MAX_FILES: usize = 64;
+
+/// A temporary file parts are written to: its length and how many regions' parts it holds.
 #[derive(Debug)]
-struct Region {
+struct Spill {
     file: File,
     end: u64,
-    parts: Vec<Part>,
-    rows: usize,
+    regions: usize,
 }
 
-impl Region {
-    /// Appends `bytes` to the file; where they lie.
+impl Spill {
+    /// Appends `bytes`; where they lie.
     fn write(&mut self, bytes: &[u8]) -> io::Result<(u64, u64)> {
         self.file.seek(SeekFrom::Start(self.end))?;
         self.file.write_all(bytes)?;
@@ -94,28 +98,39 @@ impl Region {
         }
     }
 
-    /// Part `i`'s columns, read back.
-    fn read(&mut self, i: usize) -> io::Result<Columns> {
-        let (rows, cols, raw) = {
-            let p = &self.parts[i];
-            (p.rows, p.cols.clone(), p.raw.clone())
-        };
-        let cols = cols
-            .into_iter()
-            .map(|c| self.column(c, rows))
+    /// `part`'s columns, read back.
+    fn read(&mut self, part: &Part) -> io::Result<Columns> {
+        let cols = part
+            .cols
+            .iter()
+            .map(|&c| self.column(c, part.rows))
             .collect::<io::Result<Vec<_>>>()?;
-        let raw = raw
-            .into_iter()
-            .map(|c| c.map(|c| self.column(c, rows)).transpose())
+        let raw = part
+            .raw
+            .iter()
+            .map(|c| c.map(|c| self.column(c, part.rows)).transpose())
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(Columns { rows, cols, raw })
+        Ok(Columns {
+            rows: part.rows,
+            cols,
+            raw,
+        })
     }
 }
 
-/// The parts set aside so far, by region code.
+/// One region's parts: the file they are in (its slot), where each lies, their rows.
+#[derive(Debug)]
+struct Region {
+    slot: usize,
+    parts: Vec<Part>,
+    rows: usize,
+}
+
+/// The parts set aside so far, by region code, and the files they are in.
 #[derive(Debug, Default)]
 pub(super) struct Parts {
     by_region: BTreeMap<String, Region>,
+    files: Vec<Option<Spill>>,
 }
 
 /// A column's name in a part: what its one-column chunk is called (checked as it is read).
@@ -138,19 +153,62 @@ impl Parts {
         self.by_region.keys().cloned().collect()
     }
 
-    /// Sets `columns` aside as `region`'s next part.
-    pub fn keep(&mut self, region: &str, columns: &Columns) -> io::Result<()> {
-        let r = match self.by_region.entry(region.to_string()) {
-            Entry::Occupied(r) => r.into_mut(),
-            Entry::Vacant(v) => v.insert(Region {
+    /// The temporary files open.
+    #[cfg(test)]
+    fn open_files(&self) -> usize {
+        self.files.iter().flatten().count()
+    }
+
+    /// A file for a region's first part: an empty slot's new file, else a new one while fewer
+    /// than [`MAX_FILES`] are open, else the one shared by the fewest regions.
+    fn slot(&mut self) -> io::Result<usize> {
+        let slot = match self.files.iter().position(Option::is_none) {
+            Some(free) => free,
+            None if self.files.len() < MAX_FILES => {
+                self.files.push(None);
+                self.files.len() - 1
+            }
+            None => {
+                let least = self
+                    .files
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, f)| f.as_ref().map_or(0, |f| f.regions))
+                    .map(|(i, _)| i);
+                least.ok_or_else(|| io::Error::other("no file to set rows aside in"))?
+            }
+        };
+        let spill = match &mut self.files[slot] {
+            Some(spill) => spill,
+            empty => empty.insert(Spill {
                 file: tempfile::tempfile()?,
                 end: 0,
-                parts: Vec::new(),
-                rows: 0,
+                regions: 0,
             }),
         };
+        spill.regions += 1;
+        Ok(slot)
+    }
+
+    /// Sets `columns` aside as `region`'s next part.
+    pub fn keep(&mut self, region: &str, columns: &Columns) -> io::Result<()> {
+        if !self.by_region.contains_key(region) {
+            let slot = self.slot()?;
+            let first = Region {
+                slot,
+                parts: Vec::new(),
+                rows: 0,
+            };
+            self.by_region.insert(region.to_string(), first);
+        }
+        let (Some(r), files) = (self.by_region.get_mut(region), &mut self.files) else {
+            return Err(io::Error::other("a region's parts were not kept"));
+        };
+        let Some(spill) = files.get_mut(r.slot).and_then(Option::as_mut) else {
+            return Err(io::Error::other("a region's file is gone"));
+        };
         let mut write =
-            |col: &StoredColumn| r.write(&chunk::encode(columns.rows, &[(PART_COLUMN, col)]));
+            |col: &StoredColumn| spill.write(&chunk::encode(columns.rows, &[(PART_COLUMN, col)]));
         let cols = columns
             .cols
             .iter()
@@ -171,17 +229,24 @@ impl Parts {
     }
 
     /// `region`'s parts, read back in the order they were set aside and joined, then `last`
-    /// after them (when given); none of the region's parts stay, nor their file. `None` when
-    /// there is nothing.
+    /// after them (when given); none of the region's parts stay, and their file goes with
+    /// the last region it held. `None` when there is nothing.
     pub fn join(&mut self, region: &str, last: Option<Columns>) -> io::Result<Option<Columns>> {
         let mut joined: Option<Columns> = None;
-        if let Some(mut r) = self.by_region.remove(region) {
-            for i in 0..r.parts.len() {
-                let columns = r.read(i)?;
+        if let Some(r) = self.by_region.remove(region) {
+            let Some(spill) = self.files.get_mut(r.slot).and_then(Option::as_mut) else {
+                return Err(io::Error::other("a region's file is gone"));
+            };
+            for part in &r.parts {
+                let columns = spill.read(part)?;
                 match &mut joined {
                     Some(j) => j.append(&columns).map_err(io::Error::other)?,
                     None => joined = Some(columns),
                 }
+            }
+            spill.regions -= 1;
+            if spill.regions == 0 {
+                self.files[r.slot] = None;
             }
         }
         match (&mut joined, last) {
@@ -195,6 +260,7 @@ impl Parts {
     /// Forgets every part (the import will write nothing).
     pub fn clear(&mut self) {
         self.by_region.clear();
+        self.files.clear();
     }
 }
 
@@ -253,5 +319,30 @@ mod tests {
         assert!(parts.join("330104", None).expect("join").is_none());
         parts.clear();
         assert!(parts.regions().is_empty());
+    }
+
+    #[test]
+    fn more_regions_than_files_share_them_and_every_file_goes_once_joined() {
+        let mut parts = Parts::default();
+        let regions: Vec<String> = (0..2 * MAX_FILES + 3).map(|c| format!("{c:06}")).collect();
+        for round in 0..2 {
+            for r in &regions {
+                parts
+                    .keep(r, &part(&[&format!("{r}-{round}")]))
+                    .expect("keep");
+            }
+        }
+        assert_eq!(parts.open_files(), MAX_FILES);
+        for r in &regions {
+            let joined = parts.join(r, None).expect("join").expect("rows");
+            assert_eq!(
+                texts(&joined.cols[0].values),
+                [format!("{r}-0"), format!("{r}-1")]
+            );
+        }
+        assert_eq!(parts.open_files(), 0);
+        // A slot freed is taken again.
+        parts.keep("330102", &part(&["a"])).expect("keep");
+        assert_eq!(parts.open_files(), 1);
     }
 }
