@@ -12,7 +12,7 @@
 //! The sandbox is synchronous, so chunks are fetched with [`tokio::runtime::Handle::block_on`]:
 //! run models on a blocking thread (`spawn_blocking`), never inside an async task.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sqlx::Row;
@@ -211,6 +211,7 @@ impl StoreSource {
             chunks,
             with_files,
             kept: None,
+            kept_read: BTreeSet::new(),
             next_chunk: 0,
             current: None,
             ahead: None,
@@ -252,6 +253,9 @@ struct StoreScan {
     /// A look-up's pseudonym key: its column's name and the name of the key rows its imports
     /// kept (see [`keys::kept_name`]), read with each chunk's columns.
     kept: Option<(String, String)>,
+    /// The chunks whose kept key rows were read with their columns, found or not: a look-up
+    /// does not read them again (an older import keeps none; damaged ones are built instead).
+    kept_read: BTreeSet<usize>,
     next_chunk: usize,
     current: Option<Current>,
     /// The read of a chunk (its index) after the current one, under way while the model
@@ -465,8 +469,11 @@ impl StoreScan {
         let (import, no) = (c.import, c.no);
         let (got, kept) = assemble(stored, names, c.rows)
             .map_err(|e| backend(format!("import {import} chunk {no}: {e}")))?;
-        if let Some(bytes) = kept {
-            self.keep_key_rows(at, &bytes);
+        if let (true, Some((key, _))) = (with_keys, &self.kept) {
+            if let Some(bytes) = kept {
+                self.keep_key_rows(at, key, &bytes);
+            }
+            self.kept_read.insert(at);
         }
         names
             .iter()
@@ -569,8 +576,9 @@ impl StoreScan {
 
     /// Chunk `at`'s rows grouped by the keys of its column `key` without reading that
     /// column: from the cache, else (a pseudonym column) from the key rows its import kept,
-    /// read from the column files or else the database, then kept in the cache; `None` when
-    /// none are kept (an import made before imports kept them) or they cannot be used.
+    /// read from the column files or else the database (unless read with the chunk's columns
+    /// already), then kept in the cache; `None` when none are kept (an import made before
+    /// imports kept them) or they cannot be used.
     fn kept_key_rows(
         &self,
         at: usize,
@@ -581,7 +589,7 @@ impl StoreScan {
         if let Some(rows) = blocks.get::<KeyRows>(&cache_key) {
             return Ok(Some(rows));
         }
-        if key.ty != ColumnType::Pseudonym {
+        if key.ty != ColumnType::Pseudonym || self.kept_read.contains(&at) {
             return Ok(None);
         }
         let c = &self.chunks[at];
@@ -597,20 +605,12 @@ impl StoreScan {
                 .block_on(read_kept(&self.store, (c.import, c.no), &name))
                 .map_err(|e| backend(format!("reading a chunk's key rows stopped: {e}")))?,
         };
-        Ok(bytes.and_then(|bytes| self.keep_key_rows_of(at, &key.name, &bytes)))
-    }
-
-    /// Keeps in the cache chunk `at`'s key rows by the look-up's key, from the `bytes` its
-    /// import kept (read with its columns, see [`StoreScan::read`]).
-    fn keep_key_rows(&self, at: usize, bytes: &[u8]) {
-        if let Some((key, _)) = &self.kept {
-            self.keep_key_rows_of(at, key, bytes);
-        }
+        Ok(bytes.and_then(|bytes| self.keep_key_rows(at, &key.name, &bytes)))
     }
 
     /// Chunk `at`'s key rows by column `key` from the `bytes` its import kept, kept in the
     /// cache; `None` (and a warning) when they cannot be used, so that they are built.
-    fn keep_key_rows_of(&self, at: usize, key: &str, bytes: &[u8]) -> Option<Arc<KeyRows>> {
+    fn keep_key_rows(&self, at: usize, key: &str, bytes: &[u8]) -> Option<Arc<KeyRows>> {
         let c = &self.chunks[at];
         let rows = KeyRows::from_bytes(bytes, c.rows)
             .inspect_err(|e| {

@@ -118,6 +118,25 @@ impl Spill {
     }
 }
 
+/// The file in `slot`; an error if it is gone (a region's parts would be lost).
+fn spill_at(files: &mut [Option<Spill>], slot: usize) -> io::Result<&mut Spill> {
+    files
+        .get_mut(slot)
+        .and_then(Option::as_mut)
+        .ok_or_else(|| io::Error::other("a region's file of rows set aside is gone"))
+}
+
+/// `next`'s rows after `joined`'s (`next` itself when there are none yet).
+fn append(joined: &mut Option<Columns>, next: Columns) -> io::Result<()> {
+    match joined {
+        Some(j) => j.append(&next).map_err(io::Error::other),
+        None => {
+            *joined = Some(next);
+            Ok(())
+        }
+    }
+}
+
 /// One region's parts: the file they are in (its slot), where each lies, their rows.
 #[derive(Debug)]
 struct Region {
@@ -192,21 +211,16 @@ impl Parts {
 
     /// Sets `columns` aside as `region`'s next part.
     pub fn keep(&mut self, region: &str, columns: &Columns) -> io::Result<()> {
-        if !self.by_region.contains_key(region) {
-            let slot = self.slot()?;
-            let first = Region {
-                slot,
-                parts: Vec::new(),
-                rows: 0,
-            };
-            self.by_region.insert(region.to_string(), first);
-        }
-        let (Some(r), files) = (self.by_region.get_mut(region), &mut self.files) else {
-            return Err(io::Error::other("a region's parts were not kept"));
+        let slot = match self.by_region.get(region) {
+            Some(r) => r.slot,
+            None => self.slot()?,
         };
-        let Some(spill) = files.get_mut(r.slot).and_then(Option::as_mut) else {
-            return Err(io::Error::other("a region's file is gone"));
-        };
+        let r = self.by_region.entry(region.to_string()).or_insert(Region {
+            slot,
+            parts: Vec::new(),
+            rows: 0,
+        });
+        let spill = spill_at(&mut self.files, r.slot)?;
         let mut write =
             |col: &StoredColumn| spill.write(&chunk::encode(columns.rows, &[(PART_COLUMN, col)]));
         let cols = columns
@@ -234,25 +248,17 @@ impl Parts {
     pub fn join(&mut self, region: &str, last: Option<Columns>) -> io::Result<Option<Columns>> {
         let mut joined: Option<Columns> = None;
         if let Some(r) = self.by_region.remove(region) {
-            let Some(spill) = self.files.get_mut(r.slot).and_then(Option::as_mut) else {
-                return Err(io::Error::other("a region's file is gone"));
-            };
+            let spill = spill_at(&mut self.files, r.slot)?;
             for part in &r.parts {
-                let columns = spill.read(part)?;
-                match &mut joined {
-                    Some(j) => j.append(&columns).map_err(io::Error::other)?,
-                    None => joined = Some(columns),
-                }
+                append(&mut joined, spill.read(part)?)?;
             }
             spill.regions -= 1;
             if spill.regions == 0 {
                 self.files[r.slot] = None;
             }
         }
-        match (&mut joined, last) {
-            (Some(j), Some(last)) => j.append(&last).map_err(io::Error::other)?,
-            (None, last) => joined = last,
-            (Some(_), None) => {}
+        if let Some(last) = last {
+            append(&mut joined, last)?;
         }
         Ok(joined)
     }

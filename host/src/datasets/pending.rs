@@ -68,11 +68,11 @@ impl ChunkBuilder {
 /// A chunk ready to write: its stored columns (name and bytes), its rows, its region range.
 pub(super) type Encoded = (Vec<(String, Vec<u8>)>, usize, String, String);
 
-/// A chunk of `schema`'s `columns` in regions `min` to `max`: each column encoded apart (see
+/// A chunk of `schema`'s `columns`, all in `region`: each column encoded apart (see
 /// [`chunk::encode_apart`]), the raw identifiers under their own names, then the key rows of
 /// its pseudonym columns ([`keys::kept`]: a run's first look-up reads them instead of reading
 /// the key column and building them).
-fn encode(schema: &DatasetSchema, columns: Columns, min: String, max: String) -> Encoded {
+fn encode(schema: &DatasetSchema, columns: Columns, region: &str) -> Encoded {
     let raw_names: Vec<String> = schema
         .columns
         .iter()
@@ -97,7 +97,12 @@ fn encode(schema: &DatasetSchema, columns: Columns, min: String, max: String) ->
             .zip(&columns.cols)
             .filter_map(|(c, col)| keys::kept(&c.name, col)),
     );
-    (encoded, columns.rows, min, max)
+    (
+        encoded,
+        columns.rows,
+        region.to_string(),
+        region.to_string(),
+    )
 }
 
 /// The chunks being built, one per region code, and the rows of regions set aside early
@@ -154,7 +159,8 @@ impl<'s> Pending<'s> {
                 .iter()
                 .max_by(|a, b| a.1.rows.cmp(&b.1.rows).then(b.0.cmp(a.0)))
                 .map(|(k, _)| k.clone());
-            if let Some((set_aside, b)) = largest.and_then(|k| self.open.remove(&k).map(|b| (k, b)))
+            if let Some(set_aside) = largest
+                && let Some(b) = self.open.remove(&set_aside)
             {
                 self.rows -= b.rows;
                 self.parts.keep(&set_aside, &b.finish())?;
@@ -167,7 +173,7 @@ impl<'s> Pending<'s> {
     fn join(&mut self, region: &str, last: Option<ChunkBuilder>) -> io::Result<Option<Encoded>> {
         let last = last.map(ChunkBuilder::finish);
         let joined = self.parts.join(region, last)?;
-        Ok(joined.map(|c| encode(self.schema, c, region.to_string(), region.to_string())))
+        Ok(joined.map(|c| encode(self.schema, c, region)))
     }
 
     /// Drops everything waiting (nothing of this import will be written).
@@ -181,14 +187,14 @@ impl<'s> Pending<'s> {
     /// and its waiting rows. `None` once all are written.
     pub fn next_left(&mut self) -> io::Result<Option<Encoded>> {
         let first_open = self.open.keys().next().map(String::as_str);
-        let region = match (first_open, self.parts.first_region()) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(r) => r,
-                None => return Ok(None),
-            },
-        }
-        .to_string();
+        let Some(region) = [first_open, self.parts.first_region()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(str::to_string)
+        else {
+            return Ok(None);
+        };
         let last = self.open.remove(&region).filter(|b| b.rows > 0);
         if let Some(b) = &last {
             self.rows -= b.rows;
