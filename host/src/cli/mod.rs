@@ -68,6 +68,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_column_files: bool,
 
+    /// Directory for an import's temporary files (rows set aside until they fill a chunk, the
+    /// key check's buckets): about the size of the file imported while it runs, removed as it
+    /// ends. `--home`/tmp by default (the system's temporary directory may be memory, a
+    /// `tmpfs`).
+    #[arg(long, global = true, env = "SUPERVISE_TEMP_DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     /// The office you act for (registry commands check what it may do).
     #[arg(long, global = true, env = "SUPERVISE_OFFICE")]
     pub office: Option<String>,
@@ -163,13 +170,31 @@ impl Cli {
             .unwrap_or_else(|| crate::store::Store::default_url(&self.home))
     }
 
-    /// Opens (and migrates) the store, with the column cache sized by `--column-cache-mib`
-    /// and its column files under `--column-files` unless `--no-column-files`.
+    /// Opens (and migrates) the store, with the column cache sized by `--column-cache-mib`,
+    /// imports' temporary files under `--temp-dir`, and its column files under
+    /// `--column-files` unless `--no-column-files`.
     pub async fn store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
         let mut store = crate::store::Store::open(&self.database_url()).await?;
         store
             .blocks()
             .set_budget(self.column_cache_mib.saturating_mul(1 << 20));
+        store = match &self.temp_dir {
+            Some(dir) => store.with_temp_dir(dir)?,
+            // As for the column files: where the default cannot be made, the system's.
+            None => {
+                let dir = self.home.join("tmp");
+                match store.clone().with_temp_dir(&dir) {
+                    Ok(with) => with,
+                    Err(e) => {
+                        tracing::warn!(
+                            "imports write their temporary files to the system's directory \
+                             ({e}); pass --temp-dir DIR"
+                        );
+                        store
+                    }
+                }
+            }
+        };
         if self.no_column_files {
             return Ok(store);
         }

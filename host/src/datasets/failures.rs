@@ -29,9 +29,9 @@ pub struct ImportFailure {
 }
 
 /// Records `err`, the failure of `req`, when it is about the file (unreadable, malformed,
-/// invalid rows, imported before); failures of the catalogue or the database are not the
-/// file's and are only returned. The record is best effort: if it cannot be written, that is
-/// logged and the import's own error still reaches the caller.
+/// invalid rows, imported before); failures of the catalogue, the database or the import's
+/// temporary files are not the file's and are only returned. The record is best effort: if it
+/// cannot be written, that is logged and the import's own error still reaches the caller.
 pub async fn record(store: &Store, req: &ImportRequest, err: &ImportError) {
     let (error, problems, total) = match err {
         ImportError::Invalid { errors, total, .. } => (
@@ -44,7 +44,7 @@ pub async fn record(store: &Store, req: &ImportRequest, err: &ImportError) {
         ImportError::AlreadyImported { id, .. } => {
             (format!("already imported as import {id}"), &[][..], 0)
         }
-        ImportError::Catalog(_) | ImportError::Store(_) => return,
+        ImportError::Catalog(_) | ImportError::Store(_) | ImportError::Temp { .. } => return,
     };
     let file_name = req
         .path

@@ -197,6 +197,17 @@ pub enum ImportError {
         /// Earlier import.
         id: i64,
     },
+    /// The import's temporary files could not be written or read back (see
+    /// [`Store::temp_dir`]).
+    #[error(
+        "cannot use temporary files in {dir}: {source}; nothing imported (set --temp-dir to a directory with room)"
+    )]
+    Temp {
+        /// The directory.
+        dir: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -270,11 +281,11 @@ struct KeySpill {
 }
 
 impl KeySpill {
-    /// Buckets for a file of `size` bytes: 16 to 256 of them.
-    fn new(size: u64) -> std::io::Result<Self> {
+    /// Buckets for a file of `size` bytes: 16 to 256 of them, temporary files in `dir`.
+    fn new(size: u64, dir: &Path) -> std::io::Result<Self> {
         let n = (size / BYTES_PER_KEY_BUCKET).clamp(16, 256);
         let buckets = (0..n)
-            .map(|_| tempfile::tempfile().map(|f| BufWriter::with_capacity(1 << 14, f)))
+            .map(|_| tempfile::tempfile_in(dir).map(|f| BufWriter::with_capacity(1 << 14, f)))
             .collect::<std::io::Result<_>>()?;
         Ok(KeySpill { buckets })
     }
@@ -614,7 +625,12 @@ async fn import_file(
         .iter()
         .filter_map(|k| schema.columns.iter().position(|c| &c.name == k))
         .collect();
-    let mut spill = KeySpill::new(size).map_err(io_err)?;
+    let temp = store.temp_dir();
+    let temp_err = |source| ImportError::Temp {
+        dir: temp.clone(),
+        source,
+    };
+    let mut spill = KeySpill::new(size, &temp).map_err(temp_err)?;
     let mut problems = Problems::default();
 
     // The import's column files, moved in place once it commits (see `store::files`).
@@ -643,7 +659,7 @@ async fn import_file(
     .try_get(0)?;
 
     let mut cells: Cells = vec![None; names.len()];
-    let mut pending = Pending::new(&schema);
+    let mut pending = Pending::new(&schema, &temp);
     // Once a problem is found nothing will be written: later rows are still validated, into
     // this builder, emptied whenever it fills.
     let mut scratch = ChunkBuilder::new(&schema);
@@ -730,8 +746,8 @@ async fn import_file(
                 (u128::from(h1.finish()) << 64) | u128::from(h2.finish()),
                 line,
             )
-            .map_err(io_err)?;
-        if let Some(full) = pending.complete(region).map_err(io_err)? {
+            .map_err(temp_err)?;
+        if let Some(full) = pending.complete(region).map_err(temp_err)? {
             write_chunk(&mut tx, staged.as_ref(), id, chunks, full).await?;
             chunks += 1;
             if let (Some(bar), Some(pos)) = (&progress, rows.position()) {
@@ -743,7 +759,7 @@ async fn import_file(
         bar.finish_and_clear();
     }
     if problems.total == 0 {
-        for (line, first) in spill.duplicates().map_err(io_err)? {
+        for (line, first) in spill.duplicates().map_err(temp_err)? {
             let key = schema.key.join(", ");
             problems.add(RowError {
                 line,
@@ -766,7 +782,7 @@ async fn import_file(
         tx.rollback().await?;
         return Err(file_err("the file has a header but no rows".into()));
     }
-    while let Some(rest) = pending.next_left().map_err(io_err)? {
+    while let Some(rest) = pending.next_left().map_err(temp_err)? {
         write_chunk(&mut tx, staged.as_ref(), id, chunks, rest).await?;
         chunks += 1;
     }

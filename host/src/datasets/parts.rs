@@ -8,15 +8,17 @@
 //! times over.
 //!
 //! A part's columns are stored as one-column chunks ([`chunk::encode`]), so nothing here has
-//! a format of its own. Each region's parts have a file of their own in the system's temporary
-//! directory (`TMPDIR`), removed as soon as they are joined and when the import ends, however
-//! it ends: the disk they take is bounded by the rows waiting to make a chunk, less than a
-//! chunk's worth for each region. Beyond [`MAX_FILES`] regions with rows set aside at once,
+//! a format of its own. Each region's parts have a file of their own, with no name (nothing is
+//! left if the process dies), in the store's directory for temporary files
+//! ([`crate::store::Store::temp_dir`]: on its disk, since the system's may be memory), removed
+//! as soon as they are joined and when the import ends, however it ends: the disk they take is
+//! bounded by the rows waiting to make a chunk, less than a chunk's worth for each region. Beyond [`MAX_FILES`] regions with rows set aside at once,
 //! regions share files (each removed once all its regions are joined).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use super::chunk;
 use super::columns::StoredColumn;
@@ -146,16 +148,27 @@ struct Region {
 }
 
 /// The parts set aside so far, by region code, and the files they are in.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Parts {
     by_region: BTreeMap<String, Region>,
     files: Vec<Option<Spill>>,
+    /// Where the files are made.
+    dir: PathBuf,
 }
 
 /// A column's name in a part: what its one-column chunk is called (checked as it is read).
 const PART_COLUMN: &str = "part";
 
 impl Parts {
+    /// None yet; their files will be made in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Parts {
+            by_region: BTreeMap::new(),
+            files: Vec::new(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Rows of `region` set aside.
     pub fn rows(&self, region: &str) -> usize {
         self.by_region.get(region).map_or(0, |r| r.rows)
@@ -200,7 +213,7 @@ impl Parts {
         let spill = match &mut self.files[slot] {
             Some(spill) => spill,
             empty => empty.insert(Spill {
-                file: tempfile::tempfile()?,
+                file: tempfile::tempfile_in(&self.dir)?,
                 end: 0,
                 regions: 0,
             }),
@@ -294,14 +307,29 @@ mod tests {
         }
     }
 
+    /// How many of this process's open files lie in `dir` (their names, unlinked or never
+    /// given, still start with it).
+    fn open_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
     #[test]
     fn a_regions_parts_join_in_order_and_leave_nothing_behind() {
-        let mut parts = Parts::default();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut parts = Parts::new(dir.path());
         parts.keep("330102", &part(&["a", "b"])).expect("keep");
         parts.keep("330103", &part(&["x"])).expect("keep");
         parts.keep("330102", &part(&["c"])).expect("keep");
         assert_eq!((parts.rows("330102"), parts.rows("330103")), (3, 1));
         assert_eq!(parts.regions(), ["330102", "330103"]);
+        // One file for each region, in the directory given, with no name there.
+        assert_eq!(open_in(dir.path()), 2);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
 
         let joined = parts
             .join("330102", Some(part(&["d"])))
@@ -320,16 +348,18 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(parts.rows("330102"), 0);
         assert_eq!(parts.regions(), ["330103"]);
+        assert_eq!(open_in(dir.path()), 1);
 
         // Nothing set aside and nothing after: nothing.
         assert!(parts.join("330104", None).expect("join").is_none());
         parts.clear();
         assert!(parts.regions().is_empty());
+        assert_eq!(open_in(dir.path()), 0);
     }
 
     #[test]
     fn more_regions_than_files_share_them_and_every_file_goes_once_joined() {
-        let mut parts = Parts::default();
+        let mut parts = Parts::new(&std::env::temp_dir());
         let regions: Vec<String> = (0..2 * MAX_FILES + 3).map(|c| format!("{c:06}")).collect();
         for round in 0..2 {
             for r in &regions {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::path::Path;
 
 use crate::runtime::bindings::ColumnType;
 
@@ -115,13 +116,13 @@ pub(super) struct Pending<'s> {
 }
 
 impl<'s> Pending<'s> {
-    /// Nothing waiting yet.
-    pub fn new(schema: &'s DatasetSchema) -> Self {
+    /// Nothing waiting yet; rows set aside go to temporary files in `dir`.
+    pub fn new(schema: &'s DatasetSchema, dir: &Path) -> Self {
         Pending {
             schema,
             open: BTreeMap::new(),
             rows: 0,
-            parts: Parts::default(),
+            parts: Parts::new(dir),
         }
     }
 
@@ -254,7 +255,7 @@ type = "text"
     #[test]
     fn interleaved_regions_make_chunks_of_one_region_each() {
         let schema = schema();
-        let mut p = Pending::new(&schema);
+        let mut p = Pending::new(&schema, &std::env::temp_dir());
         let mut written = Vec::new();
         for i in 0..CHUNK_ROWS + 10 {
             for region in ["330102", "330103"] {
@@ -285,7 +286,7 @@ type = "text"
         // Eight regions of a chunk and a hundred rows each, one row of each in turn: twice
         // what may wait in memory, so rows are set aside, and joined back in their order.
         let schema = schema();
-        let mut p = Pending::new(&schema);
+        let mut p = Pending::new(&schema, &std::env::temp_dir());
         let regions: Vec<String> = (0..8).map(|c| format!("3301{c:02}")).collect();
         let per_region = CHUNK_ROWS + 100;
         let (mut written, mut set_aside) = (Vec::new(), false);
@@ -318,7 +319,7 @@ type = "text"
     #[test]
     fn rows_discarded_leave_nothing_set_aside() {
         let schema = schema();
-        let mut p = Pending::new(&schema);
+        let mut p = Pending::new(&schema, &std::env::temp_dir());
         for i in 0..BUFFERED_ROWS + 10 {
             push(&mut p, &i.to_string(), &format!("3301{:02}", i % 50));
         }

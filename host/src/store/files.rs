@@ -41,7 +41,7 @@ pub struct ColumnFiles {
 }
 
 /// Makes `dir` and its parents, the owner's alone.
-fn make_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn make_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -137,6 +137,9 @@ pub struct Store {
     memo: Memo,
     blocks: BlockCache,
     files: Option<Arc<ColumnFiles>>,
+    /// Where imports write their temporary files (see [`Store::temp_dir`]); the system's
+    /// temporary directory when `None`.
+    temp: Option<Arc<Path>>,
     /// SQLite: the one connection this process writes through, taken in turns (see
     /// [`Store::write_lock`]). `None` on PostgreSQL, whose writers take pooled connections.
     writer: Option<Arc<tokio::sync::Mutex<Slot>>>,
@@ -450,6 +453,7 @@ impl Store {
             memo: Memo::default(),
             blocks: BlockCache::default(),
             files: None,
+            temp: None,
             writer,
         })
     }
@@ -475,6 +479,27 @@ impl Store {
         files.retain(&committed).map_err(dir_error)?;
         self.files = Some(Arc::new(files));
         Ok(self)
+    }
+
+    /// This store, its imports writing their temporary files (rows set aside until they fill
+    /// a chunk, the key check's buckets: about the size of the file imported) under
+    /// `dir`, made if missing (the owner's alone). A directory on the store's own disk keeps
+    /// them out of memory where the system's temporary directory is a `tmpfs`.
+    pub fn with_temp_dir(mut self, dir: &Path) -> Result<Store, StoreError> {
+        files::make_dir(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        self.temp = Some(Arc::from(dir));
+        Ok(self)
+    }
+
+    /// Where imports write their temporary files: the directory given to
+    /// [`Store::with_temp_dir`], else the system's (`TMPDIR`).
+    pub fn temp_dir(&self) -> std::path::PathBuf {
+        self.temp
+            .as_deref()
+            .map_or_else(std::env::temp_dir, Path::to_path_buf)
     }
 
     /// This store without its column files: its runs read every column they lack in memory

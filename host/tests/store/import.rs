@@ -223,3 +223,42 @@ async fn large_imports_span_chunks(db: &TestDb) {
     assert_eq!((report.rows, report.chunks), (150_000, 3));
 }
 both!(large_imports_span_chunks);
+
+async fn imports_write_their_temporary_files_where_the_store_says(db: &TestDb) {
+    setup(db).await;
+    let temp = db.dir.path().join("tmp");
+    let store = db.store.clone().with_temp_dir(&temp).expect("temp dir");
+    assert_eq!(store.temp_dir(), temp);
+    let csv = format!("{HEADER}P1,330102194501011234,2024-01-15,3200.00,330102\n");
+    import::import(&store, &key(), &request(file(db, "a.csv", &csv)))
+        .await
+        .expect("import");
+    assert_eq!(
+        std::fs::read_dir(&temp).expect("temp dir").count(),
+        0,
+        "nothing left behind"
+    );
+
+    // A directory that is gone (or full) fails the import, naming it, and writes nothing.
+    std::fs::remove_dir(&temp).expect("remove");
+    let csv = format!("{HEADER}P2,330102194501011234,2024-02-15,3200.00,330102\n");
+    let err = import::import(&store, &key(), &request(file(db, "b.csv", &csv)))
+        .await
+        .expect_err("no temporary directory");
+    assert!(
+        matches!(&err, ImportError::Temp { dir, .. } if *dir == temp),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&temp.display().to_string()) && message.contains("--temp-dir"),
+        "{message}"
+    );
+    assert_eq!(count(db, "imports").await, 1, "nothing written");
+    assert_eq!(
+        count(db, "import_failures").await,
+        0,
+        "not the file's failure"
+    );
+}
+both!(imports_write_their_temporary_files_where_the_store_says);
