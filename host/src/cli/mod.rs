@@ -69,8 +69,8 @@ pub struct Cli {
     pub no_column_files: bool,
 
     /// Directory for an import's temporary files (rows set aside until they fill a chunk, the
-    /// key check's buckets): about the size of the file imported while it runs, removed as it
-    /// ends. `--home`/tmp by default (the system's temporary directory may be memory, a
+    /// key check's buckets): up to about 1.6 times the file imported while it runs, gone when
+    /// it ends. `--home`/tmp by default (the system's temporary directory may be memory, a
     /// `tmpfs`).
     #[arg(long, global = true, env = "SUPERVISE_TEMP_DIR")]
     pub temp_dir: Option<PathBuf>,

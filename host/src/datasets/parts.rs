@@ -12,8 +12,9 @@
 //! left if the process dies), in the store's directory for temporary files
 //! ([`crate::store::Store::temp_dir`]: on its disk, since the system's may be memory), removed
 //! as soon as they are joined and when the import ends, however it ends: the disk they take is
-//! bounded by the rows waiting to make a chunk, less than a chunk's worth for each region. Beyond [`MAX_FILES`] regions with rows set aside at once,
-//! regions share files (each removed once all its regions are joined).
+//! bounded by the rows waiting to make a chunk, less than a chunk's worth for each region.
+//! Beyond [`MAX_FILES`] regions with rows set aside at once, regions share files (each removed
+//! once all its regions are joined).
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -482,8 +482,8 @@ impl Store {
     }
 
     /// This store, its imports writing their temporary files (rows set aside until they fill
-    /// a chunk, the key check's buckets: about the size of the file imported) under
-    /// `dir`, made if missing (the owner's alone). A directory on the store's own disk keeps
+    /// a chunk, the key check's buckets: up to about 1.6 times the file imported) under `dir`,
+    /// made if missing (the owner's alone). A directory on the store's own disk keeps
     /// them out of memory where the system's temporary directory is a `tmpfs`.
     pub fn with_temp_dir(mut self, dir: &Path) -> Result<Store, StoreError> {
         files::make_dir(dir).map_err(|source| StoreError::Dir {
