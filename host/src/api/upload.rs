@@ -28,7 +28,8 @@ impl Scratch {
         let mut b = [0u8; 16];
         getrandom::fill(&mut b).map_err(|e| ApiError::internal(&e))?;
         let dir = parent.join(format!("upload-{}", hex::encode(b)));
-        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e))?;
+        // The owner's alone, as the file in it: an upload is personal data in the clear.
+        crate::store::files::make_dir(&dir).map_err(|e| ApiError::internal(&e))?;
         Ok(Scratch(dir))
     }
 
@@ -67,9 +68,18 @@ pub(super) fn safe_name(given: Option<&str>) -> String {
     }
 }
 
+/// A new file at `path`, the owner's alone.
+async fn private_file(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await
+}
+
 /// Streams a field to `path`, refusing it past `max` bytes (413).
 pub(super) async fn save(field: &mut Field<'_>, path: &Path, max: u64) -> Result<u64, ApiError> {
-    let mut out = tokio::fs::File::create(path)
+    let mut out = private_file(path)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let mut n = 0u64;
@@ -130,4 +140,35 @@ pub(super) async fn read(field: &mut Field<'_>, max: usize) -> Result<Vec<u8>, A
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_upload_waits_where_only_the_server_can_read_it() {
+        let root = tempfile::tempdir().expect("dir");
+        let uploads = root.path().join("uploads");
+        let scratch = Scratch::new(&uploads).expect("scratch");
+        assert_eq!((mode(&uploads), mode(scratch.path())), (0o700, 0o700));
+        let file = scratch.path().join("a.csv");
+        private_file(&file).await.expect("file");
+        assert_eq!(mode(&file), 0o600);
+        assert!(private_file(&file).await.is_err(), "never an existing file");
+        let dir = scratch.path().to_path_buf();
+        drop(scratch);
+        assert!(!dir.exists(), "removed with its file");
+    }
 }

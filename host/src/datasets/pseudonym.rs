@@ -62,7 +62,7 @@ impl Pseudonymizer {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| err(format!("no randomness: {e}")))?;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+                crate::store::files::make_dir(dir).map_err(|e| err(e.to_string()))?;
             }
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);

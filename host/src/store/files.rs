@@ -40,8 +40,9 @@ pub struct ColumnFiles {
     seq: AtomicU64,
 }
 
-/// Makes `dir` and its parents, the owner's alone.
-pub(super) fn make_dir(dir: &Path) -> io::Result<()> {
+/// Makes `dir` and those of its parents that are missing, the owner's alone (an existing one
+/// keeps its mode).
+pub(crate) fn make_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cache;
 pub mod checkpoint;
 pub mod files;
+mod sqlite_file;
 
 pub use audit::{Entry, audit, audit_all};
 pub use cache::{BlockCache, BlockKey, BlockStats};
@@ -377,15 +378,7 @@ impl Store {
             if path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
                 return Err(StoreError::InMemory(url.to_string()));
             }
-            if let Some(dir) = Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
+            sqlite_file::prepare(Path::new(path), query)?;
         }
         let mut options = AnyPoolOptions::new().max_connections(match dialect {
             Dialect::Sqlite => SQLITE_READERS,

@@ -1,0 +1,116 @@
+//! The SQLite database file on disk. It holds the raw personal identifiers kept for
+//! re-identification, so a store that creates the file makes it, and any directory it makes
+//! for it, the owner's alone (SQLite gives the write-ahead log and shared-memory files the
+//! database file's mode), and opening a file other users can read logs a warning. An existing
+//! file or directory keeps its mode: an administrator may have given a backup group access.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+
+use super::StoreError;
+
+/// Makes ready the database file at `path`, named by a `sqlite:` URL whose query string is
+/// `query`: its directory made if missing, the file created empty (which SQLite reads as a new
+/// database) when the URL asks for it to be created (`mode=rwc`) and it does not exist.
+pub(super) fn prepare(path: &Path, query: &str) -> Result<(), StoreError> {
+    let failed = |at: &Path, source| StoreError::Dir {
+        path: at.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        super::files::make_dir(dir).map_err(|e| failed(dir, e))?;
+    }
+    if query.split('&').any(|p| p == "mode=rwc") {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(path, e)),
+        }
+    }
+    warn_if_shared(path);
+    Ok(())
+}
+
+/// Logs a warning when the file at `path` can be read or written by users other than its
+/// owner.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                "the database file is open to other users (mode {mode:o}) and holds raw personal \
+                 identifiers: `chmod 600` it and its -wal and -shm files"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+
+    #[cfg(unix)]
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_and_its_directory_are_the_owners_alone() {
+        let root = tempfile::tempdir().expect("dir");
+        let home = root.path().join("home").join("deeper");
+        let store = Store::open(&Store::default_url(&home)).await.expect("open");
+        sqlx::query("SELECT COUNT(*) FROM regions")
+            .fetch_one(store.pool())
+            .await
+            .expect("read");
+        let db = home.join("supervise.db");
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(
+            mode(&home.join("supervise.db-wal")),
+            0o600,
+            "SQLite copies the mode"
+        );
+        assert_eq!(mode(&home), 0o700);
+        assert_eq!(mode(home.parent().expect("parent")), 0o700);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_existing_database_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("dir");
+        let first = Store::open(&Store::default_url(root.path()))
+            .await
+            .expect("open");
+        first.pool().close().await;
+        let db = root.path().join("supervise.db");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        Store::open(&Store::default_url(root.path()))
+            .await
+            .expect("open again");
+        assert_eq!(
+            mode(&db),
+            0o640,
+            "left as the administrator set it (a warning is logged)"
+        );
+    }
+}
