@@ -148,12 +148,7 @@ mod tests {
 
     #[cfg(unix)]
     fn mode(path: &Path) -> u32 {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .expect("metadata")
-            .permissions()
-            .mode()
-            & 0o777
+        crate::store::files::mode_of(path).expect("mode")
     }
 
     #[cfg(unix)]

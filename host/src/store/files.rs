@@ -40,6 +40,15 @@ pub struct ColumnFiles {
     seq: AtomicU64,
 }
 
+/// The permission bits of the file or directory at `path` (`None` when it cannot be read).
+#[cfg(unix)]
+pub(crate) fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
 /// Makes `dir` and those of its parents that are missing, the owner's alone (an existing one
 /// keeps its mode).
 pub(crate) fn make_dir(dir: &Path) -> io::Result<()> {

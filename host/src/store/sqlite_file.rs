@@ -40,19 +40,12 @@ pub(super) fn prepare(path: &Path, query: &str) -> Result<(), StoreError> {
 /// owner.
 fn warn_if_shared(path: &Path) {
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = std::fs::metadata(path) else {
-            return;
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                "the database file is open to other users (mode {mode:o}) and holds raw personal \
-                 identifiers: `chmod 600` it and its -wal and -shm files"
-            );
-        }
+    if let Some(mode) = super::files::mode_of(path).filter(|m| m & 0o077 != 0) {
+        tracing::warn!(
+            path = %path.display(),
+            "the database file is open to other users (mode {mode:o}) and holds raw personal \
+             identifiers: `chmod 600` it and its -wal and -shm files"
+        );
     }
     #[cfg(not(unix))]
     let _ = path;
@@ -64,12 +57,7 @@ mod tests {
 
     #[cfg(unix)]
     fn mode(path: &std::path::Path) -> u32 {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .expect("metadata")
-            .permissions()
-            .mode()
-            & 0o777
+        super::super::files::mode_of(path).expect("mode")
     }
 
     #[cfg(unix)]
@@ -107,10 +95,6 @@ mod tests {
         Store::open(&Store::default_url(root.path()))
             .await
             .expect("open again");
-        assert_eq!(
-            mode(&db),
-            0o640,
-            "left as the administrator set it (a warning is logged)"
-        );
+        assert_eq!(mode(&db), 0o640, "left as the administrator set it");
     }
 }
