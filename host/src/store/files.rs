@@ -49,6 +49,16 @@ pub(crate) fn mode_of(path: &Path) -> Option<u32> {
         .map(|m| m.permissions().mode() & 0o777)
 }
 
+/// Creates (or empties) the file at `path` for writing, the owner's alone: column files hold
+/// personal data, and `--column-files` may name a directory others can enter.
+fn create_private(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Makes `dir` and those of its parents that are missing, the owner's alone (an existing one
 /// keeps its mode).
 pub(crate) fn make_dir(dir: &Path) -> io::Result<()> {
@@ -183,7 +193,7 @@ impl ColumnFiles {
     fn write_in(&self, dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
         let tmp = dir.join(self.unique(".tmp"));
         let written = (|| {
-            let mut f = fs::File::create(&tmp)?;
+            let mut f = create_private(&tmp)?;
             f.write_all(data)?;
             f.write_all(&crc32fast::hash(data).to_le_bytes())?;
             fs::rename(&tmp, dir.join(name))
@@ -321,6 +331,24 @@ mod tests {
         let staged = f.stage().unwrap();
         staged.write(chunk, name, data).unwrap();
         staged.publish(import).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn column_files_are_the_owners_alone_in_a_directory_others_can_enter() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let f = files(root.path());
+        import(&f, 1, 0, "amount", b"some bytes");
+        let path = f.import_dir(1).join(file_name(0, "amount"));
+        assert_eq!(mode_of(&path), Some(0o600));
+        assert_eq!(mode_of(f.dir()), Some(0o700));
+        assert_eq!(
+            mode_of(root.path()),
+            Some(0o755),
+            "an existing directory keeps its mode"
+        );
     }
 
     #[test]
