@@ -18,8 +18,8 @@
 //! sees a whole file or none. An import's files are written into a staging directory of their own
 //! ([`Staged`]) and moved under the import's number only after it commits, so an import that rolls
 //! back, or a process that dies mid-import, leaves none under a number a later import may take. Raw
-//! identifiers (`raw:` columns, kept for re-identification) are never copied. Directories and files are
-//! the owner's alone (modes 0700 and 0600 on Unix).
+//! identifiers (`raw:` columns, kept for re-identification) are never copied. Directories and
+//! files are the owner's alone (modes 0700 and 0600 on Unix).
 
 use std::fs;
 use std::io::{self, Read, Write};
