@@ -162,7 +162,8 @@ fn load(cli: &Cli, a: &DemoArgs, marker_path: &std::path::Path) -> Result<Marker
     }
     let work = cli.home.join("demo");
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|source| CliError::Write {
+    // The home made here (before the store) is the owner's alone, as the store would make it.
+    crate::store::files::make_dir(&work).map_err(|source| CliError::Write {
         path: work.clone(),
         source,
     })?;
