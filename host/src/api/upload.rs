@@ -70,11 +70,10 @@ pub(super) fn safe_name(given: Option<&str>) -> String {
 
 /// A new file at `path`, the owner's alone.
 async fn private_file(path: &Path) -> std::io::Result<tokio::fs::File> {
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path).await
+    tokio::fs::OpenOptions::from(crate::store::files::private_writer())
+        .create_new(true)
+        .open(path)
+        .await
 }
 
 /// Streams a field to `path`, refusing it past `max` bytes (413).

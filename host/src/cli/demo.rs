@@ -226,10 +226,10 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), CliError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path).map_err(err)?;
+    let mut f = crate::store::files::private_writer()
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(err)?;
     std::io::Write::write_all(&mut f, text.as_bytes()).map_err(err)
 }

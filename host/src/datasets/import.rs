@@ -828,7 +828,7 @@ async fn write_chunk(
     staged: Option<&Staged<'_>>,
     import: i64,
     no: u64,
-    (columns, rows, min, max): Encoded,
+    (columns, rows, region): Encoded,
 ) -> Result<(), ImportError> {
     if let Some(Err(e)) = staged.map(|s| super::files::stage_chunk(s, no as i64, &columns)) {
         tracing::warn!("a column file was not kept (runs read the database): {e}");
@@ -837,8 +837,8 @@ async fn write_chunk(
         .bind(import)
         .bind(no as i64)
         .bind(rows as i64)
-        .bind(min)
-        .bind(max)
+        .bind(&region)
+        .bind(&region)
         .execute(&mut **tx)
         .await?;
     let values = tx.dialect().rows(0, columns.len(), 4, "");

@@ -64,11 +64,10 @@ impl Pseudonymizer {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 crate::store::files::make_dir(dir).map_err(|e| err(e.to_string()))?;
             }
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
+            let mut f = crate::store::files::private_writer()
+                .create_new(true)
+                .open(path)
+                .map_err(|e| err(e.to_string()))?;
             std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())
                 .map_err(|e| err(e.to_string()))?;
             tracing::warn!(path = %path.display(), "generated a new pseudonym key: back it up with the database");

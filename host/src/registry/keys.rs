@@ -45,11 +45,10 @@ pub fn generate(path: &Path) -> Result<VerifyingKey, RegistryError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| err(path, format!("no randomness: {e}")))?;
     let key = SigningKey::from_bytes(&secret);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| err(path, e.to_string()))?;
+    let mut f = crate::store::files::private_writer()
+        .create_new(true)
+        .open(path)
+        .map_err(|e| err(path, e.to_string()))?;
     std::io::Write::write_all(&mut f, hex::encode(secret).as_bytes())
         .map_err(|e| err(path, e.to_string()))?;
     std::fs::write(&public, hex::encode(key.verifying_key().as_bytes()))

@@ -49,14 +49,15 @@ pub(crate) fn mode_of(path: &Path) -> Option<u32> {
         .map(|m| m.permissions().mode() & 0o777)
 }
 
-/// Creates (or empties) the file at `path` for writing, the owner's alone: column files hold
-/// personal data, and `--column-files` may name a directory others can enter.
-fn create_private(path: &Path) -> io::Result<fs::File> {
+/// Options that open a file for writing and create it, when they do, the owner's alone (mode
+/// 0600 on Unix): the caller adds how (`create_new`, or `create` and `truncate`). For the
+/// files that hold personal data or secrets.
+pub(crate) fn private_writer() -> fs::OpenOptions {
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    options
 }
 
 /// Makes `dir` and those of its parents that are missing, the owner's alone (an existing one
@@ -193,7 +194,8 @@ impl ColumnFiles {
     fn write_in(&self, dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
         let tmp = dir.join(self.unique(".tmp"));
         let written = (|| {
-            let mut f = create_private(&tmp)?;
+            // The owner's alone: `--column-files` may name a directory others can enter.
+            let mut f = private_writer().create(true).truncate(true).open(&tmp)?;
             f.write_all(data)?;
             f.write_all(&crc32fast::hash(data).to_le_bytes())?;
             fs::rename(&tmp, dir.join(name))

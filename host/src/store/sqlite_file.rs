@@ -4,7 +4,6 @@
 //! database file's mode), and opening a file other users can read logs a warning. An existing
 //! file or directory keeps its mode: an administrator may have given a backup group access.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 
@@ -22,11 +21,7 @@ pub(super) fn prepare(path: &Path, query: &str) -> Result<(), StoreError> {
         super::files::make_dir(dir).map_err(|e| failed(dir, e))?;
     }
     if query.split('&').any(|p| p == "mode=rwc") {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
+        match super::files::private_writer().create_new(true).open(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(failed(path, e)),
