@@ -144,11 +144,8 @@ pub(super) async fn read(field: &mut Field<'_>, max: usize) -> Result<Vec<u8>, A
 #[cfg(test)]
 mod tests {
     use super::*;
-
     #[cfg(unix)]
-    fn mode(path: &Path) -> u32 {
-        crate::store::files::mode_of(path).expect("mode")
-    }
+    use crate::store::files::mode_of;
 
     #[cfg(unix)]
     #[tokio::test]
@@ -156,10 +153,13 @@ mod tests {
         let root = tempfile::tempdir().expect("dir");
         let uploads = root.path().join("uploads");
         let scratch = Scratch::new(&uploads).expect("scratch");
-        assert_eq!((mode(&uploads), mode(scratch.path())), (0o700, 0o700));
+        assert_eq!(
+            (mode_of(&uploads), mode_of(scratch.path())),
+            (Some(0o700), Some(0o700))
+        );
         let file = scratch.path().join("a.csv");
         private_file(&file).await.expect("file");
-        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode_of(&file), Some(0o600));
         assert!(private_file(&file).await.is_err(), "never an existing file");
         let dir = scratch.path().to_path_buf();
         drop(scratch);

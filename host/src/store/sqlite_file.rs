@@ -49,11 +49,8 @@ fn warn_if_shared(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::super::Store;
-
     #[cfg(unix)]
-    fn mode(path: &std::path::Path) -> u32 {
-        super::super::files::mode_of(path).expect("mode")
-    }
+    use super::super::files::mode_of;
 
     #[cfg(unix)]
     #[tokio::test]
@@ -66,14 +63,14 @@ mod tests {
             .await
             .expect("read");
         let db = home.join("supervise.db");
-        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode_of(&db), Some(0o600));
         assert_eq!(
-            mode(&home.join("supervise.db-wal")),
-            0o600,
+            mode_of(&home.join("supervise.db-wal")),
+            Some(0o600),
             "SQLite copies the mode"
         );
-        assert_eq!(mode(&home), 0o700);
-        assert_eq!(mode(home.parent().expect("parent")), 0o700);
+        assert_eq!(mode_of(&home), Some(0o700));
+        assert_eq!(mode_of(home.parent().expect("parent")), Some(0o700));
     }
 
     #[cfg(unix)]
@@ -90,6 +87,10 @@ mod tests {
         Store::open(&Store::default_url(root.path()))
             .await
             .expect("open again");
-        assert_eq!(mode(&db), 0o640, "left as the administrator set it");
+        assert_eq!(
+            mode_of(&db),
+            Some(0o640),
+            "left as the administrator set it"
+        );
     }
 }
