@@ -379,19 +379,21 @@ impl Store {
                 return Err(StoreError::InMemory(url.to_string()));
             }
             sqlite_file::prepare(Path::new(path), query)?;
-            // A new file turns to the write-ahead log on one connection first: the change
-            // takes the file for itself, and the pool's connections, opened at once, would
-            // race for it (the losers fail with "database is locked"). The mode stays with
-            // the file, so theirs then finds it set.
-            let opened = async {
-                let mut first = AnyConnection::connect(url).await?;
-                sqlite_settings(&mut first).await?;
-                first.close().await
-            };
-            opened.await.map_err(|source| StoreError::Open {
-                url: redact(url),
-                source,
-            })?;
+            // A file not yet in the write-ahead log (a new one) turns to it on one connection
+            // first: the change takes the file for itself, and the pool's connections, opened
+            // at once, would race for it (the losers fail with "database is locked"). The mode
+            // stays with the file, so later starts skip this.
+            if sqlite_file::needs_wal(Path::new(path)) {
+                let opened = async {
+                    let mut first = AnyConnection::connect(url).await?;
+                    sqlite_settings(&mut first).await?;
+                    first.close().await
+                };
+                opened.await.map_err(|source| StoreError::Open {
+                    url: redact(url),
+                    source,
+                })?;
+            }
         }
         let mut options = AnyPoolOptions::new().max_connections(match dialect {
             Dialect::Sqlite => SQLITE_READERS,

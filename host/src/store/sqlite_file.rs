@@ -31,6 +31,16 @@ pub(super) fn prepare(path: &Path, query: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether the database file at `path` is not yet in write-ahead-log mode: empty (new), or
+/// its header's read and write versions (bytes 18 and 19) not 2, SQLite's mark of the mode.
+/// A file that cannot be read says yes, and opening it says why.
+pub(super) fn needs_wal(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    read.is_err() || header[18..20] != [2, 2]
+}
+
 /// Logs a warning when the file at `path` can be read or written by users other than its
 /// owner.
 fn warn_if_shared(path: &Path) {
@@ -51,6 +61,19 @@ mod tests {
     use super::super::Store;
     #[cfg(unix)]
     use super::super::files::mode_of;
+
+    #[tokio::test]
+    async fn a_file_needs_the_write_ahead_log_until_a_store_has_opened_it() {
+        let root = tempfile::tempdir().expect("dir");
+        let db = root.path().join("supervise.db");
+        assert!(super::needs_wal(&db), "no file yet");
+        std::fs::File::create(&db).expect("empty file");
+        assert!(super::needs_wal(&db), "an empty file");
+        Store::open(&Store::default_url(root.path()))
+            .await
+            .expect("open");
+        assert!(!super::needs_wal(&db), "once opened");
+    }
 
     #[cfg(unix)]
     #[tokio::test]
