@@ -127,6 +127,7 @@ pub async fn queue(
     )
     .await?;
     tx.commit().await?;
+    store.ring_queued();
     Ok((group, ids))
 }
 

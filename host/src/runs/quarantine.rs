@@ -156,5 +156,7 @@ pub async fn release(
     )
     .await?;
     tx.commit().await?;
+    // Its waiting runs can be leased again.
+    store.ring_queued();
     Ok(())
 }

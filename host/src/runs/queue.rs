@@ -237,6 +237,7 @@ pub async fn by_hand(
     )
     .await?;
     tx.commit().await?;
+    store.ring_queued();
     Ok(ids)
 }
 
@@ -544,6 +545,7 @@ pub async fn give_back(store: &Store, leases: &[Lease]) -> Result<(), RunError> 
         .execute(store.pool())
         .await?;
     }
+    store.ring_queued();
     Ok(())
 }
 
@@ -635,6 +637,9 @@ pub async fn requeue_expired(store: &Store) -> Result<u64, RunError> {
             n += 1;
         }
     }
+    if n > 0 {
+        store.ring_queued();
+    }
     Ok(n)
 }
 
@@ -679,6 +684,9 @@ pub async fn retry(store: &Store, lease: &Lease, error: &str) -> Result<Status, 
     .await?;
     if done.rows_affected() != 1 {
         return Err(RunError::LeaseLost(lease.run_id));
+    }
+    if status == Status::Queued {
+        store.ring_queued();
     }
     Ok(status)
 }

@@ -56,6 +56,7 @@ pub async fn queue(store: &Store, actor: &Actor, id: i64) -> Result<i64, RunErro
     )
     .await?;
     tx.commit().await?;
+    store.ring_queued();
     Ok(new)
 }
 

@@ -88,7 +88,9 @@ impl Worker {
     }
 
     /// Leases and executes runs until `shutdown` turns true, then lets running ones finish.
-    /// With `until_idle`, also returns once nothing is runnable and nothing is running.
+    /// With `until_idle`, also returns once nothing is runnable and nothing is running. Runs
+    /// queued in this process ([`Store::ring_queued`](crate::store::Store::ring_queued)) wake
+    /// it at once; others are found at its poll.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>, until_idle: bool) -> u64 {
         // A slot is a batch in the sandbox. A batch frees its slot when its runs leave the
         // sandbox, then waits for the store to record them while the next batch runs; at most
@@ -100,6 +102,12 @@ impl Worker {
         let mut maintained: Option<Instant> = None;
         let mut executed = 0u64;
         let lease_ms = self.executor.config().lease_ms;
+        // Runs queued in this process ring the store's bell (`Store::ring_queued`). Once an
+        // ask found nothing due (`quiet`, since when), asking again before the bell rings or
+        // `poll` passes could only find runs queued by other processes or come due since,
+        // which the poll finds: so a batch ending, or leaving the sandbox, costs no read then.
+        let mut bell = self.executor.store().queued_bell();
+        let mut quiet: Option<Instant> = None;
         tracing::info!(worker = %self.config.owner, concurrency = self.config.concurrency, "worker started");
         loop {
             if *shutdown.borrow() {
@@ -112,10 +120,15 @@ impl Worker {
                 self.maintain().await;
                 maintained = Some(Instant::now());
             }
+            if bell.has_changed().unwrap_or(false) {
+                bell.borrow_and_update();
+                quiet = None;
+            }
             // A failed lease (a busy database under load) is not "nothing runnable": an
             // until-idle worker must look again rather than stop with runs still queued.
             let (mut leased, mut lease_failed) = (false, false);
-            while let Ok(permit) = slots.clone().try_acquire_owned() {
+            let ask = quiet.is_none_or(|t| t.elapsed() >= self.config.poll);
+            while ask && let Ok(permit) = slots.clone().try_acquire_owned() {
                 let Ok(flying) = in_flight.clone().try_acquire_owned() else {
                     break;
                 };
@@ -123,7 +136,7 @@ impl Worker {
                 let batch = (self.config.batch, self.config.concurrency);
                 match queue::lease_batch(store, &self.config.owner, lease_ms, batch).await {
                     Ok(leases) if !leases.is_empty() => {
-                        leased = true;
+                        (leased, quiet) = (true, None);
                         let (ex, freed) = (self.executor.clone(), freed.clone());
                         tasks.spawn(async move {
                             let sandboxed = Box::new(move || {
@@ -147,7 +160,10 @@ impl Worker {
                             leases.len() as u64
                         });
                     }
-                    Ok(_) => break,
+                    Ok(_) => {
+                        quiet = Some(Instant::now());
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!("cannot lease a run: {e}");
                         lease_failed = true;
@@ -163,9 +179,13 @@ impl Worker {
                 // task ends, its place in flight freed with it (`join_next`). Waiting on the
                 // task itself, not on a notification sent just before it ends, is what lets
                 // an idle worker see its last batch gone without sleeping out `poll`.
+                let poll = quiet.map_or(self.config.poll, |t| {
+                    self.config.poll.saturating_sub(t.elapsed())
+                });
                 tokio::select! {
-                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = tokio::time::sleep(poll) => {}
                     _ = freed.notified() => {}
+                    Ok(()) = bell.changed() => quiet = None,
                     Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                         executed += done.unwrap_or(0);
                     }

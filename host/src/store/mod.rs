@@ -144,6 +144,8 @@ pub struct Store {
     /// SQLite: the one connection this process writes through, taken in turns (see
     /// [`Store::write_lock`]). `None` on PostgreSQL, whose writers take pooled connections.
     writer: Option<Arc<tokio::sync::Mutex<Slot>>>,
+    /// Rung each time this process has queued runs (see [`Store::ring_queued`]).
+    queued: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Where the SQLite writer's connection is kept between turns: empty once the connection was
@@ -463,6 +465,7 @@ impl Store {
             files: None,
             temp: None,
             writer,
+            queued: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -538,6 +541,19 @@ impl Store {
             memo.clear();
         }
         memo.insert((kind, id), fact);
+    }
+
+    /// Tells this process's workers that runs were queued (or became runnable again): call it
+    /// once they are committed. A worker wakes at once instead of at its next poll, and one
+    /// that found nothing due asks the store again only after a ring or a poll (see
+    /// [`crate::runs::Worker::run`]). Runs queued by other processes are found at the poll.
+    pub fn ring_queued(&self) {
+        self.queued.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Sees every [`Store::ring_queued`] of this process from now on.
+    pub fn queued_bell(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.queued.subscribe()
     }
 
     /// Large values derived from immutable rows (decoded column chunks), kept up to a byte

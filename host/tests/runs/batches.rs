@@ -2,7 +2,9 @@
 //! records them in one transaction, yet each run keeps its own sandbox, record, audit event
 //! and outcome; a batch takes at most its fair share of the counties among the slots; a lease
 //! lost by one run of a batch keeps the whole batch unwritten; a model about to be
-//! quarantined stops its batch; runs asked for by name run as one batch and no others.
+//! quarantined stops its batch; runs asked for by name run as one batch and no others; a
+//! worker notices its last batch's end, and runs queued in its process, without waiting for
+//! its poll.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -341,6 +343,55 @@ async fn a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll
     }
 }
 both!(a_worker_until_idle_stops_when_its_last_batch_ends_not_at_its_next_poll);
+
+/// Waits (up to `limit`) until none of runs `ids` is queued or running; false when time ran out.
+async fn ended_within(db: &TestDb, ids: &[i64], limit: std::time::Duration) -> bool {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running') AND id IN ({})",
+        list.join(", ")
+    );
+    let deadline = std::time::Instant::now() + limit;
+    while scalar(db, &sql).await > 0 {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    true
+}
+
+async fn runs_queued_in_the_process_wake_an_idle_worker_before_its_next_poll(db: &TestDb) {
+    pension_for_the_province(db).await;
+    let ex = executor(db, 5_000);
+    // A worker that polls once an hour, left running: it runs the first runs (it asks the
+    // store as it starts), finds nothing more due, and would sleep out its poll.
+    let mut w = supervise::runs::WorkerConfig::new(2);
+    w.scheduler = false;
+    w.poll = std::time::Duration::from_secs(3600);
+    let (stop, stopped) = watch::channel(false);
+    let worker = supervise::runs::Worker::new(ex.clone(), w);
+    let worker = tokio::spawn(async move { worker.run(stopped, false).await });
+    let limit = std::time::Duration::from_secs(60);
+    for round in 0..3 {
+        let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
+            .await
+            .expect("queue");
+        assert!(
+            ended_within(db, &ids, limit).await,
+            "round {round}: the runs waited for the worker's poll"
+        );
+        // Idle by now: its last ask, after the last batch ended, found nothing.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    stop.send(true).expect("stop");
+    let executed = tokio::time::timeout(limit, worker)
+        .await
+        .expect("the worker stops when told")
+        .expect("join");
+    assert_eq!(executed, 9);
+}
+both!(runs_queued_in_the_process_wake_an_idle_worker_before_its_next_poll);
 
 async fn runs_asked_for_by_name_run_as_one_batch_and_no_others(db: &TestDb) {
     pension_for_the_province(db).await;
