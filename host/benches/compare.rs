@@ -8,7 +8,8 @@
 //!   clue store, as many runs at a time, in the worker's batches (see `compare/native.rs`);
 //! - DuckDB (PyPI `duckdb`) and SQLite running the equivalent SQL over the same CSV files,
 //!   loaded beforehand (identifiers normalised at load, as the platform does at import;
-//!   SQLite with indexes on the join keys), the clues stored in a table.
+//!   SQLite with indexes on the join keys and the region codes, and the platform store's
+//!   journal settings), the clues stored in a table.
 //!
 //! Every system's clues are checked equal (the SQL's personal identifiers pseudonymised with
 //! the platform's key) before its time counts. Also import rows/s into the store (and into
