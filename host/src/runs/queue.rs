@@ -545,7 +545,9 @@ pub async fn give_back(store: &Store, leases: &[Lease]) -> Result<(), RunError> 
         .execute(store.pool())
         .await?;
     }
-    store.ring_queued();
+    if !leases.is_empty() {
+        store.ring_queued();
+    }
     Ok(())
 }
 

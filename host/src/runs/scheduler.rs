@@ -60,10 +60,12 @@ async fn queue_all(
             let mut run = NewRun::of(e, &county, trigger, "scheduler");
             run.trigger_key = Some(format!("{trigger}:{}:{county}:{key}", e.id));
             if enqueue(store.pool(), &run).await?.is_some() {
-                store.ring_queued();
                 n += 1;
             }
         }
+    }
+    if n > 0 {
+        store.ring_queued();
     }
     Ok(n)
 }
