@@ -872,22 +872,23 @@ fn print_tables(
         "Where the platform's time went: seconds per phase of its batches, summed over both slots"
     );
     println!(
-        "| model               | payments   | scope    | system         | prepare | sandbox | record_wait | record | wall   |"
+        "| model               | payments   | scope    | system         | prepare | sandbox | key    | record_wait | record | wall   |"
     );
     println!(
-        "|---------------------|------------|----------|----------------|---------|---------|-------------|--------|--------|"
+        "|---------------------|------------|----------|----------------|---------|---------|--------|-------------|--------|--------|"
     );
     for m in table {
         let Some(p) = &m.phases else { continue };
         let at = |k: &str| p.get(k).copied().unwrap_or(0.0);
         println!(
-            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>7.3} | {:>7.3} | {:>11.3} | {:>6.3} | {:>6.3} |",
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>7.3} | {:>7.3} | {:>6.3} | {:>11.3} | {:>6.3} | {:>6.3} |",
             m.model,
             m.payments,
             m.scope,
             m.system,
             at("prepare"),
             at("sandbox"),
+            at("key"),
             at("record_wait"),
             at("record"),
             m.seconds

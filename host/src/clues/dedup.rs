@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::json;
 use super::overview::WEEK_MS;
 use crate::runtime::bindings::Clue;
 use crate::store::{AnyQuery, Dialect, WriteTx};
@@ -41,71 +42,31 @@ pub struct ClueCounts {
 /// sha256 of a clue's content (everything but its dedup key), hex: of its JSON with every
 /// object's keys in sorted order, `{"evidence":[…],"kind":…,"reason":…,"score":…,"subject":{…}}`.
 /// Stored hashes are compared with new ones, so these bytes must never change. They are
-/// streamed into the hash as they are written, without building a JSON tree of the evidence
-/// (the bulk of a clue).
+/// written by hand ([`json`]), without building a JSON tree.
 pub fn content_sha256(clue: &Clue) -> String {
-    let mut h = HashWriter(Sha256::new());
-    // Writing into a hash cannot fail, nor can serialising these types.
-    let _ = write_content(&mut h, clue);
-    hex::encode(h.0.finalize())
+    content_sha256_in(clue, &mut String::new())
 }
 
-/// A `Write` that feeds a hash.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes literal JSON punctuation and keys.
-fn raw(w: &mut impl std::io::Write, bytes: &[u8]) -> Result<(), serde_json::Error> {
-    w.write_all(bytes).map_err(serde_json::Error::io)
-}
-
-/// Writes `"key":value` after `lead` (`,` or `{`): one field of an object.
-fn field(
-    w: &mut impl std::io::Write,
-    lead: &[u8],
-    key: &str,
-    value: &impl serde::Serialize,
-) -> Result<(), serde_json::Error> {
-    raw(w, lead)?;
-    serde_json::to_writer(&mut *w, key)?;
-    raw(w, b":")?;
-    serde_json::to_writer(&mut *w, value)
-}
-
-fn write_content(w: &mut impl std::io::Write, clue: &Clue) -> Result<(), serde_json::Error> {
-    raw(w, b"{\"evidence\":[")?;
-    for (i, e) in clue.evidence.iter().enumerate() {
-        raw(w, if i == 0 { b"" } else { b"," })?;
-        field(w, b"{", "dataset", &e.dataset)?;
-        raw(w, b",\"fields\":[")?;
-        for (j, f) in e.fields.iter().enumerate() {
-            raw(w, if j == 0 { b"" } else { b"," })?;
-            field(w, b"{", "name", &f.name)?;
-            // A value is an enum of scalars (and a pair of words): no object keys to sort.
-            field(w, b",", "value", &f.value)?;
-            raw(w, b"}")?;
-        }
-        raw(w, b"]")?;
-        field(w, b",", "row_keys", &e.row_keys)?;
-        raw(w, b"}")?;
-    }
-    raw(w, b"]")?;
-    field(w, b",", "kind", &clue.kind)?;
-    field(w, b",", "reason", &clue.reason)?;
-    field(w, b",", "score", &clue.score)?;
-    // Small: through a JSON tree, whose object keys come out sorted.
-    field(w, b",", "subject", &serde_json::to_value(&clue.subject)?)?;
-    raw(w, b"}")
+/// [`content_sha256`], its bytes written into `buf` (cleared first, kept for the next clue).
+fn content_sha256_in(clue: &Clue, buf: &mut String) -> String {
+    buf.clear();
+    buf.push_str("{\"evidence\":");
+    json::evidence_sorted(buf, &clue.evidence);
+    buf.push_str(",\"kind\":");
+    json::string(buf, &clue.kind);
+    buf.push_str(",\"reason\":");
+    json::string(buf, &clue.reason);
+    buf.push_str(",\"score\":");
+    json::score(buf, clue.score);
+    let s = &clue.subject;
+    buf.push_str(",\"subject\":{\"display_name\":");
+    json::string(buf, &s.display_name);
+    buf.push_str(",\"id\":");
+    json::string(buf, &s.id);
+    buf.push_str(",\"type_\":");
+    json::string(buf, &s.type_);
+    buf.push_str("}}");
+    hex::encode(Sha256::digest(buf.as_bytes()))
 }
 
 /// A run's clues made ready to write: one per dedup key (a key emitted twice in one run keeps
@@ -129,14 +90,15 @@ impl<'a> Keyed<'a> {
     /// Prepares `clues` for [`record`] or [`record_apart`].
     pub fn new(clues: &'a [Clue]) -> Self {
         let last: BTreeMap<&str, &Clue> = clues.iter().map(|c| (c.dedup_key.as_str(), c)).collect();
+        let mut buf = String::new();
         Keyed {
             clues: last
                 .into_iter()
                 .map(|(key, clue)| KeyedClue {
                     key,
                     clue,
-                    sha: content_sha256(clue),
-                    evidence: serde_json::to_string(&clue.evidence).unwrap_or_default(),
+                    sha: content_sha256_in(clue, &mut buf),
+                    evidence: json::evidence(&clue.evidence),
                 })
                 .collect(),
         }

@@ -6,6 +6,7 @@
 
 pub mod dedup;
 pub mod identity;
+mod json;
 pub mod overview;
 pub mod query;
 pub mod report;

@@ -723,10 +723,12 @@ impl Executor {
             return Ok(Vec::new());
         }
         // Hashing and serialising the clues happens before the transaction takes the writer.
+        let keying = std::time::Instant::now();
         let keyed: Vec<Keyed<'_>> = executed
             .iter()
             .map(|(_, _, out)| Keyed::new(&out.clues))
             .collect();
+        self.metrics.observe_phase("key", keying.elapsed());
         let now = now_ms();
         let waited = std::time::Instant::now();
         let mut tx = self.store.begin().await?;

@@ -33,7 +33,7 @@ struct Inner {
 }
 
 /// The phases of executing a batch of runs, as [`Metrics::observe_phase`] names them.
-pub const PHASES: [&str; 4] = ["prepare", "sandbox", "record_wait", "record"];
+pub const PHASES: [&str; 5] = ["prepare", "sandbox", "key", "record_wait", "record"];
 
 /// The process's counters. Cheap to update from any task.
 #[derive(Debug, Default)]
@@ -65,8 +65,8 @@ impl Metrics {
     }
 
     /// A batch spent `spent` in `phase`, one of [`PHASES`]: verifying and loading the model
-    /// and fixing the snapshot; its runs in the sandbox; waiting for the store's writer;
-    /// writing the runs' records and clues.
+    /// and fixing the snapshot; its runs in the sandbox; hashing and serialising their clues;
+    /// waiting for the store's writer; writing the runs' records and clues.
     pub fn observe_phase(&self, phase: &'static str, spent: Duration) {
         debug_assert!(PHASES.contains(&phase));
         self.with(|m| *m.phases.entry(phase).or_default() += spent.as_secs_f64());
@@ -128,7 +128,7 @@ impl Metrics {
         let _ = writeln!(s, "supervise_run_fuel_total {}", g.fuel);
         let _ = writeln!(
             s,
-            "# HELP supervise_batch_seconds_total Time batches of runs spent per phase (prepare: verify the model, fix the snapshot; sandbox; record_wait: wait for the store's writer; record: write records and clues)."
+            "# HELP supervise_batch_seconds_total Time batches of runs spent per phase (prepare: verify the model, fix the snapshot; sandbox; key: hash and serialise the clues; record_wait: wait for the store's writer; record: write records and clues)."
         );
         let _ = writeln!(s, "# TYPE supervise_batch_seconds_total counter");
         for p in PHASES {
