@@ -42,7 +42,7 @@ pub struct ClueCounts {
 /// sha256 of a clue's content (everything but its dedup key), hex: of its JSON with every
 /// object's keys in sorted order, `{"evidence":[…],"kind":…,"reason":…,"score":…,"subject":{…}}`.
 /// Stored hashes are compared with new ones, so these bytes must never change. They are
-/// written by hand ([`json`]), without building a JSON tree.
+/// written by hand (`clues/json.rs`), without building a JSON tree.
 pub fn content_sha256(clue: &Clue) -> String {
     content_sha256_in(clue, &mut String::new())
 }
@@ -52,19 +52,15 @@ fn content_sha256_in(clue: &Clue, buf: &mut String) -> String {
     buf.clear();
     buf.push_str("{\"evidence\":");
     json::evidence_sorted(buf, &clue.evidence);
-    buf.push_str(",\"kind\":");
-    json::string(buf, &clue.kind);
-    buf.push_str(",\"reason\":");
-    json::string(buf, &clue.reason);
+    json::text_member(buf, "kind", &clue.kind);
+    json::text_member(buf, "reason", &clue.reason);
     buf.push_str(",\"score\":");
     json::score(buf, clue.score);
     let s = &clue.subject;
     buf.push_str(",\"subject\":{\"display_name\":");
     json::string(buf, &s.display_name);
-    buf.push_str(",\"id\":");
-    json::string(buf, &s.id);
-    buf.push_str(",\"type_\":");
-    json::string(buf, &s.type_);
+    json::text_member(buf, "id", &s.id);
+    json::text_member(buf, "type_", &s.type_);
     buf.push_str("}}");
     hex::encode(Sha256::digest(buf.as_bytes()))
 }

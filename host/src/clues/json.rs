@@ -32,6 +32,15 @@ pub(crate) fn string(buf: &mut String, s: &str) {
     }
 }
 
+/// Writes `,"key":` and `value` as a JSON string: a member after the first of an object.
+/// `key` is one of this crate's names, with nothing to escape.
+pub(crate) fn text_member(buf: &mut String, key: &str, value: &str) {
+    buf.push_str(",\"");
+    buf.push_str(key);
+    buf.push_str("\":");
+    string(buf, value);
+}
+
 /// Writes an integer as `serde_json` does, through the same `itoa`.
 fn number(buf: &mut String, n: impl itoa::Integer) {
     buf.push_str(itoa::Buffer::new().format(n));
