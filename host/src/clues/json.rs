@@ -55,29 +55,34 @@ pub(crate) fn score(buf: &mut String, x: f64) {
 /// Writes a value as its derived `Serialize` does: the unit variant as its name, the others
 /// as a one-key object `{"Variant":…}`.
 fn value(buf: &mut String, v: &Value) {
-    let tag = match v {
+    fn open(buf: &mut String, tag: &str) {
+        buf.push_str("{\"");
+        buf.push_str(tag);
+        buf.push_str("\":");
+    }
+    fn int(buf: &mut String, tag: &str, n: i64) {
+        open(buf, tag);
+        number(buf, n);
+    }
+    match v {
         Value::Null => {
             buf.push_str("\"Null\"");
             return;
         }
-        Value::Text(_) => "Text",
-        Value::Integer(_) => "Integer",
-        Value::Decimal(_) => "Decimal",
-        Value::Date(_) => "Date",
-        Value::Timestamp(_) => "Timestamp",
-        Value::Boolean(_) => "Boolean",
-        Value::Pseudonym(_) => "Pseudonym",
-    };
-    buf.push_str("{\"");
-    buf.push_str(tag);
-    buf.push_str("\":");
-    match v {
-        Value::Null => {}
-        Value::Text(s) => string(buf, s),
-        Value::Integer(n) | Value::Decimal(n) | Value::Timestamp(n) => number(buf, *n),
-        Value::Date(n) => number(buf, *n),
-        Value::Boolean(b) => buf.push_str(if *b { "true" } else { "false" }),
+        Value::Text(s) => {
+            open(buf, "Text");
+            string(buf, s);
+        }
+        Value::Integer(n) => int(buf, "Integer", *n),
+        Value::Decimal(n) => int(buf, "Decimal", *n),
+        Value::Date(n) => int(buf, "Date", i64::from(*n)),
+        Value::Timestamp(n) => int(buf, "Timestamp", *n),
+        Value::Boolean(b) => {
+            open(buf, "Boolean");
+            buf.push_str(if *b { "true" } else { "false" });
+        }
         Value::Pseudonym((hi, lo)) => {
+            open(buf, "Pseudonym");
             buf.push('[');
             number(buf, *hi);
             buf.push(',');
@@ -113,28 +118,34 @@ fn field(buf: &mut String, f: &Field) {
 /// order, `{"dataset":…,"row_keys":[…],"fields":[…]}`. What the clue store keeps.
 pub(crate) fn evidence(list: &[Evidence]) -> String {
     let mut buf = String::new();
-    array(&mut buf, list, |buf, e| {
-        buf.push_str("{\"dataset\":");
-        string(buf, &e.dataset);
-        buf.push_str(",\"row_keys\":");
-        array(buf, &e.row_keys, |buf, k| string(buf, k));
-        buf.push_str(",\"fields\":");
-        array(buf, &e.fields, field);
-        buf.push('}');
-    });
+    evidence_in(&mut buf, list, false);
     buf
 }
 
 /// Writes the evidence list with each item's keys sorted, as a JSON tree of it would be
 /// written: `{"dataset":…,"fields":[…],"row_keys":[…]}`. What the content hash covers.
 pub(crate) fn evidence_sorted(buf: &mut String, list: &[Evidence]) {
+    evidence_in(buf, list, true);
+}
+
+/// Writes the evidence list, each item's row keys after its fields when `sorted`, else
+/// before them.
+fn evidence_in(buf: &mut String, list: &[Evidence], sorted: bool) {
+    let row_keys = |buf: &mut String, e: &Evidence| {
+        buf.push_str(",\"row_keys\":");
+        array(buf, &e.row_keys, |buf, k| string(buf, k));
+    };
     array(buf, list, |buf, e| {
         buf.push_str("{\"dataset\":");
         string(buf, &e.dataset);
+        if !sorted {
+            row_keys(buf, e);
+        }
         buf.push_str(",\"fields\":");
         array(buf, &e.fields, field);
-        buf.push_str(",\"row_keys\":");
-        array(buf, &e.row_keys, |buf, k| string(buf, k));
+        if sorted {
+            row_keys(buf, e);
+        }
         buf.push('}');
     });
 }
