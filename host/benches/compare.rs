@@ -14,7 +14,9 @@
 //! Every system's clues are checked equal (the SQL's personal identifiers pseudonymised with
 //! the platform's key) before its time counts. Also import rows/s into the store (and into
 //! PostgreSQL with `DATABASE_URL`), and the sandbox's instantiation, cold compile and cached
-//! load. Prints tables, or the same rows as JSON with `--json`. "rows" is the rows in scope of
+//! load. Prints tables, then issue 10's targets judged on this run's rows (`compare/targets.rs`),
+//! or the same rows and judgements as JSON with `--json`; exits with a failure when a system's
+//! clues differ from the platform's. "rows" is the rows in scope of
 //! the model's datasets (the same input for every system); "read" is what the platform's and
 //! native runs read of them (a look-up by key reads only the rows it matches).
 //!
@@ -70,6 +72,8 @@ use tokio::sync::watch;
 mod common;
 #[path = "compare/native.rs"]
 mod native;
+#[path = "compare/targets.rs"]
+mod targets;
 use common::{add_offices, admin, office_key, peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
 
 /// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
@@ -820,18 +824,41 @@ async fn main() {
         store.pool().close().await;
     }
     let costs: Vec<(&str, (f64, f64, f64))> = cases().map(|c| (c.id, sandbox_costs(c))).collect();
+    let judged = targets::judge(&table);
     if json {
         println!(
             "{}",
             serde_json::json!({
                 "runs": table,
+                "targets": judged,
                 "imports": imports.iter().map(|(n, db, r)| serde_json::json!({"payments": n, "database": db, "rows_per_s": r})).collect::<Vec<_>>(),
                 "sandbox": costs.iter().map(|(m, (i, c, l))| serde_json::json!({"model": m, "instantiate_us": i, "compile_cold_ms": c, "load_cached_ms": l})).collect::<Vec<_>>(),
             })
         );
-        return;
+    } else {
+        print_tables(&table, &imports, &costs);
+        println!();
+        targets::print(&judged);
     }
-    print_tables(&table, &imports, &costs);
+    refuse_unequal_clues(&table);
+}
+
+/// Ends the process with a failure, after the tables, when a system's clues differed from
+/// the platform's (or a repetition's from another's): its time measured something else.
+fn refuse_unequal_clues(table: &[Measure]) {
+    let unequal: Vec<String> = table
+        .iter()
+        .filter(|m| !m.clues_equal)
+        .map(|m| format!("{} {} {} {}", m.model, m.payments, m.scope, m.system))
+        .collect();
+    if !unequal.is_empty() {
+        eprintln!(
+            "error: clues differ from the platform's (or between repetitions) in: {}; \
+             their times compare nothing until the rule or the SQL is fixed",
+            unequal.join("; ")
+        );
+        std::process::exit(1);
+    }
 }
 
 fn print_tables(
