@@ -263,7 +263,7 @@ fn model_new_creates_a_crate_that_tests_builds_and_runs() {
     // Outside the plugins/ workspace the crate brings the models' build settings along.
     let config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).expect("config");
     assert!(config.contains("inline-threshold"), "{config}");
-    assert!(config.contains("--initial-memory=2097152"), "{config}");
+    assert!(config.contains("--initial-memory=1572864"), "{config}");
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("manifest");
     assert!(manifest.contains("lto = true"), "{manifest}");
 
