@@ -46,8 +46,9 @@ fn a_county_run_sees_only_its_rows() {
 
 /// Models are built with 1.5 MiB of linear memory to start with (`plugins/.cargo/config.toml`),
 /// so a small run allocates without growing it: a grown memory must be shrunk again before
-/// the next instance in its pooled slot starts, which costs a small run about half its time
-/// in the sandbox (docs/benchmarks.md). The peak is the memory's size, here its initial one.
+/// the next instance in its pooled slot starts, which cost a 1 M province's small runs a fifth
+/// to two-fifths of their time in the sandbox (docs/benchmarks.md). The peak is the memory's
+/// size, here its initial one.
 #[test]
 fn a_small_run_does_not_grow_its_memory() {
     let rt = runtime(None);
