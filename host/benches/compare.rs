@@ -60,6 +60,7 @@ use supervise::registry::enable::{self, EnableRequest};
 use supervise::registry::publish::{self, Submission};
 use supervise::registry::{Actor, VersionRef, keys, review};
 use supervise::runs::execute::today;
+use supervise::runs::metrics::PHASES;
 use supervise::runs::queue;
 use supervise::runs::worker::DEFAULT_BATCH;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, Worker, WorkerConfig};
@@ -898,28 +899,33 @@ fn print_tables(
     println!(
         "Where the platform's time went: seconds per phase of its batches, summed over both slots"
     );
-    println!(
-        "| model               | payments   | scope    | system         | prepare | sandbox | key    | record_wait | record | wall   |"
+    // A column per phase the executor times (`metrics::PHASES`), each as wide as its name.
+    let (mut header, mut rule) = (
+        String::from("| model               | payments   | scope    | system         |"),
+        String::from("|---------------------|------------|----------|----------------|"),
     );
-    println!(
-        "|---------------------|------------|----------|----------------|---------|---------|--------|-------------|--------|--------|"
-    );
+    for phase in PHASES.iter().chain(&["wall"]) {
+        let w = phase.len().max(6);
+        header.push_str(&format!(" {phase:<w$} |"));
+        rule.push_str(&format!("{}|", "-".repeat(w + 2)));
+    }
+    println!("{header}");
+    println!("{rule}");
     for m in table {
         let Some(p) = &m.phases else { continue };
-        let at = |k: &str| p.get(k).copied().unwrap_or(0.0);
-        println!(
-            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>7.3} | {:>7.3} | {:>6.3} | {:>11.3} | {:>6.3} | {:>6.3} |",
-            m.model,
-            m.payments,
-            m.scope,
-            m.system,
-            at("prepare"),
-            at("sandbox"),
-            at("key"),
-            at("record_wait"),
-            at("record"),
-            m.seconds
+        let mut line = format!(
+            "| {:<19} | {:>10} | {:<8} | {:<14} |",
+            m.model, m.payments, m.scope, m.system
         );
+        let spent = PHASES.map(|k| p.get(k).copied().unwrap_or(0.0));
+        for (phase, seconds) in PHASES
+            .iter()
+            .chain(&["wall"])
+            .zip(spent.iter().chain(&[m.seconds]))
+        {
+            line.push_str(&format!(" {seconds:>w$.3} |", w = phase.len().max(6)));
+        }
+        println!("{line}");
     }
     println!();
     println!("| payments   | import into | rows/s     |");
