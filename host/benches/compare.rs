@@ -18,7 +18,11 @@
 //! or the same rows and judgements as JSON with `--json`; exits with a failure when a system's
 //! clues differ from the platform's. "rows" is the rows in scope of
 //! the model's datasets (the same input for every system); "read" is what the platform's and
-//! native runs read of them (a look-up by key reads only the rows it matches).
+//! native runs read of them (a look-up by key reads only the rows it matches); "cpu s" is the
+//! CPU time over the same span on every core together (this process's threads for the
+//! platform and native, the engine's own process for the SQL), which shows what a system's
+//! seconds cost the machine: on two cores a system can be faster than another while doing more
+//! work.
 //!
 //! `cargo bench -p supervise --bench compare [-- --scale 1000000,10000000 --json]`; to measure
 //! less, `--systems platform,native,duckdb,sqlite`, `--models pension-after-death,shell-company`
@@ -75,7 +79,9 @@ mod common;
 mod native;
 #[path = "compare/targets.rs"]
 mod targets;
-use common::{add_offices, admin, office_key, peak_rss_mib, pg_database, pg_drop, reset_peak_rss};
+use common::{
+    add_offices, admin, cpu_seconds, office_key, peak_rss_mib, pg_database, pg_drop, reset_peak_rss,
+};
 
 /// Pension payments per resident in the synthetic province (measured: 40,517 at 10,000).
 const PAYMENTS_PER_RESIDENT: f64 = 4.05;
@@ -127,6 +133,9 @@ struct Measure {
     /// `None` for the SQL engines.
     read: Option<u64>,
     seconds: f64,
+    /// CPU seconds on every core together, the median over the repetitions (`common::cpu_seconds`;
+    /// the SQL engines' own process time): above `seconds` when it used more than one core.
+    cpu_seconds: f64,
     rows_per_s: f64,
     ratio_to_duckdb: Option<f64>,
     peak_mib: f64,
@@ -364,15 +373,28 @@ enum Clues {
     Kept,
 }
 
+/// One measurement of one system.
+struct Sample {
+    seconds: f64,
+    /// CPU seconds on every core together over the same span (see `common::cpu_seconds`).
+    cpu: f64,
+    /// Rows the runs read (0 for the SQL engines).
+    rows: u64,
+    /// Peak resident memory, MiB.
+    peak: f64,
+    /// The clue subjects found.
+    subjects: BTreeSet<String>,
+}
+
 /// One platform measurement: runs queued for `region` and drained by a worker with [`slots`]
-/// slots. (seconds, rows read, peak MiB, clue subjects).
+/// slots.
 async fn run_platform(
     store: &Store,
     runtime: &Arc<Runtime>,
     (model, region): (&str, &str),
     metrics: &Arc<Metrics>,
     clues: Clues,
-) -> (f64, u64, f64, BTreeSet<String>) {
+) -> Sample {
     if clues == Clues::Cleared {
         clear_clues(store).await;
     }
@@ -386,23 +408,29 @@ async fn run_platform(
     config.batch = batch();
     config.scheduler = false;
     reset_peak_rss();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
     let (_stop, stopped) = watch::channel(false);
     Worker::new(ex, config).run(stopped, true).await;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     let peak = peak_rss_mib();
     let (rows, subjects) = outcome(store, model, &ids).await;
-    (seconds, rows, peak, subjects)
+    Sample {
+        seconds,
+        cpu,
+        rows,
+        peak,
+        subjects,
+    }
 }
 
 /// One native measurement, as [`run_platform`] but with the model compiled in.
-async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64, BTreeSet<String>) {
+async fn run_native(store: &Store, model: &str, region: &str) -> Sample {
     clear_clues(store).await;
     reset_peak_rss();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
@@ -445,15 +473,23 @@ async fn run_native(store: &Store, model: &str, region: &str) -> (f64, u64, f64,
             .await
         }
     };
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     let peak = peak_rss_mib();
-    (seconds, rows, peak, found(store, model, &ids).await)
+    Sample {
+        seconds,
+        cpu,
+        rows,
+        peak,
+        subjects: found(store, model, &ids).await,
+    }
 }
 
 /// A measurement repeated `--repeat N` times (1 by default).
 struct Repeated {
     /// The median time.
     seconds: f64,
+    /// The median CPU time.
+    cpu: f64,
     rows: u64,
     /// The largest peak.
     peak: f64,
@@ -463,21 +499,30 @@ struct Repeated {
     agreed: bool,
 }
 
-async fn repeated(mut measure: impl AsyncFnMut() -> (f64, u64, f64, BTreeSet<String>)) -> Repeated {
+async fn repeated(mut measure: impl AsyncFnMut() -> Sample) -> Repeated {
     let n = common::arg("--repeat", 1).max(1);
-    let mut times = Vec::with_capacity(n);
+    let (mut times, mut cpus) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut rows, mut peak, mut subjects) = (0, 0.0f64, None::<BTreeSet<String>>);
     let mut agreed = true;
     for _ in 0..n {
-        let (s, r, p, got) = measure().await;
-        times.push(s);
-        (rows, peak) = (r, peak.max(p));
-        agreed &= subjects.as_ref().is_none_or(|before| *before == got);
-        subjects = Some(if agreed { got } else { BTreeSet::new() });
+        let got = measure().await;
+        times.push(got.seconds);
+        cpus.push(got.cpu);
+        (rows, peak) = (got.rows, peak.max(got.peak));
+        agreed &= subjects
+            .as_ref()
+            .is_none_or(|before| *before == got.subjects);
+        subjects = Some(if agreed {
+            got.subjects
+        } else {
+            BTreeSet::new()
+        });
     }
     times.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
     Repeated {
         seconds: times[n / 2],
+        cpu: cpus[n / 2],
         rows,
         peak,
         subjects: subjects.unwrap_or_default(),
@@ -488,6 +533,7 @@ async fn repeated(mut measure: impl AsyncFnMut() -> (f64, u64, f64, BTreeSet<Str
 #[derive(serde::Deserialize)]
 struct SqlRun {
     seconds: f64,
+    cpu_seconds: f64,
     peak_mib: f64,
 }
 
@@ -561,24 +607,23 @@ async fn measure(
     (payments, scope, region, prefix): (u64, &str, &str, &str),
 ) -> Vec<Measure> {
     let rows = rows_in_scope(store, case, region).await;
-    let row =
-        |system: &str, read: Option<u64>, seconds: f64, peak: f64, clues: usize, equal: bool| {
-            Measure {
-                model: case.id.into(),
-                payments,
-                scope: scope.into(),
-                system: system.into(),
-                rows,
-                read,
-                seconds,
-                rows_per_s: rows as f64 / seconds,
-                ratio_to_duckdb: None,
-                peak_mib: peak,
-                clues,
-                clues_equal: equal,
-                phases: None,
-            }
-        };
+    // A row of the table: `read` for the systems that count the rows they read.
+    let row = |system: &str, read: bool, m: &Repeated, equal: bool| Measure {
+        model: case.id.into(),
+        payments,
+        scope: scope.into(),
+        system: system.into(),
+        rows,
+        read: read.then_some(m.rows),
+        seconds: m.seconds,
+        cpu_seconds: m.cpu,
+        rows_per_s: rows as f64 / m.seconds,
+        ratio_to_duckdb: None,
+        peak_mib: m.peak,
+        clues: m.subjects.len(),
+        clues_equal: equal,
+        phases: None,
+    };
     // Seconds per phase of the platform's batches, per measurement.
     let phases = |m: &Metrics, n: usize| {
         Some(
@@ -604,17 +649,10 @@ async fn measure(
     })
     .await;
     // The reference every other system's clues are checked against.
-    let want = m.subjects;
+    let want = m.subjects.clone();
     let mut group = vec![Measure {
         phases: phases(&cold, common::arg("--repeat", 1).max(1)),
-        ..row(
-            "platform, cold",
-            Some(m.rows),
-            m.seconds,
-            m.peak,
-            want.len(),
-            m.agreed,
-        )
+        ..row("platform, cold", true, &m, m.agreed)
     }];
     // The column cache emptied, the column files read; then a first run (every clue new)
     // and a re-run that finds the first run's clues again, the columns in memory.
@@ -634,27 +672,13 @@ async fn measure(
         .await;
         group.push(Measure {
             phases: phases(&metrics, common::arg("--repeat", 1).max(1)),
-            ..row(
-                label,
-                Some(m.rows),
-                m.seconds,
-                m.peak,
-                m.subjects.len(),
-                m.subjects == want,
-            )
+            ..row(label, true, &m, m.subjects == want)
         });
     }
     if wanted("--systems", "native") {
         eprintln!("{payments} payments, {}, {scope}: native…", case.id);
         let m = repeated(async || run_native(store, case.id, region).await).await;
-        group.push(row(
-            "native",
-            Some(m.rows),
-            m.seconds,
-            m.peak,
-            m.subjects.len(),
-            m.subjects == want,
-        ));
+        group.push(row("native", true, &m, m.subjects == want));
     }
     let as_of = (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
         + chrono::Duration::days(today()))
@@ -689,7 +713,13 @@ async fn measure(
                     }
                 })
                 .collect();
-            (run.seconds, 0, run.peak_mib, got)
+            Sample {
+                seconds: run.seconds,
+                cpu: run.cpu_seconds,
+                rows: 0,
+                peak: run.peak_mib,
+                subjects: got,
+            }
         })
         .await;
         let system = if *engine == "duckdb" {
@@ -697,14 +727,7 @@ async fn measure(
         } else {
             "SQLite SQL"
         };
-        group.push(row(
-            system,
-            None,
-            m.seconds,
-            m.peak,
-            m.subjects.len(),
-            m.subjects == want,
-        ));
+        group.push(row(system, false, &m, m.subjects == want));
     }
     let duck = group
         .iter()
@@ -873,14 +896,14 @@ fn print_tables(
         slots()
     );
     println!(
-        "| model               | payments   | scope    | system         | rows       | read       | s        | rows/s      | × DuckDB | peak MiB | clues | equal |"
+        "| model               | payments   | scope    | system         | rows       | read       | s        | cpu s    | rows/s      | × DuckDB | peak MiB | clues | equal |"
     );
     println!(
-        "|---------------------|------------|----------|----------------|------------|------------|----------|-------------|----------|----------|-------|-------|"
+        "|---------------------|------------|----------|----------------|------------|------------|----------|----------|-------------|----------|----------|-------|-------|"
     );
     for m in table {
         println!(
-            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>10} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>10} | {:>8.3} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
             m.model,
             m.payments,
             m.scope,
@@ -888,6 +911,7 @@ fn print_tables(
             m.rows,
             m.read.map_or("–".into(), |r| r.to_string()),
             m.seconds,
+            m.cpu_seconds,
             m.rows_per_s,
             m.ratio_to_duckdb.map_or("–".into(), |r| format!("{r:.2}")),
             m.peak_mib,

@@ -27,6 +27,23 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Seconds this process's threads have spent on a CPU so far (Linux: each thread's
+/// `schedstat`, summed): the difference over a measurement is the CPU time it took, on every
+/// core together. A thread that ends during the measurement takes its time with it; the
+/// benchmarks' threads (the runtime's workers and blocking threads, the database
+/// connections') outlive a measurement.
+pub fn cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
+}
+
 /// Resets the peak resident memory that [`peak_rss_mib`] reads (Linux `clear_refs`), so that
 /// the next reading covers only what runs from here on.
 pub fn reset_peak_rss() {

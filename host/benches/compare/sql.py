@@ -6,8 +6,9 @@ the platform imported. Used by `cargo bench -p supervise --bench compare`.
         run MODEL's query for regions starting with PREFIX as of AS_OF (YYYY-MM-DD), store its
         clues in a table of DB,
         write each clue's subject (one per line) to OUT and print
-        {"seconds", "clues", "peak_mib"} as JSON. The time covers the query and storing its
-        clues, nothing else; peak memory is this process's.
+        {"seconds", "cpu_seconds", "clues", "peak_mib"} as JSON. The time covers the query and
+        storing its clues, nothing else; the CPU time is this process's (every thread's) over
+        the same span; peak memory is this process's.
 
 SQLite runs with the platform store's journal settings (write-ahead log, synchronous NORMAL).
 """
@@ -169,17 +170,17 @@ def query(engine, path, model, prefix, as_of, out):
         params = {**scope, "as_of": as_of, "start": window.isoformat()}
         if engine == "duckdb":
             params = {k: (date.fromisoformat(v) if k not in scope else v) for k, v in params.items()}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     con.execute(sql, params)
     if engine == "sqlite":
         con.commit()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     subjects = [r[0] for r in con.execute("SELECT subject FROM clues").fetchall()]
     con.execute("DROP TABLE clues")
     con.close()
     with open(out, "w", encoding="utf-8") as f:
         f.write("\n".join(subjects))
-    print(json.dumps({"seconds": seconds, "clues": len(subjects), "peak_mib": peak_mib()}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "clues": len(subjects), "peak_mib": peak_mib()}))
 
 
 def peak_mib():
