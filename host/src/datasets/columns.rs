@@ -189,7 +189,10 @@ impl StoredColumn {
                         t.data[s as usize..e as usize].to_vec()
                     }
                     _ => {
-                        let mut data = Vec::new();
+                        let span = |i: usize| (t.offsets[i + 1] - t.offsets[i]) as usize;
+                        let mut bytes = 0;
+                        rows.for_each(|i| bytes += span(i));
+                        let mut data = Vec::with_capacity(bytes);
                         rows.for_each(|i| {
                             data.extend_from_slice(
                                 &t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize],

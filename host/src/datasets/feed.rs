@@ -116,6 +116,10 @@ pub struct StoreSource {
     store: Store,
     handle: Handle,
     datasets: Arc<BTreeMap<String, DatasetFeed>>,
+    /// The snapshot's imports that have column files, looked up once for the source (a
+    /// directory each) instead of at every scan a run opens; a file gone since is read from
+    /// the database, as any file that cannot be read is.
+    with_files: Arc<BTreeSet<i64>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> SourceError {
@@ -146,10 +150,21 @@ impl StoreSource {
             };
             datasets.insert(name.clone(), DatasetFeed { schema, chunks });
         }
+        let with_files = match store.column_files() {
+            Some(files) => snapshot
+                .datasets
+                .values()
+                .flatten()
+                .copied()
+                .filter(|&import| files.has(import))
+                .collect(),
+            None => BTreeSet::new(),
+        };
         Ok(StoreSource {
             store: store.clone(),
             handle: Handle::current(),
             datasets: Arc::new(datasets),
+            with_files: Arc::new(with_files),
         })
     }
 
@@ -196,11 +211,10 @@ impl StoreSource {
             })
             .cloned()
             .collect::<Vec<ChunkRef>>();
-        // Whether an import has column files is asked once per scan, not at every chunk.
         let mut with_files: Vec<i64> = chunks.iter().map(|c| c.import).collect();
         with_files.sort_unstable();
         with_files.dedup();
-        with_files.retain(|&import| self.store.column_files().is_some_and(|f| f.has(import)));
+        with_files.retain(|import| self.with_files.contains(import));
         StoreScan {
             store: self.store.clone(),
             handle: self.handle.clone(),

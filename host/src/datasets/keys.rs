@@ -383,14 +383,17 @@ impl PartsIndex {
         let hashes: Vec<u64> = keys.iter().map(|&k| hash(k)).collect();
         let mut found = Vec::with_capacity(self.parts.len());
         let mut total = 0;
+        // One buffer for every part's hits, sized for a row per key (a look-up's common case,
+        // a person's payments), instead of one grown row by row per part.
+        let mut hits: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
         for part in &self.parts {
+            hits.clear();
             let admits = |row: u32| {
                 part.region.as_ref().is_none_or(|r| {
                     r.text_at(row as usize)
                         .is_some_and(|code| region::covers(&self.scope, code))
                 })
             };
-            let mut hits: Vec<(u32, u32)> = Vec::new();
             for (at, (&key, &hash)) in keys.iter().zip(&hashes).enumerate() {
                 for row in part
                     .keys
@@ -405,7 +408,7 @@ impl PartsIndex {
             }
             total += hits.len();
             hits.sort_unstable();
-            found.push(hits.into_iter().unzip());
+            found.push(hits.iter().copied().unzip());
         }
         Some(found)
     }
