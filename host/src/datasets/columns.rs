@@ -189,14 +189,13 @@ impl StoredColumn {
                         t.data[s as usize..e as usize].to_vec()
                     }
                     _ => {
-                        let span = |i: usize| (t.offsets[i + 1] - t.offsets[i]) as usize;
+                        let at = |i: usize| t.offsets[i] as usize..t.offsets[i + 1] as usize;
+                        // Sized first, so that the rows' bytes are copied once.
                         let mut bytes = 0;
-                        rows.for_each(|i| bytes += span(i));
+                        rows.for_each(|i| bytes += at(i).len());
                         let mut data = Vec::with_capacity(bytes);
                         rows.for_each(|i| {
-                            data.extend_from_slice(
-                                &t.data[t.offsets[i] as usize..t.offsets[i + 1] as usize],
-                            );
+                            data.extend_from_slice(&t.data[at(i)]);
                             offsets.push(data.len() as u32);
                         });
                         data

@@ -383,8 +383,9 @@ impl PartsIndex {
         let hashes: Vec<u64> = keys.iter().map(|&k| hash(k)).collect();
         let mut found = Vec::with_capacity(self.parts.len());
         let mut total = 0;
-        // One buffer for every part's hits, sized for a row per key (a look-up's common case,
-        // a person's payments), instead of one grown row by row per part.
+        // One buffer for every part's hits, cleared for each and starting at a row per key,
+        // instead of a vector per part grown from empty row by row (an eighth of a pension
+        // look-up's time in session 36's profile).
         let mut hits: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
         for part in &self.parts {
             hits.clear();
