@@ -885,6 +885,18 @@ fn refuse_unequal_clues(table: &[Measure]) {
     }
 }
 
+/// Prints a table's header and rule: `fixed`'s leading columns (header, rule), then a column
+/// per `(name, width)`, the name left-aligned in that width.
+fn print_head<'a>(fixed: (&str, &str), columns: impl Iterator<Item = (&'a str, usize)>) {
+    let (mut header, mut rule) = (fixed.0.to_string(), fixed.1.to_string());
+    for (name, w) in columns {
+        header.push_str(&format!(" {name:<w$} |"));
+        rule.push_str(&format!("{}|", "-".repeat(w + 2)));
+    }
+    println!("{header}");
+    println!("{rule}");
+}
+
 fn print_tables(
     table: &[Measure],
     imports: &[(u64, &str, f64)],
@@ -924,17 +936,16 @@ fn print_tables(
         "Where the platform's time went: seconds per phase of its batches, summed over both slots"
     );
     // A column per phase the executor times (`metrics::PHASES`), each as wide as its name.
-    let (mut header, mut rule) = (
-        String::from("| model               | payments   | scope    | system         |"),
-        String::from("|---------------------|------------|----------|----------------|"),
+    print_head(
+        (
+            "| model               | payments   | scope    | system         |",
+            "|---------------------|------------|----------|----------------|",
+        ),
+        PHASES
+            .iter()
+            .chain(&["wall"])
+            .map(|phase| (*phase, phase.len().max(6))),
     );
-    for phase in PHASES.iter().chain(&["wall"]) {
-        let w = phase.len().max(6);
-        header.push_str(&format!(" {phase:<w$} |"));
-        rule.push_str(&format!("{}|", "-".repeat(w + 2)));
-    }
-    println!("{header}");
-    println!("{rule}");
     for m in table {
         let Some(p) = &m.phases else { continue };
         let mut line = format!(

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::Measure;
+use crate::{Measure, print_head};
 
 /// The most a platform row may take, as a multiple of DuckDB's time.
 const DUCKDB_AT_MOST: f64 = 2.0;
@@ -39,13 +39,11 @@ pub struct Judged {
 /// Every target the rows allow judging, grouped as the table prints them.
 pub fn judge(table: &[Measure]) -> Vec<Judged> {
     let mut out = Vec::new();
-    let mut cases: Vec<(&str, u64, &str)> = Vec::new();
-    for m in table {
-        let case = (m.model.as_str(), m.payments, m.scope.as_str());
-        if !cases.contains(&case) {
-            cases.push(case);
-        }
-    }
+    let cases = distinct(
+        table
+            .iter()
+            .map(|m| (m.model.as_str(), m.payments, m.scope.as_str())),
+    );
     for (model, payments, scope) in cases {
         let seconds = |system: &str| {
             table
@@ -98,12 +96,7 @@ pub fn judge(table: &[Measure]) -> Vec<Judged> {
 /// Prints the judged targets as a table, a row per model, size and scope and a column per
 /// target (`–` where it was not judged), then how many were met.
 pub fn print(judged: &[Judged]) {
-    let mut columns: Vec<&str> = Vec::new();
-    for j in judged {
-        if !columns.contains(&j.target.as_str()) {
-            columns.push(&j.target);
-        }
-    }
+    let columns = distinct(judged.iter().map(|j| j.target.as_str()));
     if columns.is_empty() {
         return;
     }
@@ -111,22 +104,20 @@ pub fn print(judged: &[Judged]) {
         "Issue 10's targets on this run: a platform row within 2× DuckDB's time, its first run \
          faster than SQLite's, native ÷ platform at least 0.8 (ratios; \"no\" where missed)"
     );
-    let mut header = String::from("| model               | payments   | scope    |");
-    let mut rule = String::from("|---------------------|------------|----------|");
-    for c in &columns {
-        header.push_str(&format!(" {c} |"));
-        rule.push_str(&format!("{}|", "-".repeat(c.chars().count() + 2)));
-    }
-    println!("{header}");
-    println!("{rule}");
-    let mut printed: Vec<(&str, u64, &str)> = Vec::new();
-    for j in judged {
-        let case = (j.model.as_str(), j.payments, j.scope.as_str());
-        if printed.contains(&case) {
-            continue;
-        }
-        printed.push(case);
-        let mut line = format!("| {:<19} | {:>10} | {:<8} |", j.model, j.payments, j.scope);
+    print_head(
+        (
+            "| model               | payments   | scope    |",
+            "|---------------------|------------|----------|",
+        ),
+        columns.iter().map(|c| (*c, c.chars().count())),
+    );
+    for case in distinct(
+        judged
+            .iter()
+            .map(|j| (j.model.as_str(), j.payments, j.scope.as_str())),
+    ) {
+        let (model, payments, scope) = case;
+        let mut line = format!("| {model:<19} | {payments:>10} | {scope:<8} |");
         for c in &columns {
             let cell = judged
                 .iter()
@@ -142,4 +133,15 @@ pub fn print(judged: &[Judged]) {
     }
     let met = judged.iter().filter(|j| j.met).count();
     println!("{met} of {} targets met on this run", judged.len());
+}
+
+/// The items in the order they first come, each once.
+fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }

@@ -211,10 +211,6 @@ impl StoreSource {
             })
             .cloned()
             .collect::<Vec<ChunkRef>>();
-        let mut with_files: Vec<i64> = chunks.iter().map(|c| c.import).collect();
-        with_files.sort_unstable();
-        with_files.dedup();
-        with_files.retain(|import| self.with_files.contains(import));
         StoreScan {
             store: self.store.clone(),
             handle: self.handle.clone(),
@@ -223,7 +219,7 @@ impl StoreSource {
             scope: request.region.clone(),
             prefix,
             chunks,
-            with_files,
+            with_files: self.with_files.clone(),
             kept: None,
             kept_read: BTreeSet::new(),
             next_chunk: 0,
@@ -262,8 +258,8 @@ struct StoreScan {
     scope: String,
     prefix: String,
     chunks: Vec<ChunkRef>,
-    /// The imports among the chunks' that have column files.
-    with_files: Vec<i64>,
+    /// The source's imports that have column files (see [`StoreSource`]).
+    with_files: Arc<BTreeSet<i64>>,
     /// A look-up's pseudonym key: its column's name and the name of the key rows its imports
     /// kept (see [`keys::kept_name`]), read with each chunk's columns.
     kept: Option<(String, String)>,
