@@ -386,6 +386,14 @@ struct Sample {
     subjects: BTreeSet<String>,
 }
 
+/// A measurement's start: the CPU seconds so far, then the clock. Read in that order so that
+/// reading every thread's `schedstat` (a file opened and read per thread) is not timed as the
+/// system's own work; at the end the clock is read first for the same reason.
+fn started() -> (f64, Instant) {
+    let cpu = cpu_seconds();
+    (cpu, Instant::now())
+}
+
 /// One platform measurement: runs queued for `region` and drained by a worker with [`slots`]
 /// slots.
 async fn run_platform(
@@ -408,7 +416,7 @@ async fn run_platform(
     config.batch = batch();
     config.scheduler = false;
     reset_peak_rss();
-    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let (cpu, start) = started();
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
@@ -430,7 +438,7 @@ async fn run_platform(
 async fn run_native(store: &Store, model: &str, region: &str) -> Sample {
     clear_clues(store).await;
     reset_peak_rss();
-    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let (cpu, start) = started();
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
