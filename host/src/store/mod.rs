@@ -23,13 +23,17 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any as AnyDb, AnyConnection, AnyPool, Connection, Executor};
 use sqlx_core::transaction::TransactionManager;
 
-/// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): a run's
-/// chunks (megabytes each) are then read straight from the page cache instead of one `pread`
-/// per 4 KiB page, which halved a province scan at 10 M rows. Mapped pages count in the
-/// process's resident memory. SQLite's documented trade-off: a disk error under a mapped page
-/// stops the process (SIGBUS) instead of failing one read; the workers' leases re-queue its
-/// runs when it is restarted.
-const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+/// How much of a SQLite file each connection maps into memory (`PRAGMA mmap_size`): none, every
+/// page is read with `pread` into the connection's page cache. In WAL mode a connection whose
+/// next read finds the log changed since its last one unmaps its whole mapping and maps and
+/// faults it in again (`sqlite3PagerSharedLock`), so with the file mapped nearly every read
+/// after a commit paid an `munmap` (13 % of the SQLite threads' CPU in a profile of county
+/// runs); and mapped pages counted in the process's resident memory (a 10 M cold province
+/// peaked near 800 MiB mapped, 450–470 MiB unmapped). Reads of run data mostly come from the
+/// column files and the block cache, no longer through SQLite's pages (the mapping once halved
+/// a province scan, when they did). Measured in docs/benchmarks.md ("Tried and not kept",
+/// session 37). Unmapped, a disk error fails one read instead of stopping the process (`SIGBUS`).
+const SQLITE_MMAP_BYTES: u64 = 0;
 
 /// The SQLite pool's connections, all kept open: they serve the reads (this process's writes
 /// go through one connection of their own, taken from the pool at open and replaced there).
@@ -330,8 +334,8 @@ pub fn now_ms() -> i64 {
 }
 
 /// What every SQLite connection is set to when it opens: write-ahead log, foreign keys, a
-/// busy timeout, the file mapped (see [`SQLITE_MMAP_BYTES`]), checkpoints left to
-/// [`checkpoint`].
+/// busy timeout, the file read rather than mapped (see [`SQLITE_MMAP_BYTES`]), checkpoints
+/// left to [`checkpoint`].
 async fn sqlite_settings(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let pragmas = format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
