@@ -31,8 +31,10 @@ use sqlx_core::transaction::TransactionManager;
 /// runs); and mapped pages counted in the process's resident memory (a 10 M cold province
 /// peaked near 800 MiB mapped, 450–470 MiB unmapped). Reads of run data mostly come from the
 /// column files and the block cache, no longer through SQLite's pages (the mapping once halved
-/// a province scan, when they did). Measured in docs/benchmarks.md ("Tried and not kept",
-/// session 37). Unmapped, a disk error fails one read instead of stopping the process (`SIGBUS`).
+/// a province scan, when they did). Measured in docs/benchmarks.md ("How the platform's path
+/// is built", session 37): most of the comparison's rows faster, the nightly cycle a few
+/// percent slower. Unmapped, a disk error fails one read instead of stopping the process
+/// (`SIGBUS`).
 const SQLITE_MMAP_BYTES: u64 = 0;
 
 /// The SQLite pool's connections, all kept open: they serve the reads (this process's writes
