@@ -386,12 +386,28 @@ struct Sample {
     subjects: BTreeSet<String>,
 }
 
-/// A measurement's start: the CPU seconds so far, then the clock. Read in that order so that
-/// reading every thread's `schedstat` (a file opened and read per thread) is not timed as the
-/// system's own work; at the end the clock is read first for the same reason.
-fn started() -> (f64, Instant) {
-    let cpu = cpu_seconds();
-    (cpu, Instant::now())
+/// The span of one measurement: its wall-clock and CPU seconds. The CPU seconds are read
+/// before the clock starts and after it stops, so that reading every thread's `schedstat` (a
+/// file opened and read per thread) is not timed as the system's own work.
+struct Span {
+    cpu: f64,
+    start: Instant,
+}
+
+impl Span {
+    fn start() -> Span {
+        let cpu = cpu_seconds();
+        Span {
+            cpu,
+            start: Instant::now(),
+        }
+    }
+
+    /// (seconds, CPU seconds) since [`Span::start`].
+    fn stop(self) -> (f64, f64) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        (seconds, cpu_seconds() - self.cpu)
+    }
 }
 
 /// One platform measurement: runs queued for `region` and drained by a worker with [`slots`]
@@ -416,13 +432,13 @@ async fn run_platform(
     config.batch = batch();
     config.scheduler = false;
     reset_peak_rss();
-    let (cpu, start) = started();
+    let span = Span::start();
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
     let (_stop, stopped) = watch::channel(false);
     Worker::new(ex, config).run(stopped, true).await;
-    let (seconds, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let (seconds, cpu) = span.stop();
     let peak = peak_rss_mib();
     let (rows, subjects) = outcome(store, model, &ids).await;
     Sample {
@@ -438,7 +454,7 @@ async fn run_platform(
 async fn run_native(store: &Store, model: &str, region: &str) -> Sample {
     clear_clues(store).await;
     reset_peak_rss();
-    let (cpu, start) = started();
+    let span = Span::start();
     let ids = queue::by_hand(store, &admin(), model, region)
         .await
         .expect("queue");
@@ -481,7 +497,7 @@ async fn run_native(store: &Store, model: &str, region: &str) -> Sample {
             .await
         }
     };
-    let (seconds, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let (seconds, cpu) = span.stop();
     let peak = peak_rss_mib();
     Sample {
         seconds,

@@ -170,7 +170,7 @@ def query(engine, path, model, prefix, as_of, out):
         params = {**scope, "as_of": as_of, "start": window.isoformat()}
         if engine == "duckdb":
             params = {k: (date.fromisoformat(v) if k not in scope else v) for k, v in params.items()}
-    start, cpu = time.perf_counter(), time.process_time()
+    cpu, start = time.process_time(), time.perf_counter()
     con.execute(sql, params)
     if engine == "sqlite":
         con.commit()
