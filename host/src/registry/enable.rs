@@ -340,6 +340,9 @@ pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<Enablement>,
 pub(crate) const ENABLEMENT_COLUMNS: &str = "e.id, e.model_id, v.version, e.version_id, \
      e.regions_json, e.params_json, e.schedule, e.scope_json, e.status";
 
+/// How many columns [`ENABLEMENT_COLUMNS`] names: where a query's next columns start.
+pub(crate) const ENABLEMENT_WIDTH: usize = 9;
+
 /// The query every enablement's row is read from, one whatever the filter appended.
 fn select_enablement() -> String {
     format!(
@@ -515,4 +518,13 @@ pub async fn disable(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_width_counts_the_columns() {
+        let named = super::ENABLEMENT_COLUMNS.split(',').count();
+        assert_eq!(named, super::ENABLEMENT_WIDTH);
+    }
 }

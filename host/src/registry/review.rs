@@ -38,30 +38,38 @@ pub struct VersionRecord {
     pub review: Option<(String, String)>,
 }
 
-const COLUMNS: &str = "id, model_id, version, sha256, office, key_fingerprint, status, manifest_json, submitted_by, reviewed_by, review_reason";
+/// The columns of a version record, of `model_versions` named `v`, as [`record_at`] reads them.
+pub(crate) const COLUMNS: &str = "v.id, v.model_id, v.version, v.sha256, v.office, \
+    v.key_fingerprint, v.status, v.manifest_json, v.submitted_by, v.reviewed_by, v.review_reason";
 
 fn record(r: &AnyRow) -> Result<VersionRecord, RegistryError> {
-    let json: String = r.try_get(7)?;
-    let reviewed_by: Option<String> = r.try_get(9)?;
-    let reason: Option<String> = r.try_get(10)?;
+    record_at(r, 0)
+}
+
+/// A version record from the [`COLUMNS`] of a row, starting at column `at`.
+pub(crate) fn record_at(r: &AnyRow, at: usize) -> Result<VersionRecord, RegistryError> {
+    let json: String = r.try_get(at + 7)?;
+    let reviewed_by: Option<String> = r.try_get(at + 9)?;
+    let reason: Option<String> = r.try_get(at + 10)?;
     Ok(VersionRecord {
-        id: r.try_get(0)?,
-        model: r.try_get(1)?,
-        version: r.try_get(2)?,
-        sha256: r.try_get(3)?,
-        office: r.try_get(4)?,
-        key: r.try_get(5)?,
-        status: r.try_get(6)?,
+        id: r.try_get(at)?,
+        model: r.try_get(at + 1)?,
+        version: r.try_get(at + 2)?,
+        sha256: r.try_get(at + 3)?,
+        office: r.try_get(at + 4)?,
+        key: r.try_get(at + 5)?,
+        status: r.try_get(at + 6)?,
         manifest: serde_json::from_str(&json)
             .map_err(|e| RegistryError::Invalid(format!("stored manifest is corrupt: {e}")))?,
-        submitted_by: r.try_get(8)?,
+        submitted_by: r.try_get(at + 8)?,
         review: reviewed_by.map(|by| (by, reason.unwrap_or_default())),
     })
 }
 
 /// A version by `model@version`.
 pub async fn get(store: &Store, v: &VersionRef) -> Result<VersionRecord, RegistryError> {
-    let sql = format!("SELECT {COLUMNS} FROM model_versions WHERE model_id = $1 AND version = $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM model_versions v WHERE v.model_id = $1 AND v.version = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&v.model)
         .bind(&v.version)
@@ -73,7 +81,7 @@ pub async fn get(store: &Store, v: &VersionRef) -> Result<VersionRecord, Registr
 
 /// A version by registry id.
 pub async fn get_by_id(store: &Store, id: i64) -> Result<VersionRecord, RegistryError> {
-    let sql = format!("SELECT {COLUMNS} FROM model_versions WHERE id = $1");
+    let sql = format!("SELECT {COLUMNS} FROM model_versions v WHERE v.id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(store.pool())
@@ -85,7 +93,7 @@ pub async fn get_by_id(store: &Store, id: i64) -> Result<VersionRecord, Registry
 /// Every version, of one model or all, newest first.
 pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<VersionRecord>, RegistryError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM model_versions WHERE ($1 = '' OR model_id = $1) ORDER BY model_id, id DESC"
+        "SELECT {COLUMNS} FROM model_versions v WHERE ($1 = '' OR v.model_id = $1) ORDER BY v.model_id, v.id DESC"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(model.unwrap_or(""))

@@ -20,10 +20,11 @@ use crate::datasets::feed::StoreSource;
 use crate::datasets::snapshot::Snapshot;
 use crate::registry::RegistryError;
 use crate::registry::enable::{
-    self, ENABLEMENT_COLUMNS, Enablement, enablement_at, runtime_scope, typed_params,
+    self, ENABLEMENT_COLUMNS, ENABLEMENT_WIDTH, Enablement, enablement_at, runtime_scope,
+    typed_params,
 };
 use crate::registry::load::verify_and_load;
-use crate::registry::review;
+use crate::registry::review::{self, VersionRecord};
 use crate::runtime::state::RunInfo;
 use crate::runtime::{
     Cancel, LoadedModel, Outcome, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeError, Scope,
@@ -87,11 +88,17 @@ pub(super) struct Job {
 /// Columns of a run's row that [`job`] reads; the enablement's follow them.
 const RUN_COLUMNS: usize = 11;
 
-/// Leased runs as queued, and the enablements they belong to (see [`Executor::jobs`]).
+/// Where the version record's columns start in [`Executor::jobs`]'s rows: after the run's
+/// and the enablement's.
+const VERSION_AT: usize = RUN_COLUMNS + ENABLEMENT_WIDTH;
+
+/// Leased runs as queued, the enablements they belong to and the version records they would
+/// run (see [`Executor::jobs`]).
 #[derive(Default)]
 struct Jobs {
     runs: BTreeMap<i64, Result<Job, RunError>>,
     enablements: BTreeMap<i64, Enablement>,
+    versions: BTreeMap<i64, VersionRecord>,
 }
 
 /// A run's row as a job.
@@ -221,18 +228,22 @@ impl Executor {
         &self.metrics
     }
 
-    /// The runs `ids` as queued, with the enablements they belong to, read in one query; a
+    /// The runs `ids` as queued, with the enablements they belong to and the version records
+    /// they would run (an enablement's version, else the run's own), read in one query; a
     /// run that is not in the store is missing from the answer, and a corrupt one is an error
-    /// in its place. An enablement that cannot be read here is left out (its runs read it
-    /// again, and fail on it, in [`Executor::follow_enablement`]).
+    /// in its place. An enablement or a version record that cannot be read here is left out
+    /// (read again, and failed on, in [`Executor::follow_enablement`] and
+    /// [`Executor::prepare`]).
     async fn jobs(&self, ids: &[i64]) -> Result<Jobs, RunError> {
         let d = self.store.dialect();
         let list: Vec<String> = (1..=ids.len()).map(|i| d.param(i)).collect();
         let sql = format!(
             "SELECT r.id, r.kind, r.model_id, r.version_id, r.region, r.params_json, r.scope_json, \
-             r.snapshot_id, r.as_of_days, r.cancel_requested, r.enablement_id, {ENABLEMENT_COLUMNS} \
-             FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
-             LEFT JOIN model_versions v ON v.id = e.version_id WHERE r.id IN ({})",
+             r.snapshot_id, r.as_of_days, r.cancel_requested, r.enablement_id, {ENABLEMENT_COLUMNS}, \
+             {} FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
+             LEFT JOIN model_versions v ON v.id = COALESCE(e.version_id, r.version_id) \
+             WHERE r.id IN ({})",
+            review::COLUMNS,
             list.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -248,18 +259,33 @@ impl Executor {
             if let Ok(e) = enablement_at(r, RUN_COLUMNS) {
                 jobs.enablements.insert(e.id, e);
             }
+            let version_id: Option<i64> = r.try_get(VERSION_AT)?;
+            if let Some(v) = version_id.filter(|v| !jobs.versions.contains_key(v))
+                && let Ok(record) = review::record_at(r, VERSION_AT)
+            {
+                jobs.versions.insert(v, record);
+            }
         }
         Ok(jobs)
     }
 
-    async fn prepare(&self, job: &Job) -> Result<Prepared, PrepareError> {
+    /// Prepares the runs of `job`'s setup: `version`, its version record when read with the
+    /// batch's runs, else read here.
+    async fn prepare(
+        &self,
+        job: &Job,
+        version: Option<VersionRecord>,
+    ) -> Result<Prepared, PrepareError> {
         let registry = |e: RegistryError| match e {
             RegistryError::Store(_) => PrepareError::Host(e.into()),
             e => PrepareError::Run(e.to_string()),
         };
-        let version = review::get_by_id(&self.store, job.version_id)
-            .await
-            .map_err(registry)?;
+        let version = match version.filter(|v| v.id == job.version_id) {
+            Some(v) => v,
+            None => review::get_by_id(&self.store, job.version_id)
+                .await
+                .map_err(registry)?,
+        };
         // The snapshot is fixed (round trips to the store) on a task of its own while this one
         // re-verifies the component (a round trip, then hashing): from the datasets the
         // record names, which the verification checks are the component's.
@@ -373,6 +399,7 @@ impl Executor {
         let Jobs {
             runs: mut jobs,
             mut enablements,
+            versions,
         } = match self.jobs(&ids).await {
             Ok(jobs) => jobs,
             Err(e) => {
@@ -417,7 +444,8 @@ impl Executor {
             } else {
                 &mut None
             };
-            for (id, result) in self.run_group(group, hook).await {
+            let version = versions.get(&head.version_id).cloned();
+            for (id, result) in self.run_group(group, version, hook).await {
                 results.insert(id, result);
             }
         }
@@ -503,7 +531,8 @@ impl Executor {
         Ok(None)
     }
 
-    /// Runs a group of runs that share one setup: prepared once, one heartbeat for all, each
+    /// Runs a group of runs that share one setup: prepared once (its version record
+    /// `version` when read with the batch's runs), one heartbeat for all, each
     /// run in its own sandbox instance one after another, then those that ended recorded
     /// together. Stops early, giving the rest back to the queue, when the model has failed as
     /// many runs in a row as quarantine it. Takes and calls `sandboxed` when the runs have
@@ -512,6 +541,7 @@ impl Executor {
     async fn run_group(
         &self,
         group: Vec<Ready<'_>>,
+        version: Option<VersionRecord>,
         sandboxed: &mut Option<Sandboxed>,
     ) -> Vec<(i64, Result<Status, RunError>)> {
         let mut results = Vec::with_capacity(group.len());
@@ -519,7 +549,7 @@ impl Executor {
             return results;
         };
         let started = std::time::Instant::now();
-        let prepared = self.prepare(&head).await;
+        let prepared = self.prepare(&head, version).await;
         self.metrics.observe_phase("prepare", started.elapsed());
         let prepared = match prepared {
             Ok(p) => p,

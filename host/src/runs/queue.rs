@@ -307,6 +307,18 @@ pub async fn lease_batch(
     if !anything_due(store).await? {
         return Ok(Vec::new());
     }
+    lease_batch_at_once(store, owner, lease_ms, (max, slots)).await
+}
+
+/// As [`lease_batch`], without first reading whether anything is due: for a caller that
+/// expects runs to be (a worker that has just started, or that its own process has just
+/// told of runs queued), for whom the read would find them and only delay the lease.
+pub async fn lease_batch_at_once(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    (max, slots): (usize, usize),
+) -> Result<Vec<Lease>, RunError> {
     lease_group(store, owner, lease_ms, None, (max, slots), None).await
 }
 

@@ -108,6 +108,9 @@ impl Worker {
         // which the poll finds: so a batch ending, or leaving the sandbox, costs no read then.
         let mut bell = self.executor.store().queued_bell();
         let mut quiet: Option<Instant> = None;
+        // Runs are expected when the worker has just started or the bell has just rung: its
+        // next ask leases at once, without first reading whether anything is due.
+        let mut expected = true;
         tracing::info!(worker = %self.config.owner, concurrency = self.config.concurrency, "worker started");
         loop {
             if *shutdown.borrow() {
@@ -122,7 +125,7 @@ impl Worker {
             }
             if bell.has_changed().unwrap_or(false) {
                 bell.borrow_and_update();
-                quiet = None;
+                (quiet, expected) = (None, true);
             }
             // A failed lease (a busy database under load) is not "nothing runnable": an
             // until-idle worker must look again rather than stop with runs still queued.
@@ -133,8 +136,16 @@ impl Worker {
                     break;
                 };
                 let store = self.executor.store();
-                let batch = (self.config.batch, self.config.concurrency);
-                match queue::lease_batch(store, &self.config.owner, lease_ms, batch).await {
+                let (owner, batch) = (
+                    &self.config.owner,
+                    (self.config.batch, self.config.concurrency),
+                );
+                let asked = if std::mem::take(&mut expected) {
+                    queue::lease_batch_at_once(store, owner, lease_ms, batch).await
+                } else {
+                    queue::lease_batch(store, owner, lease_ms, batch).await
+                };
+                match asked {
                     Ok(leases) if !leases.is_empty() => {
                         (leased, quiet) = (true, None);
                         let (ex, freed) = (self.executor.clone(), freed.clone());
@@ -185,7 +196,7 @@ impl Worker {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
                     _ = freed.notified() => {}
-                    Ok(()) = bell.changed() => quiet = None,
+                    Ok(()) = bell.changed() => (quiet, expected) = (None, true),
                     Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                         executed += done.unwrap_or(0);
                     }
