@@ -288,6 +288,20 @@ fn note_failure<T>(write: &mut WriteGuard, result: &Result<T, RunError>) {
     }
 }
 
+/// How a worker asks [`lease_batch`] for work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// First read whether anything is due, so that with nothing due the answer comes without
+    /// queueing for the writer, whom a batch's record may hold for a while: a worker asks
+    /// after every batch and before it stops. (A run queued just after the read is leased at
+    /// the next ask, as one queued just after the lease would be.)
+    IfDue,
+    /// Lease at once: for a worker that expects runs to be due (it has just started, or its
+    /// own process has just told it of runs queued), for whom the read would find them and
+    /// only delay the lease.
+    AtOnce,
+}
+
 /// Leases the next runnable run and, when it is a run of an enablement on the current data,
 /// more queued runs of the same enablement, version, parameters and scope (its other
 /// counties), all under one token: a batch that shares one preparation, one heartbeat and one
@@ -300,25 +314,11 @@ pub async fn lease_batch(
     owner: &str,
     lease_ms: i64,
     (max, slots): (usize, usize),
+    ask: Ask,
 ) -> Result<Vec<Lease>, RunError> {
-    // With nothing due, say so without queueing for the writer, whom a batch's record may
-    // hold for a while: a worker asks after every batch and before it stops. (A run queued
-    // just after this is leased at the next ask, as one queued just after the lease would be.)
-    if !anything_due(store).await? {
+    if ask == Ask::IfDue && !anything_due(store).await? {
         return Ok(Vec::new());
     }
-    lease_batch_at_once(store, owner, lease_ms, (max, slots)).await
-}
-
-/// As [`lease_batch`], without first reading whether anything is due: for a caller that
-/// expects runs to be (a worker that has just started, or that its own process has just
-/// told of runs queued), for whom the read would find them and only delay the lease.
-pub async fn lease_batch_at_once(
-    store: &Store,
-    owner: &str,
-    lease_ms: i64,
-    (max, slots): (usize, usize),
-) -> Result<Vec<Lease>, RunError> {
     lease_group(store, owner, lease_ms, None, (max, slots), None).await
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::execute::Executor;
-use super::queue;
+use super::queue::{self, Ask};
 use super::record;
 use super::scheduler;
 use super::{Kind, RunError, Status, quarantine};
@@ -136,16 +136,13 @@ impl Worker {
                     break;
                 };
                 let store = self.executor.store();
-                let (owner, batch) = (
-                    &self.config.owner,
-                    (self.config.batch, self.config.concurrency),
-                );
-                let asked = if std::mem::take(&mut expected) {
-                    queue::lease_batch_at_once(store, owner, lease_ms, batch).await
+                let batch = (self.config.batch, self.config.concurrency);
+                let ask = if std::mem::take(&mut expected) {
+                    Ask::AtOnce
                 } else {
-                    queue::lease_batch(store, owner, lease_ms, batch).await
+                    Ask::IfDue
                 };
-                match asked {
+                match queue::lease_batch(store, &self.config.owner, lease_ms, batch, ask).await {
                     Ok(leases) if !leases.is_empty() => {
                         (leased, quiet) = (true, None);
                         let (ex, freed) = (self.executor.clone(), freed.clone());

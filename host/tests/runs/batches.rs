@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use supervise::runs::queue;
+use supervise::runs::queue::{self, Ask};
 use supervise::runs::record;
 use supervise::runs::{Executor, ExecutorConfig, Metrics, RunError, Status, quarantine};
 use supervise::store::audit::verify;
@@ -49,7 +49,7 @@ async fn province_batch(db: &TestDb) -> (Vec<i64>, Vec<queue::Lease>) {
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330000")
         .await
         .expect("queue");
-    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1))
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 1), Ask::IfDue)
         .await
         .expect("lease");
     (ids, leases)
@@ -136,7 +136,7 @@ async fn a_batch_takes_its_fair_share_of_the_counties(db: &TestDb) {
     // the one left, though each could take twelve.
     let mut sizes = Vec::new();
     loop {
-        let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 2))
+        let leases = queue::lease_batch(&db.store, "test", 5_000, (12, 2), Ask::IfDue)
             .await
             .expect("lease");
         if leases.is_empty() {
@@ -150,7 +150,7 @@ async fn a_batch_takes_its_fair_share_of_the_counties(db: &TestDb) {
         .await
         .expect("queue");
     assert_eq!(again.len(), 3);
-    let leases = queue::lease_batch(&db.store, "test", 5_000, (1, 1))
+    let leases = queue::lease_batch(&db.store, "test", 5_000, (1, 1), Ask::IfDue)
         .await
         .expect("lease");
     assert_eq!(leases.len(), 1);
