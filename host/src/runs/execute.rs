@@ -259,7 +259,7 @@ impl Executor {
             if let Ok(e) = enablement_at(r, RUN_COLUMNS) {
                 jobs.enablements.insert(e.id, e);
             }
-            let version_id: Option<i64> = r.try_get(VERSION_AT)?;
+            let version_id: Option<i64> = r.try_get(VERSION_AT).ok().flatten();
             if let Some(v) = version_id.filter(|v| !jobs.versions.contains_key(v))
                 && let Ok(record) = review::record_at(r, VERSION_AT)
             {
