@@ -939,7 +939,7 @@ fn print_tables(
     );
     for m in table {
         println!(
-            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>10} | {:>8.3} | {:>8.3} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
+            "| {:<19} | {:>10} | {:<8} | {:<14} | {:>10} | {:>10} | {:>8.4} | {:>8.4} | {:>11.0} | {:>8} | {:>8.0} | {:>5} | {:<5} |",
             m.model,
             m.payments,
             m.scope,
@@ -982,7 +982,7 @@ fn print_tables(
             .chain(&["wall"])
             .zip(spent.iter().chain(&[m.seconds]))
         {
-            line.push_str(&format!(" {seconds:>w$.3} |", w = phase.len().max(6)));
+            line.push_str(&format!(" {seconds:>w$.4} |", w = phase.len().max(6)));
         }
         println!("{line}");
     }
