@@ -38,9 +38,11 @@ pub struct VersionRecord {
     pub review: Option<(String, String)>,
 }
 
-/// The columns of a version record, of `model_versions` named `v`, as [`record_at`] reads them.
-pub(crate) const COLUMNS: &str = "v.id, v.model_id, v.version, v.sha256, v.office, \
-    v.key_fingerprint, v.status, v.manifest_json, v.submitted_by, v.reviewed_by, v.review_reason";
+/// The columns of a version record, of `model_versions` named `mv`, as [`record_at`] reads
+/// them.
+pub(crate) const COLUMNS: &str = "mv.id, mv.model_id, mv.version, mv.sha256, mv.office, \
+    mv.key_fingerprint, mv.status, mv.manifest_json, mv.submitted_by, mv.reviewed_by, \
+    mv.review_reason";
 
 fn record(r: &AnyRow) -> Result<VersionRecord, RegistryError> {
     record_at(r, 0)
@@ -68,8 +70,9 @@ pub(crate) fn record_at(r: &AnyRow, at: usize) -> Result<VersionRecord, Registry
 
 /// A version by `model@version`.
 pub async fn get(store: &Store, v: &VersionRef) -> Result<VersionRecord, RegistryError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM model_versions v WHERE v.model_id = $1 AND v.version = $2");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM model_versions mv WHERE mv.model_id = $1 AND mv.version = $2"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&v.model)
         .bind(&v.version)
@@ -81,7 +84,7 @@ pub async fn get(store: &Store, v: &VersionRef) -> Result<VersionRecord, Registr
 
 /// A version by registry id.
 pub async fn get_by_id(store: &Store, id: i64) -> Result<VersionRecord, RegistryError> {
-    let sql = format!("SELECT {COLUMNS} FROM model_versions v WHERE v.id = $1");
+    let sql = format!("SELECT {COLUMNS} FROM model_versions mv WHERE mv.id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(store.pool())
@@ -93,7 +96,7 @@ pub async fn get_by_id(store: &Store, id: i64) -> Result<VersionRecord, Registry
 /// Every version, of one model or all, newest first.
 pub async fn list(store: &Store, model: Option<&str>) -> Result<Vec<VersionRecord>, RegistryError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM model_versions v WHERE ($1 = '' OR v.model_id = $1) ORDER BY v.model_id, v.id DESC"
+        "SELECT {COLUMNS} FROM model_versions mv WHERE ($1 = '' OR mv.model_id = $1) ORDER BY mv.model_id, mv.id DESC"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(model.unwrap_or(""))

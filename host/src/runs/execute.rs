@@ -92,13 +92,13 @@ const RUN_COLUMNS: usize = 11;
 /// and the enablement's.
 const VERSION_AT: usize = RUN_COLUMNS + ENABLEMENT_WIDTH;
 
-/// Leased runs as queued, the enablements they belong to and the version records they would
-/// run (see [`Executor::jobs`]).
+/// Leased runs as queued, the enablements they belong to and the version record the first
+/// would run (see [`Executor::jobs`]).
 #[derive(Default)]
 struct Jobs {
     runs: BTreeMap<i64, Result<Job, RunError>>,
     enablements: BTreeMap<i64, Enablement>,
-    versions: BTreeMap<i64, VersionRecord>,
+    version: Option<VersionRecord>,
 }
 
 /// A run's row as a job.
@@ -228,12 +228,12 @@ impl Executor {
         &self.metrics
     }
 
-    /// The runs `ids` as queued, with the enablements they belong to and the version records
-    /// they would run (an enablement's version, else the run's own), read in one query; a
-    /// run that is not in the store is missing from the answer, and a corrupt one is an error
-    /// in its place. An enablement or a version record that cannot be read here is left out
-    /// (read again, and failed on, in [`Executor::follow_enablement`] and
-    /// [`Executor::prepare`]).
+    /// The runs `ids` as queued, with the enablements they belong to and the version record
+    /// the first would run (its enablement's version, else its own; a batch's runs share it,
+    /// so it comes on the first run's row only), read in one query; a run that is not in the
+    /// store is missing from the answer, and a corrupt one is an error in its place. An
+    /// enablement or a version record that cannot be read here is left out (read again, and
+    /// failed on, in [`Executor::follow_enablement`] and [`Executor::prepare`]).
     async fn jobs(&self, ids: &[i64]) -> Result<Jobs, RunError> {
         let d = self.store.dialect();
         let list: Vec<String> = (1..=ids.len()).map(|i| d.param(i)).collect();
@@ -241,7 +241,9 @@ impl Executor {
             "SELECT r.id, r.kind, r.model_id, r.version_id, r.region, r.params_json, r.scope_json, \
              r.snapshot_id, r.as_of_days, r.cancel_requested, r.enablement_id, {ENABLEMENT_COLUMNS}, \
              {} FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
-             LEFT JOIN model_versions v ON v.id = COALESCE(e.version_id, r.version_id) \
+             LEFT JOIN model_versions v ON v.id = e.version_id \
+             LEFT JOIN model_versions mv ON mv.id = COALESCE(e.version_id, r.version_id) \
+               AND r.id = $1 \
              WHERE r.id IN ({})",
             review::COLUMNS,
             list.join(", ")
@@ -259,18 +261,15 @@ impl Executor {
             if let Ok(e) = enablement_at(r, RUN_COLUMNS) {
                 jobs.enablements.insert(e.id, e);
             }
-            let version_id: Option<i64> = r.try_get(VERSION_AT).ok().flatten();
-            if let Some(v) = version_id.filter(|v| !jobs.versions.contains_key(v))
-                && let Ok(record) = review::record_at(r, VERSION_AT)
-            {
-                jobs.versions.insert(v, record);
+            if jobs.version.is_none() {
+                jobs.version = review::record_at(r, VERSION_AT).ok();
             }
         }
         Ok(jobs)
     }
 
-    /// Prepares the runs of `job`'s setup: `version`, its version record when read with the
-    /// batch's runs, else read here.
+    /// Prepares the runs of `job`'s setup: `version` is its version record when read with
+    /// the batch's runs; else it is read here.
     async fn prepare(
         &self,
         job: &Job,
@@ -280,7 +279,7 @@ impl Executor {
             RegistryError::Store(_) => PrepareError::Host(e.into()),
             e => PrepareError::Run(e.to_string()),
         };
-        let version = match version.filter(|v| v.id == job.version_id) {
+        let version = match version {
             Some(v) => v,
             None => review::get_by_id(&self.store, job.version_id)
                 .await
@@ -399,7 +398,7 @@ impl Executor {
         let Jobs {
             runs: mut jobs,
             mut enablements,
-            versions,
+            version,
         } = match self.jobs(&ids).await {
             Ok(jobs) => jobs,
             Err(e) => {
@@ -444,7 +443,10 @@ impl Executor {
             } else {
                 &mut None
             };
-            let version = versions.get(&head.version_id).cloned();
+            let version = version
+                .as_ref()
+                .filter(|v| v.id == head.version_id)
+                .cloned();
             for (id, result) in self.run_group(group, version, hook).await {
                 results.insert(id, result);
             }
