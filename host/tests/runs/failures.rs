@@ -1,6 +1,7 @@
 //! Model failures are not retried and quarantine a model after K in a row; host faults are
 //! retried with backoff; runs are cancelled queued or running; a dead worker's expired lease
-//! re-queues its run, which then finishes once; runs asked for by name stop at a quarantine.
+//! re-queues its run, which then finishes once; runs asked for by name stop at a quarantine;
+//! a component tampered with after it ran is refused at its next run.
 
 use std::time::{Duration, Instant};
 
@@ -246,6 +247,83 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
     assert_eq!(scalar(db, "SELECT occurrences FROM clues").await, 1);
 }
 both!(expired_lease_requeues_and_the_run_finishes_once);
+
+/// Runs `model` by hand over county 330102 to its end; the run's record.
+async fn run_county(
+    db: &TestDb,
+    ex: &std::sync::Arc<supervise::runs::Executor>,
+) -> record::RunRecord {
+    let id = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
+        .await
+        .expect("queue")[0];
+    drain(ex).await;
+    record::get(&db.store, id).await.expect("record")
+}
+
+/// A component tampered with in the store after this process verified, loaded and ran it
+/// (so that its bytes are remembered and its compiled form kept here): the next run is
+/// refused, fails with the reason and keeps no clue; restored, the component runs again.
+async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330102"],
+        &[],
+        None,
+    )
+    .await;
+    let ex = executor(db, 5_000);
+    let first = run_county(db, &ex).await;
+    assert_eq!(first.status, Status::Succeeded, "{first:?}");
+    assert!(
+        count(db, "clues").await > 0,
+        "the fixtures give 330102 clues"
+    );
+
+    let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("the component");
+    let set_bytes = async |b: &[u8]| {
+        sqlx::query("UPDATE blobs SET bytes = $1")
+            .bind(b)
+            .execute(db.store.pool())
+            .await
+            .expect("store the component");
+    };
+    set_bytes(&supervise_test_guests::variant(&bytes, "implant")).await;
+    let tampered = run_county(db, &ex).await;
+    assert_eq!(tampered.status, Status::Failed, "{tampered:?}");
+    assert_eq!(tampered.attempts, 1, "a refused component is not retried");
+    assert!(
+        tampered.error.as_deref().unwrap_or("").contains(
+            "refusing to load pension-after-death@1.0.0: the stored component's sha256 is"
+        ),
+        "{tampered:?}"
+    );
+    let kept = format!(
+        "SELECT (SELECT COUNT(*) FROM run_clues WHERE run_id = {0}) \
+         + (SELECT COUNT(*) FROM clues WHERE last_run_id = {0})",
+        tampered.id
+    );
+    assert_eq!(
+        scalar(db, &kept).await,
+        0,
+        "nothing of the refused run is kept"
+    );
+
+    set_bytes(&bytes).await;
+    let restored = run_county(db, &ex).await;
+    assert_eq!(restored.status, Status::Succeeded, "{restored:?}");
+    let kept = format!(
+        "SELECT COUNT(*) FROM clues WHERE last_run_id = {}",
+        restored.id
+    );
+    assert!(scalar(db, &kept).await > 0);
+}
+both!(a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing);
 
 async fn runs_asked_for_stop_at_a_quarantine_instead_of_waiting(db: &TestDb) {
     for_the_province(db, (TEST_PANIC, "test-panic", "0.1.0")).await;
