@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use supervise::runs::queue::{self, backoff_ms};
 use supervise::runs::record;
 use supervise::runs::{RunError, Status, quarantine};
-use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_PANIC, TEST_SLOW};
+use supervise_test_guests::{TEST_PANIC, TEST_SLOW};
 
 use crate::setup::*;
 use crate::support::*;
@@ -86,16 +86,7 @@ async fn model_failures_quarantine_until_released(db: &TestDb) {
 both!(model_failures_quarantine_until_released);
 
 async fn host_faults_are_retried_then_fail(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330102"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_county(db).await;
     // The stored chunks become unreadable: the data source fails, not the model.
     sqlx::query("UPDATE chunk_columns SET data = $1")
         .bind(vec![0u8; 4])
@@ -264,16 +255,7 @@ async fn run_county(
 /// (so that its bytes are remembered and its compiled form kept here): the next run is
 /// refused, fails with the reason and keeps no clue; restored, the component runs again.
 async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330102"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_county(db).await;
     let ex = executor(db, 5_000);
     let first = run_county(db, &ex).await;
     assert_eq!(first.status, Status::Succeeded, "{first:?}");

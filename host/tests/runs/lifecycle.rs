@@ -79,16 +79,7 @@ async fn hand_run_is_recorded_and_clues_dedup(db: &TestDb) {
 both!(hand_run_is_recorded_and_clues_dedup);
 
 async fn replay_reports_identical_clues(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330102"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_county(db).await;
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
         .await
         .expect("queue");

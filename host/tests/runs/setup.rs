@@ -155,6 +155,18 @@ pub async fn pension_for_the_province(db: &TestDb) -> i64 {
     .await
 }
 
+/// The test province with pension-after-death enabled for county 330102 alone; the
+/// enablement's id.
+pub async fn pension_for_the_county(db: &TestDb) -> i64 {
+    let w = province(db).await;
+    let guest = (
+        supervise_test_guests::PENSION_AFTER_DEATH,
+        "pension-after-death",
+        "1.0.0",
+    );
+    enabled(db, &w, guest, &["330102"], &[], None).await
+}
+
 /// The test province with model `guest` (component, name, version) enabled for all of it;
 /// the enablement's id.
 pub async fn for_the_province(db: &TestDb, guest: (&str, &str, &str)) -> i64 {
