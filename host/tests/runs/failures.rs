@@ -239,7 +239,7 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
 }
 both!(expired_lease_requeues_and_the_run_finishes_once);
 
-/// Runs `model` by hand over county 330102 to its end; the run's record.
+/// Runs pension-after-death by hand over county 330102 to its end; the run's record.
 async fn run_county(
     db: &TestDb,
     ex: &std::sync::Arc<supervise::runs::Executor>,
