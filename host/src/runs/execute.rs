@@ -261,7 +261,8 @@ impl Executor {
             if let Ok(e) = enablement_at(r, RUN_COLUMNS) {
                 jobs.enablements.insert(e.id, e);
             }
-            if jobs.version.is_none() {
+            // Only the first run's row carries the version record.
+            if ids.first() == Some(&id) {
                 jobs.version = review::record_at(r, VERSION_AT).ok();
             }
         }

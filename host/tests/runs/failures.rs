@@ -3,11 +3,12 @@
 //! re-queues its run, which then finishes once; runs asked for by name stop at a quarantine;
 //! a component tampered with after it ran is refused at its next run.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use supervise::runs::queue::{self, backoff_ms};
 use supervise::runs::record;
-use supervise::runs::{RunError, Status, quarantine};
+use supervise::runs::{Executor, RunError, Status, quarantine};
 use supervise_test_guests::{TEST_PANIC, TEST_SLOW};
 
 use crate::setup::*;
@@ -240,10 +241,7 @@ async fn expired_lease_requeues_and_the_run_finishes_once(db: &TestDb) {
 both!(expired_lease_requeues_and_the_run_finishes_once);
 
 /// Runs pension-after-death by hand over county 330102 to its end; the run's record.
-async fn run_county(
-    db: &TestDb,
-    ex: &std::sync::Arc<supervise::runs::Executor>,
-) -> record::RunRecord {
+async fn run_county(db: &TestDb, ex: &Arc<Executor>) -> record::RunRecord {
     let id = queue::by_hand(&db.store, &admin(), "pension-after-death", "330102")
         .await
         .expect("queue")[0];

@@ -142,34 +142,32 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
         .expect("scalar")
 }
 
+/// pension-after-death 1.0.0: component, name, version.
+const PENSION: (&str, &str, &str) = (
+    supervise_test_guests::PENSION_AFTER_DEATH,
+    "pension-after-death",
+    "1.0.0",
+);
+
 /// The test province with pension-after-death enabled for all of it; the enablement's id.
 pub async fn pension_for_the_province(db: &TestDb) -> i64 {
-    for_the_province(
-        db,
-        (
-            supervise_test_guests::PENSION_AFTER_DEATH,
-            "pension-after-death",
-            "1.0.0",
-        ),
-    )
-    .await
+    for_the_province(db, PENSION).await
 }
 
 /// The test province with pension-after-death enabled for county 330102 alone; the
 /// enablement's id.
 pub async fn pension_for_the_county(db: &TestDb) -> i64 {
-    let w = province(db).await;
-    let guest = (
-        supervise_test_guests::PENSION_AFTER_DEATH,
-        "pension-after-death",
-        "1.0.0",
-    );
-    enabled(db, &w, guest, &["330102"], &[], None).await
+    enabled_for(db, PENSION, "330102").await
 }
 
 /// The test province with model `guest` (component, name, version) enabled for all of it;
 /// the enablement's id.
 pub async fn for_the_province(db: &TestDb, guest: (&str, &str, &str)) -> i64 {
+    enabled_for(db, guest, "330000").await
+}
+
+/// The test province with model `guest` enabled for `region`; the enablement's id.
+async fn enabled_for(db: &TestDb, guest: (&str, &str, &str), region: &str) -> i64 {
     let w = province(db).await;
-    enabled(db, &w, guest, &["330000"], &[], None).await
+    enabled(db, &w, guest, &[region], &[], None).await
 }
