@@ -877,6 +877,7 @@ async fn main() {
         println!(
             "{}",
             serde_json::json!({
+                "machine": common::machine(),
                 "runs": table,
                 "targets": judged,
                 "imports": imports.iter().map(|(n, db, r)| serde_json::json!({"payments": n, "database": db, "rows_per_s": r})).collect::<Vec<_>>(),
@@ -926,10 +927,10 @@ fn print_tables(
     imports: &[(u64, &str, f64)],
     costs: &[(&str, (f64, f64, f64))],
 ) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "Stored data to stored clues ({} runs at a time; {cores} cores)",
-        slots()
+        "Stored data to stored clues ({} runs at a time; {})",
+        slots(),
+        common::machine()
     );
     println!(
         "| model               | payments   | scope    | system         | rows       | read       | s        | cpu s    | rows/s      | × DuckDB | peak MiB | clues | equal |"

@@ -278,8 +278,9 @@ async fn main() {
         pg_drop(url, &pg_name).await;
     }
     println!(
-        "nightly cycle: 5 enablements × 90 counties, {payments} pension payments, {} deaths",
-        payments / 12 / 20
+        "nightly cycle: 5 enablements × 90 counties, {payments} pension payments, {} deaths ({})",
+        payments / 12 / 20,
+        common::machine()
     );
     println!("| database   | workers | runs | seconds | runs/s | clues |");
     println!("|------------|---------|------|---------|--------|-------|");

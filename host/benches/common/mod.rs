@@ -44,6 +44,24 @@ pub fn cpu_seconds() -> f64 {
     ns as f64 / 1e9
 }
 
+/// The machine's cores and, on a virtual machine whose guest kernel idles its cores with
+/// `haltpoll`, how long an idle core polls before it halts (`guest_halt_poll_ns`). A halted
+/// virtual core must be woken by the hypervisor, so with no polling every hand-off to an idle
+/// thread (a statement to a database connection's thread and its answer back) waits for that
+/// wake: a 1 M county's run took a fifth less time with 200 µs of polling (docs/benchmarks.md,
+/// "What bounds": a county). Printed with the tables so that figures from machines that
+/// differ in this can be told apart.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let poll = std::fs::read_to_string("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match poll {
+        Some(ns) => format!("{cores} cores; idle cores poll {ns} ns before halting (haltpoll)"),
+        None => format!("{cores} cores"),
+    }
+}
+
 /// Resets the peak resident memory that [`peak_rss_mib`] reads (Linux `clear_refs`), so that
 /// the next reading covers only what runs from here on.
 pub fn reset_peak_rss() {
