@@ -73,18 +73,30 @@ impl Worker {
         &self.config.owner
     }
 
-    async fn maintain(&self) {
+    /// Re-queues the runs of workers whose leases expired and, if this worker ticks the
+    /// scheduler, queues the runs that have come due. Returns whether it queued any.
+    async fn maintain(&self) -> bool {
         let store = self.executor.store();
-        match queue::requeue_expired(store).await {
-            Ok(0) => {}
-            Ok(n) => self.executor.metrics().leases_expired(n),
-            Err(e) => tracing::warn!("cannot re-queue expired leases: {e}"),
-        }
-        if self.config.scheduler
-            && let Err(e) = scheduler::tick(store).await
-        {
-            tracing::warn!("scheduler tick failed: {e}");
-        }
+        let requeued = match queue::requeue_expired(store).await {
+            Ok(0) => 0,
+            Ok(n) => {
+                self.executor.metrics().leases_expired(n);
+                n
+            }
+            Err(e) => {
+                tracing::warn!("cannot re-queue expired leases: {e}");
+                0
+            }
+        };
+        let scheduled = if self.config.scheduler {
+            scheduler::tick(store).await.unwrap_or_else(|e| {
+                tracing::warn!("scheduler tick failed: {e}");
+                0
+            })
+        } else {
+            0
+        };
+        requeued + scheduled > 0
     }
 
     /// Leases and executes runs until `shutdown` turns true, then lets running ones finish.
@@ -118,10 +130,6 @@ impl Worker {
             }
             while let Some(done) = tasks.try_join_next() {
                 executed += done.unwrap_or(0);
-            }
-            if maintained.is_none_or(|t| t.elapsed() >= self.config.poll) {
-                self.maintain().await;
-                maintained = Some(Instant::now());
             }
             if bell.has_changed().unwrap_or(false) {
                 bell.borrow_and_update();
@@ -177,6 +185,15 @@ impl Worker {
                         lease_failed = true;
                         break;
                     }
+                }
+            }
+            // Upkeep comes after the lease, so that a run asked for is not kept waiting by it
+            // (it runs while the batch just leased does); runs it queues are leased at once.
+            if maintained.is_none_or(|t| t.elapsed() >= self.config.poll) {
+                maintained = Some(Instant::now());
+                if self.maintain().await {
+                    (quiet, expected) = (None, true);
+                    continue;
                 }
             }
             if until_idle && !leased && !lease_failed && tasks.is_empty() {

@@ -1,6 +1,7 @@
 //! The scheduler: cron schedules fire once per slot and county; new imports queue the models
 //! that read the dataset; queued runs follow their enablement's upgrades and disabling; runs
-//! queued together skip a trigger key already queued.
+//! queued together skip a trigger key already queued; a worker that ticks the scheduler runs
+//! what its tick queued before it stops for want of work.
 
 use supervise::registry::enable;
 use supervise::runs::record::{self, RunFilter};
@@ -182,3 +183,40 @@ async fn runs_queued_together_skip_a_trigger_key_already_queued(db: &TestDb) {
     );
 }
 both!(runs_queued_together_skip_a_trigger_key_already_queued);
+
+async fn a_worker_with_the_scheduler_runs_what_its_tick_queues_before_it_stops(db: &TestDb) {
+    let w = province(db).await;
+    enabled(
+        db,
+        &w,
+        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
+        &["330100"],
+        &[],
+        None,
+    )
+    .await;
+    // The first tick starts the scheduler's clocks after the imports made so far; an import
+    // since then is news to the next tick, which the worker makes as it starts.
+    scheduler::tick(&db.store).await.expect("first tick");
+    let later = "payment_id,id_number,pay_date,amount,region_code\nP-9001,330102194501011234,2024-09-15,3200.00,330102\n";
+    import_file(db, "pension_payments", &file(db, "later.csv", later)).await;
+    let ex = executor(db, 5_000);
+    let mut config = supervise::runs::WorkerConfig::new(1);
+    config.poll = std::time::Duration::from_secs(3600);
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    // Until idle: it must not stop while the runs its own tick queued are waiting, whether it
+    // ticks before or after its first lease.
+    let ran = supervise::runs::Worker::new(ex.clone(), config)
+        .run(stopped, true)
+        .await;
+    assert_eq!(ran, 2, "one run per county of 330100");
+    let runs = record::list(&db.store, &RunFilter::default())
+        .await
+        .expect("list");
+    assert!(
+        runs.iter()
+            .all(|r| r.trigger == "import" && r.status == Status::Succeeded),
+        "{runs:?}"
+    );
+}
+both!(a_worker_with_the_scheduler_runs_what_its_tick_queues_before_it_stops);
