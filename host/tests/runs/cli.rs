@@ -4,8 +4,6 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
-use supervise_test_guests::PENSION_AFTER_DEATH;
-
 use crate::setup::*;
 use crate::support::*;
 
@@ -27,16 +25,7 @@ fn supervise(db: &TestDb, args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_runs_show_and_replay_from_the_command_line() {
     let db = sqlite().await;
-    let w = province(&db).await;
-    enabled(
-        &db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330100"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_city(&db).await;
 
     let (code, out, err) = supervise(
         &db,
@@ -118,16 +107,7 @@ async fn run_runs_show_and_replay_from_the_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_queued_runs_and_answers_metrics() {
     let db = sqlite().await;
-    let w = province(&db).await;
-    enabled(
-        &db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330100"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_city(&db).await;
     let (code, _, err) = supervise(
         &db,
         &[

@@ -4,23 +4,14 @@
 use supervise::registry::RegistryError;
 use supervise::runs::record::{self, RunFilter};
 use supervise::runs::{RunError, Status, queue, replay};
-use supervise_test_guests::{PENSION_AFTER_DEATH, TEST_SLOW};
+use supervise_test_guests::TEST_SLOW;
 
 use crate::setup::*;
 use crate::support::*;
 use crate::world::{admin, other_county};
 
 async fn hand_run_is_recorded_and_clues_dedup(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330100"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_city(db).await;
     let ids = queue::by_hand(&db.store, &admin(), "pension-after-death", "330100")
         .await
         .expect("queue");

@@ -160,6 +160,12 @@ pub async fn pension_for_the_county(db: &TestDb) -> i64 {
     enabled_for(db, PENSION, "330102").await
 }
 
+/// The test province with pension-after-death enabled for city 330100 (its two counties); the
+/// enablement's id.
+pub async fn pension_for_the_city(db: &TestDb) -> i64 {
+    enabled_for(db, PENSION, "330100").await
+}
+
 /// The test province with model `guest` (component, name, version) enabled for all of it;
 /// the enablement's id.
 pub async fn for_the_province(db: &TestDb, guest: (&str, &str, &str)) -> i64 {

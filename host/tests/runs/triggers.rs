@@ -185,16 +185,7 @@ async fn runs_queued_together_skip_a_trigger_key_already_queued(db: &TestDb) {
 both!(runs_queued_together_skip_a_trigger_key_already_queued);
 
 async fn a_worker_with_the_scheduler_runs_what_its_tick_queues_before_it_stops(db: &TestDb) {
-    let w = province(db).await;
-    enabled(
-        db,
-        &w,
-        (PENSION_AFTER_DEATH, "pension-after-death", "1.0.0"),
-        &["330100"],
-        &[],
-        None,
-    )
-    .await;
+    pension_for_the_city(db).await;
     // The first tick starts the scheduler's clocks after the imports made so far; an import
     // since then is news to the next tick, which the worker makes as it starts.
     scheduler::tick(&db.store).await.expect("first tick");
