@@ -188,7 +188,9 @@ impl Worker {
                 }
             }
             // Upkeep comes after the lease, so that a run asked for is not kept waiting by it
-            // (it runs while the batch just leased does); runs it queues are leased at once.
+            // (it runs while the batch just leased does). When it queued runs, the worker asks
+            // again at once rather than sleeping or stopping as idle: the scheduler's are due
+            // now, re-queued ones when their backoff ends.
             if maintained.is_none_or(|t| t.elapsed() >= self.config.poll) {
                 maintained = Some(Instant::now());
                 if self.maintain().await {
