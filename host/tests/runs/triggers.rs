@@ -197,7 +197,7 @@ async fn a_worker_with_the_scheduler_runs_what_its_tick_queues_before_it_stops(d
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     // Until idle: it must not stop while the runs its own tick queued are waiting, whether it
     // ticks before or after its first lease.
-    let ran = supervise::runs::Worker::new(ex.clone(), config)
+    let ran = supervise::runs::Worker::new(ex, config)
         .run(stopped, true)
         .await;
     assert_eq!(ran, 2, "one run per county of 330100");
