@@ -23,7 +23,7 @@ use crate::registry::enable::{
     self, ENABLEMENT_COLUMNS, ENABLEMENT_WIDTH, Enablement, enablement_at, runtime_scope,
     typed_params,
 };
-use crate::registry::load::verify_and_load;
+use crate::registry::load::{CHANGES, verify_and_load};
 use crate::registry::review::{self, VersionRecord};
 use crate::runtime::state::RunInfo;
 use crate::runtime::{
@@ -88,9 +88,12 @@ pub(super) struct Job {
 /// Columns of a run's row that [`job`] reads; the enablement's follow them.
 const RUN_COLUMNS: usize = 11;
 
-/// Where the version record's columns start in [`Executor::jobs`]'s rows: after the run's
-/// and the enablement's.
-const VERSION_AT: usize = RUN_COLUMNS + ENABLEMENT_WIDTH;
+/// Where [`Executor::jobs`]'s rows give the store's count of component changes: after the
+/// run's and the enablement's columns.
+const CHANGES_AT: usize = RUN_COLUMNS + ENABLEMENT_WIDTH;
+
+/// Where the version record's columns start in [`Executor::jobs`]'s rows.
+const VERSION_AT: usize = CHANGES_AT + 1;
 
 /// Leased runs as queued, the enablements they belong to and the version record the first
 /// would run (see [`Executor::jobs`]).
@@ -98,7 +101,15 @@ const VERSION_AT: usize = RUN_COLUMNS + ENABLEMENT_WIDTH;
 struct Jobs {
     runs: BTreeMap<i64, Result<Job, RunError>>,
     enablements: BTreeMap<i64, Enablement>,
-    version: Option<VersionRecord>,
+    version: Option<VersionRead>,
+}
+
+/// A version record read with a batch's runs, and the store's count of component changes as
+/// that statement saw it ([`crate::registry::load::CHANGES`]).
+#[derive(Clone)]
+struct VersionRead {
+    record: VersionRecord,
+    changes: Option<i64>,
 }
 
 /// A run's row as a job.
@@ -230,7 +241,8 @@ impl Executor {
 
     /// The runs `ids` as queued, with the enablements they belong to and the version record
     /// the first would run (its enablement's version, else its own; a batch's runs share it,
-    /// so it comes on the first run's row only), read in one query; a run that is not in the
+    /// so it comes on the first run's row only) with the store's count of component changes,
+    /// read in one query; a run that is not in the
     /// store is missing from the answer, and a corrupt one is an error in its place. An
     /// enablement or a version record that cannot be read here is left out (read again, and
     /// failed on, in [`Executor::follow_enablement`] and [`Executor::prepare`]).
@@ -240,7 +252,7 @@ impl Executor {
         let sql = format!(
             "SELECT r.id, r.kind, r.model_id, r.version_id, r.region, r.params_json, r.scope_json, \
              r.snapshot_id, r.as_of_days, r.cancel_requested, r.enablement_id, {ENABLEMENT_COLUMNS}, \
-             {} FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
+             {CHANGES}, {} FROM runs r LEFT JOIN enablements e ON e.id = r.enablement_id \
              LEFT JOIN model_versions v ON v.id = e.version_id \
              LEFT JOIN model_versions mv ON mv.id = COALESCE(e.version_id, r.version_id) \
                AND r.id = $1 \
@@ -263,7 +275,12 @@ impl Executor {
             }
             // Only the first run's row carries the version record.
             if ids.first() == Some(&id) {
-                jobs.version = review::record_at(r, VERSION_AT).ok();
+                jobs.version = review::record_at(r, VERSION_AT)
+                    .ok()
+                    .map(|record| VersionRead {
+                        record,
+                        changes: r.try_get(CHANGES_AT).ok(),
+                    });
             }
         }
         Ok(jobs)
@@ -274,20 +291,24 @@ impl Executor {
     async fn prepare(
         &self,
         job: &Job,
-        version: Option<VersionRecord>,
+        version: Option<VersionRead>,
     ) -> Result<Prepared, PrepareError> {
         let registry = |e: RegistryError| match e {
             RegistryError::Store(_) => PrepareError::Host(e.into()),
             e => PrepareError::Run(e.to_string()),
         };
-        let version = match version {
-            Some(v) => v,
-            None => review::get_by_id(&self.store, job.version_id)
-                .await
-                .map_err(registry)?,
+        let (version, changes) = match version {
+            Some(v) => (v.record, v.changes),
+            None => {
+                let record = review::get_by_id(&self.store, job.version_id)
+                    .await
+                    .map_err(registry)?;
+                (record, None)
+            }
         };
         // The snapshot is fixed (round trips to the store) on a task of its own while this one
-        // re-verifies the component (a round trip, then hashing): from the datasets the
+        // re-verifies the component (unless the count read with the record says nothing it
+        // reads has changed, a round trip, then hashing): from the datasets the
         // record names, which the verification checks are the component's.
         let datasets = version
             .manifest
@@ -296,7 +317,7 @@ impl Executor {
             .map(|d| d.name.clone())
             .collect();
         let fixing = tokio::spawn(fix_snapshot(self.store.clone(), job.snapshot_id, datasets));
-        let model = verify_and_load(&self.store, &self.runtime, &version).await;
+        let model = verify_and_load(&self.store, &self.runtime, &version, changes).await;
         let fixed = fixing
             .await
             .map_err(|e| PrepareError::Run(format!("fixing the run's snapshot failed: {e}")))?;
@@ -446,7 +467,7 @@ impl Executor {
             };
             let version = version
                 .as_ref()
-                .filter(|v| v.id == head.version_id)
+                .filter(|v| v.record.id == head.version_id)
                 .cloned();
             for (id, result) in self.run_group(group, version, hook).await {
                 results.insert(id, result);
@@ -544,7 +565,7 @@ impl Executor {
     async fn run_group(
         &self,
         group: Vec<Ready<'_>>,
-        version: Option<VersionRecord>,
+        version: Option<VersionRead>,
         sandboxed: &mut Option<Sandboxed>,
     ) -> Vec<(i64, Result<Status, RunError>)> {
         let mut results = Vec::with_capacity(group.len());

@@ -29,7 +29,7 @@ async fn postgres_restart_mid_run_retries_or_fails_cleanly() {
     };
     let url = pg.url();
     let store = Store::open(&url).await.expect("open the private cluster");
-    let db = TestDb::wrap(store.clone());
+    let db = TestDb::wrap(store.clone(), &url);
     let w = province(&db).await;
     let e = enabled(
         &db,

@@ -13,15 +13,6 @@ use crate::setup::*;
 use crate::support::*;
 use crate::world::admin;
 
-fn url(db: &TestDb) -> String {
-    // The test database's URL, rebuilt as support::postgres made it.
-    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let name = crate::support::db_name(db).expect("a PostgreSQL test database");
-    let (base, _) = admin.split_once('?').unwrap_or((&admin, ""));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_run_is_finished_by_another_without_duplicates() {
     let Some(db) = pg_or_skip().await else { return };
@@ -39,7 +30,7 @@ async fn killed_worker_run_is_finished_by_another_without_duplicates() {
     let id = queue::by_hand(&db.store, &admin(), "test-slow", "330102")
         .await
         .expect("queue")[0];
-    let url = url(&db);
+    let url = db.url().to_string();
     let mut a = WorkerProc::start(&url, db.dir.path(), "a", 1, 2);
     let a_pid = a.pid().to_string();
     until(
@@ -124,7 +115,7 @@ async fn two_workers_run_200_queued_runs_exactly_once() {
             .expect("queued");
     }
     tx.commit().await.expect("commit");
-    let url = url(&db);
+    let url = db.url().to_string();
     let a = WorkerProc::start(&url, db.dir.path(), "a", 2, 10);
     let b = WorkerProc::start(&url, db.dir.path(), "b", 2, 10);
     until(Duration::from_secs(240), "200 runs to end", || async {

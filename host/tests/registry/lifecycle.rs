@@ -6,6 +6,7 @@ use supervise::registry::publish::Published;
 use supervise::registry::review;
 use supervise::registry::{RegistryError, VersionRef, load};
 use supervise::runtime::bindings::ColumnType;
+use supervise::store::Dialect;
 use supervise_test_guests as guests;
 
 use crate::support::*;
@@ -393,3 +394,87 @@ async fn a_tampered_stored_component_is_refused(db: &TestDb) {
     assert!(err.contains("the stored component's sha256 is"), "{err}");
 }
 both!(a_tampered_stored_component_is_refused);
+
+/// The store's count of changes to what a component's check reads.
+async fn component_changes(db: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT n FROM component_changes")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("the count")
+}
+
+/// Runs `sql`, and checks that the count of component changes moved (`moves`) or not.
+async fn changes_with(db: &TestDb, sql: &str, moves: bool) {
+    let before = component_changes(db).await;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(db.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let after = component_changes(db).await;
+    assert_eq!(after > before, moves, "{sql}: {before} then {after}");
+    assert!(after >= before, "{sql}: {before} then {after}");
+}
+
+/// Checks that `sql` is refused and leaves the count of component changes where it was.
+async fn refused_on_the_count(db: &TestDb, sql: &str) {
+    let before = component_changes(db).await;
+    let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(db.store.pool())
+        .await
+        .expect_err(sql);
+    assert!(
+        err.to_string().contains("component_changes"),
+        "{sql}: {err}"
+    );
+    assert_eq!(component_changes(db).await, before, "{sql}");
+}
+
+/// A worker skips reading a component again while the store's count of changes to its
+/// inputs has not moved (`load::CHANGES`): every change to bytes, hash, signature or key
+/// moves it, a review does not, and it cannot be set back, reset or removed.
+async fn the_component_change_count_moves_with_every_input_and_only_goes_up(db: &TestDb) {
+    let w = world(db).await;
+    let start = component_changes(db).await;
+    publish_with(
+        db,
+        &w.author_key,
+        &author(),
+        &guests::bytes(guests::PENSION_AFTER_DEATH),
+    )
+    .await
+    .expect("publish");
+    assert!(component_changes(db).await > start, "a publish moves it");
+
+    for sql in [
+        "UPDATE blobs SET bytes = bytes",
+        "UPDATE blobs SET stored_at_ms = stored_at_ms + 1",
+        "UPDATE model_versions SET signature = signature",
+        "UPDATE model_versions SET key_fingerprint = key_fingerprint",
+        "UPDATE model_versions SET sha256 = sha256",
+        "UPDATE office_keys SET public_key = public_key",
+    ] {
+        changes_with(db, sql, true).await;
+    }
+    for sql in [
+        "UPDATE model_versions SET status = status, review_reason = 'read again'",
+        "UPDATE office_keys SET status = status",
+    ] {
+        changes_with(db, sql, false).await;
+    }
+
+    let mut refused = vec![
+        "UPDATE component_changes SET n = 0",
+        "UPDATE component_changes SET n = n",
+        "UPDATE component_changes SET id = 2, n = n + 1",
+        "DELETE FROM component_changes",
+        "INSERT INTO component_changes (id, n) VALUES (2, 1000000)",
+    ];
+    refused.push(match db.store.dialect() {
+        Dialect::Sqlite => "INSERT OR REPLACE INTO component_changes (id, n) VALUES (1, 0)",
+        Dialect::Postgres => "TRUNCATE component_changes",
+    });
+    for sql in refused {
+        refused_on_the_count(db, sql).await;
+    }
+}
+both!(the_component_change_count_moves_with_every_input_and_only_goes_up);

@@ -1,7 +1,8 @@
 //! Model failures are not retried and quarantine a model after K in a row; host faults are
 //! retried with backoff; runs are cancelled queued or running; a dead worker's expired lease
 //! re-queues its run, which then finishes once; runs asked for by name stop at a quarantine;
-//! a component tampered with after it ran is refused at its next run.
+//! a component tampered with after it ran is refused at its next run (by this process while
+//! the store's count of component changes moves, else by the next process).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use supervise::runs::queue::{self, backoff_ms};
 use supervise::runs::record;
 use supervise::runs::{Executor, RunError, Status, quarantine};
+use supervise::store::{Dialect, Store};
 use supervise_test_guests::{TEST_PANIC, TEST_SLOW};
 
 use crate::setup::*;
@@ -304,6 +306,57 @@ async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(
     assert!(scalar(db, &kept).await > 0);
 }
 both!(a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing);
+
+/// What runs is what a process verified. With the count of component changes kept from
+/// moving (its trigger on `blobs` dropped, which takes the rights to change the schema), a
+/// component tampered with after a run is not read again by this process, whose next run
+/// runs the bytes it verified and compiled, with the same clues; a process started after
+/// that (a store opened anew) reads and checks it at its first run, and refuses it.
+async fn without_the_change_count_a_tampering_is_refused_by_the_next_process(db: &TestDb) {
+    pension_for_the_county(db).await;
+    let ex = executor(db, 5_000);
+    let first = run_county(db, &ex).await;
+    assert_eq!(first.status, Status::Succeeded, "{first:?}");
+    let clues = "SELECT COUNT(*) FROM clues";
+    let found = scalar(db, clues).await;
+    assert!(found > 0, "the fixtures give 330102 clues");
+
+    let drop = match db.store.dialect() {
+        Dialect::Sqlite => "DROP TRIGGER blobs_changed",
+        Dialect::Postgres => "DROP TRIGGER blobs_changed ON blobs",
+    };
+    sqlx::query(drop)
+        .execute(db.store.pool())
+        .await
+        .expect("drop the trigger");
+    let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("the component");
+    sqlx::query("UPDATE blobs SET bytes = $1")
+        .bind(supervise_test_guests::variant(&bytes, "implant"))
+        .execute(db.store.pool())
+        .await
+        .expect("store the component");
+
+    let again = run_county(db, &ex).await;
+    assert_eq!(again.status, Status::Succeeded, "{again:?}");
+    assert_eq!(again.sha256, first.sha256, "the verified component ran");
+    assert_eq!(scalar(db, clues).await, found, "the same clues");
+
+    let next = Store::open(db.url()).await.expect("open the store anew");
+    let next = TestDb::wrap(next, db.url());
+    let refused = run_county(&next, &executor(&next, 5_000)).await;
+    assert_eq!(refused.status, Status::Failed, "{refused:?}");
+    assert!(
+        refused.error.as_deref().unwrap_or("").contains(
+            "refusing to load pension-after-death@1.0.0: the stored component's sha256 is"
+        ),
+        "{refused:?}"
+    );
+    next.store.pool().close().await;
+}
+both!(without_the_change_count_a_tampering_is_refused_by_the_next_process);
 
 async fn runs_asked_for_stop_at_a_quarantine_instead_of_waiting(db: &TestDb) {
     for_the_province(db, (TEST_PANIC, "test-panic", "0.1.0")).await;

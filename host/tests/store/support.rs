@@ -15,6 +15,7 @@ pub struct TestDb {
     pub store: Store,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    url: String,
 }
 
 impl TestDb {
@@ -34,32 +35,34 @@ impl TestDb {
 }
 
 impl TestDb {
-    /// A test database over an already open store (dropped with its server).
+    /// A test database over a store already open at `url` (dropped with its server).
     #[allow(dead_code)]
-    pub fn wrap(store: Store) -> TestDb {
+    pub fn wrap(store: Store, url: &str) -> TestDb {
         TestDb {
             store,
             dir: tempfile::tempdir().expect("tempdir"),
             pg: None,
+            url: url.to_string(),
         }
     }
-}
 
-/// The name of a PostgreSQL test database.
-#[allow(dead_code)]
-pub fn db_name(db: &TestDb) -> Option<String> {
-    db.pg.as_ref().map(|(_, name)| name.clone())
+    /// The URL the store was opened with: how another process, or this one restarted,
+    /// reaches the same database.
+    #[allow(dead_code)]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&Store::default_url(dir.path()))
-        .await
-        .expect("open sqlite");
+    let url = Store::default_url(dir.path());
+    let store = Store::open(&url).await.expect("open sqlite");
     TestDb {
         store,
         dir,
         pg: None,
+        url,
     }
 }
 
@@ -90,6 +93,7 @@ pub async fn postgres() -> Option<TestDb> {
         store,
         dir: tempfile::tempdir().expect("tempdir"),
         pg: Some((admin, name)),
+        url,
     })
 }
 
