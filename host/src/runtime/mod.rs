@@ -321,9 +321,9 @@ impl Runtime {
 
     /// As [`Runtime::load`], but a component this runtime already loaded (the same sha256)
     /// is shared instead of being deserialised, linked and described again: what a worker
-    /// does before every run. The caller checks the bytes are the ones it may run first (the
-    /// registry re-verifies hash and signature before every run), so it passes the `sha256`
-    /// (hex) it has just checked the bytes against rather than have them hashed again.
+    /// does before every batch of runs. The caller checks the bytes are the ones it may run
+    /// first (the registry's fail-closed load, `registry::load`), so it passes the `sha256`
+    /// (hex) it has checked the bytes against rather than have them hashed again.
     pub fn load_shared(
         &self,
         bytes: &[u8],
