@@ -242,10 +242,10 @@ impl Executor {
     /// The runs `ids` as queued, with the enablements they belong to and the version record
     /// the first would run (its enablement's version, else its own; a batch's runs share it,
     /// so it comes on the first run's row only) with the store's count of component changes,
-    /// read in one query; a run that is not in the
-    /// store is missing from the answer, and a corrupt one is an error in its place. An
-    /// enablement or a version record that cannot be read here is left out (read again, and
-    /// failed on, in [`Executor::follow_enablement`] and [`Executor::prepare`]).
+    /// read in one query; a run that is not in the store is missing from the answer, and a
+    /// corrupt one is an error in its place. An enablement or a version record that cannot be
+    /// read here is left out (read again, and failed on, in [`Executor::follow_enablement`]
+    /// and [`Executor::prepare`]).
     async fn jobs(&self, ids: &[i64]) -> Result<Jobs, RunError> {
         let d = self.store.dialect();
         let list: Vec<String> = (1..=ids.len()).map(|i| d.param(i)).collect();
