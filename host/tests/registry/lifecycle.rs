@@ -397,10 +397,7 @@ both!(a_tampered_stored_component_is_refused);
 
 /// The store's count of changes to what a component's check reads.
 async fn component_changes(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT n FROM component_changes")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("the count")
+    scalar(db, "SELECT n FROM component_changes").await
 }
 
 /// Runs `sql`, and checks that the count of component changes moved (`moves`) or not.

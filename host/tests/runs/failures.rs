@@ -251,6 +251,25 @@ async fn run_county(db: &TestDb, ex: &Arc<Executor>) -> record::RunRecord {
     record::get(&db.store, id).await.expect("record")
 }
 
+/// Stores `bytes` as the (only) stored component.
+async fn set_component(db: &TestDb, bytes: &[u8]) {
+    sqlx::query("UPDATE blobs SET bytes = $1")
+        .bind(bytes)
+        .execute(db.store.pool())
+        .await
+        .expect("store the component");
+}
+
+/// Stores a variant of the stored component in its place; the bytes it had.
+async fn tamper_with_the_component(db: &TestDb) -> Vec<u8> {
+    let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("the component");
+    set_component(db, &supervise_test_guests::variant(&bytes, "implant")).await;
+    bytes
+}
+
 /// A component tampered with in the store after this process verified, loaded and ran it
 /// (so that its bytes are remembered and its compiled form kept here): the next run is
 /// refused, fails with the reason and keeps no clue; restored, the component runs again.
@@ -264,18 +283,7 @@ async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(
         "the fixtures give 330102 clues"
     );
 
-    let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("the component");
-    let set_bytes = async |b: &[u8]| {
-        sqlx::query("UPDATE blobs SET bytes = $1")
-            .bind(b)
-            .execute(db.store.pool())
-            .await
-            .expect("store the component");
-    };
-    set_bytes(&supervise_test_guests::variant(&bytes, "implant")).await;
+    let bytes = tamper_with_the_component(db).await;
     let tampered = run_county(db, &ex).await;
     assert_eq!(tampered.status, Status::Failed, "{tampered:?}");
     assert_eq!(tampered.attempts, 1, "a refused component is not retried");
@@ -296,7 +304,7 @@ async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(
         "nothing of the refused run is kept"
     );
 
-    set_bytes(&bytes).await;
+    set_component(db, &bytes).await;
     let restored = run_county(db, &ex).await;
     assert_eq!(restored.status, Status::Succeeded, "{restored:?}");
     let kept = format!(
@@ -329,15 +337,7 @@ async fn without_the_change_count_a_tampering_is_refused_by_the_next_process(db:
         .execute(db.store.pool())
         .await
         .expect("drop the trigger");
-    let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
-        .fetch_one(db.store.pool())
-        .await
-        .expect("the component");
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(supervise_test_guests::variant(&bytes, "implant"))
-        .execute(db.store.pool())
-        .await
-        .expect("store the component");
+    tamper_with_the_component(db).await;
 
     let again = run_county(db, &ex).await;
     assert_eq!(again.status, Status::Succeeded, "{again:?}");

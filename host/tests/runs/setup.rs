@@ -131,17 +131,6 @@ pub fn county_office() -> Actor {
     author()
 }
 
-/// A scalar from the test's store.
-pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    use sqlx::Row;
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(db.store.pool())
-        .await
-        .expect("query")
-        .try_get(0)
-        .expect("scalar")
-}
-
 /// pension-after-death 1.0.0: component, name, version.
 const PENSION: (&str, &str, &str) = (
     supervise_test_guests::PENSION_AFTER_DEATH,

@@ -159,17 +159,20 @@ pub async fn define(db: &TestDb, dataset: &str) {
         .expect("define");
 }
 
+/// A scalar from the test's store.
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .try_get(0)
+        .expect("scalar")
+}
+
 /// Counts rows of a table.
 pub async fn count(db: &TestDb, table: &str) -> i64 {
-    use sqlx::Row;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"
-    )))
-    .fetch_one(db.store.pool())
-    .await
-    .expect("count")
-    .try_get(0)
-    .expect("count")
+    scalar(db, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}")).await
 }
 
 /// A scan of `pension_payments`' payment ids under `region`.
