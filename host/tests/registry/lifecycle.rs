@@ -312,15 +312,6 @@ async fn refused_with(db: &TestDb, id: i64, column: &str, value: &str, why: &str
     assert!(err.to_string().contains(why), "{err}");
 }
 
-/// Stores `bytes` as the (only) stored component.
-async fn set_bytes(db: &TestDb, bytes: &[u8]) {
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(bytes)
-        .execute(db.store.pool())
-        .await
-        .expect("update the component");
-}
-
 /// Stores `bytes` as the component, then checks that loading version `id` is refused as
 /// tampered; the refusal's message.
 async fn refused_with_bytes(db: &TestDb, id: i64, bytes: &[u8]) -> String {

@@ -251,22 +251,13 @@ async fn run_county(db: &TestDb, ex: &Arc<Executor>) -> record::RunRecord {
     record::get(&db.store, id).await.expect("record")
 }
 
-/// Stores `bytes` as the (only) stored component.
-async fn set_component(db: &TestDb, bytes: &[u8]) {
-    sqlx::query("UPDATE blobs SET bytes = $1")
-        .bind(bytes)
-        .execute(db.store.pool())
-        .await
-        .expect("store the component");
-}
-
 /// Stores a variant of the stored component in its place; the bytes it had.
 async fn tamper_with_the_component(db: &TestDb) -> Vec<u8> {
     let bytes: Vec<u8> = sqlx::query_scalar("SELECT bytes FROM blobs")
         .fetch_one(db.store.pool())
         .await
         .expect("the component");
-    set_component(db, &supervise_test_guests::variant(&bytes, "implant")).await;
+    set_bytes(db, &supervise_test_guests::variant(&bytes, "implant")).await;
     bytes
 }
 
@@ -304,7 +295,7 @@ async fn a_component_tampered_after_it_ran_fails_the_next_run_and_keeps_nothing(
         "nothing of the refused run is kept"
     );
 
-    set_component(db, &bytes).await;
+    set_bytes(db, &bytes).await;
     let restored = run_county(db, &ex).await;
     assert_eq!(restored.status, Status::Succeeded, "{restored:?}");
     let kept = format!(

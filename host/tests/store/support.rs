@@ -170,6 +170,16 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
         .expect("scalar")
 }
 
+/// Stores `bytes` as the (only) stored component, as a tampering with the store would.
+#[allow(dead_code)]
+pub async fn set_bytes(db: &TestDb, bytes: &[u8]) {
+    sqlx::query("UPDATE blobs SET bytes = $1")
+        .bind(bytes)
+        .execute(db.store.pool())
+        .await
+        .expect("store the component");
+}
+
 /// Counts rows of a table.
 pub async fn count(db: &TestDb, table: &str) -> i64 {
     scalar(db, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}")).await
